@@ -1,0 +1,184 @@
+# Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
+"""Sherlock model configuration (arXiv 2502.18863, Global-local Spatial-enhanced MoE on Video-LLaVA).
+
+This file ships to the Hub as remote code: it may import only the standard library, torch, numpy,
+transformers and single-dot siblings.
+"""
+
+import copy
+from dataclasses import field
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+from transformers.models.video_llava.configuration_video_llava import VideoLlavaConfig
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
+
+# One source of truth for the expert names; their order in `SherlockConfig.experts` is the order of the gate
+# weights (`gate_weights[..., i]` belongs to `config.experts[i]`).
+EXPERT_NAMES = ("action", "object_relation", "background", "global")
+LOCAL_EXPERT_NAMES = ("action", "object_relation", "background")
+GATE_TYPES = ("soft", "uniform")
+GSB_VARIANTS = ("paper", "uniform")
+
+# COCO-17 keypoints (the order of ViTPose / HigherHRNet / mmpose COCO models).
+COCO_KEYPOINT_NAMES = (
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
+# Undirected skeleton edges between COCO keypoint indices (the COCO person skeleton, 0-based).
+COCO_SKELETON = (
+    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
+    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+)  # fmt: skip
+
+
+@strict
+class SherlockConfig(VideoLlavaConfig):
+    r"""
+    Configuration of a [`SherlockForConditionalGeneration`]: a Video-LLaVA configuration plus the Global-local
+    Spatial-enhanced MoE (GSM) of Sherlock (WWW 2025, arXiv 2502.18863). Every Video-LLaVA field keeps its meaning, so
+    a Video-LLaVA checkpoint's `config.json` plus the fields below is a Sherlock configuration.
+
+    Args:
+        experts (`list[str]`, *optional*, defaults to `["action", "object_relation", "background", "global"]`):
+            The spatial experts, an ordered subset of `["action", "object_relation", "background", "global"]`. The
+            order is the order of the last dimension of `gate_weights`. Dropping one gives the paper's ablations
+            (w/o AE, w/o ORE, w/o BE, w/o GE).
+        gate (`str`, *optional*, defaults to `"soft"`):
+            `"soft"`: the expert gate of Eq. 5-6, `g = softmax(W_g sum_i S_i)` per video token and
+            `O = LayerNorm(sum_i g_i S_i)`. `"uniform"`: the ablation w/o EG, `O = mean_i S_i`, no gate parameters.
+        gsb_loss_coef (`float`, *optional*, defaults to 0.4):
+            Weight alpha of the Gated Spatial Balancing loss in `loss = lm_loss + alpha * gsb_loss` (paper: 0.4;
+            0 is the ablation w/o SIR).
+        gsb_variant (`str`, *optional*, defaults to `"paper"`):
+            `"paper"`: Eq. 7 as printed, `mean_local(-log g_i) - log g_global` (minimum at global 1/2, locals 1/6
+            with three locals). `"uniform"`: `mean_i(-log g_i)` over all experts (minimum at equal weights).
+        expert_hidden_size (`int`, *optional*, defaults to 512):
+            Width in which the local experts work (projected from and back to the language model's width).
+        expert_num_layers (`int`, *optional*, defaults to 2):
+            Graph layers of the action expert (skeleton graph attention, Eq. 1) and of the object-relation expert
+            (GCN, Eq. 2).
+        expert_num_heads (`int`, *optional*, defaults to 8):
+            Heads of the experts' cross-attention from the video tokens; must divide `expert_hidden_size`.
+        num_keypoints (`int`, *optional*, defaults to 17):
+            Keypoints per person, in COCO order (the action expert's graph is the COCO skeleton, so only 17 is
+            supported).
+        max_persons (`int`, *optional*, defaults to 8):
+            Most persons per frame the action expert accepts (the processor pads to it).
+        num_object_classes (`int`, *optional*, defaults to 80):
+            Size of the object-class vocabulary of `object_labels` (80 COCO classes for RT-DETR).
+        num_relation_classes (`int`, *optional*, defaults to 16):
+            Size of the predicate vocabulary of `relation_triplets`.
+        max_objects (`int`, *optional*, defaults to 16):
+            Most objects per frame the object-relation expert accepts.
+        max_relations (`int`, *optional*, defaults to 32):
+            Most relation triplets per frame the object-relation expert accepts.
+        background_vision_config (`dict` or `PreTrainedConfig`, *optional*):
+            Config of the frozen background tower (InternViT in the paper; any vision config that
+            `AutoModel.from_config` builds and whose output has `last_hidden_state`). Defaults to a copy of
+            `vision_config` when the background expert is used, and is `None` otherwise.
+
+    Example:
+
+    ```python
+    >>> from modeling_sherlock import SherlockConfig, SherlockForConditionalGeneration
+
+    >>> config = SherlockConfig(experts=["action", "background", "global"])  # the w/o ORE ablation
+    >>> model = SherlockForConditionalGeneration(config)
+    ```
+    """
+
+    model_type = "sherlock"
+    sub_configs_defaults = {
+        **VideoLlavaConfig.sub_configs_defaults,
+        "background_vision_config": SubConfigSpec(
+            config_class=AutoConfig, model_type="clip_vision_model", optional=True
+        ),
+    }
+
+    experts: list[str] = field(default_factory=lambda: list(EXPERT_NAMES))
+    gate: str = "soft"
+    gsb_loss_coef: float = 0.4
+    gsb_variant: str = "paper"
+    expert_hidden_size: int = 512
+    expert_num_layers: int = 2
+    expert_num_heads: int = 8
+    num_keypoints: int = 17
+    max_persons: int = 8
+    num_object_classes: int = 80
+    num_relation_classes: int = 16
+    max_objects: int = 16
+    max_relations: int = 32
+    background_vision_config: dict | PreTrainedConfig | None = None
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if "background" in self.experts and self.background_vision_config is None:
+            self.background_vision_config = copy.deepcopy(self.vision_config)
+        self._validate_sherlock_fields()
+
+    def _validate_sherlock_fields(self):
+        experts = list(self.experts)
+        unknown = [name for name in experts if name not in EXPERT_NAMES]
+        if unknown:
+            raise ValueError(f"Unknown expert(s) {unknown} in `experts={experts}`; choose from {list(EXPERT_NAMES)}.")
+        if not experts:
+            raise ValueError("`experts` is empty; give at least one of " f"{list(EXPERT_NAMES)}.")
+        if len(set(experts)) != len(experts):
+            raise ValueError(f"`experts={experts}` lists an expert more than once.")
+        if self.gate not in GATE_TYPES:
+            raise ValueError(f"Unknown `gate={self.gate!r}`; choose from {list(GATE_TYPES)}.")
+        if self.gsb_variant not in GSB_VARIANTS:
+            raise ValueError(f"Unknown `gsb_variant={self.gsb_variant!r}`; choose from {list(GSB_VARIANTS)}.")
+        if not self.gsb_loss_coef >= 0:
+            raise ValueError(f"`gsb_loss_coef` must be >= 0, got {self.gsb_loss_coef}.")
+        positive = (
+            "expert_hidden_size",
+            "expert_num_layers",
+            "expert_num_heads",
+            "max_persons",
+            "num_object_classes",
+            "num_relation_classes",
+            "max_objects",
+            "max_relations",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"`{name}` must be >= 1, got {getattr(self, name)}.")
+        if self.expert_hidden_size % self.expert_num_heads != 0:
+            raise ValueError(
+                f"`expert_hidden_size` ({self.expert_hidden_size}) must be divisible by `expert_num_heads` "
+                f"({self.expert_num_heads})."
+            )
+        if self.num_keypoints != len(COCO_KEYPOINT_NAMES):
+            raise ValueError(
+                f"`num_keypoints` must be {len(COCO_KEYPOINT_NAMES)} (the action expert's graph is the COCO "
+                f"skeleton), got {self.num_keypoints}."
+            )
+
+    @property
+    def local_experts(self) -> list[str]:
+        """The configured experts other than `"global"`, in config order."""
+        return [name for name in self.experts if name != "global"]
+
+
+__all__ = ["SherlockConfig"]

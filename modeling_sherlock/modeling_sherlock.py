@@ -1,0 +1,467 @@
+# Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
+"""PyTorch Sherlock model: Video-LLaVA with a Global-local Spatial-enhanced MoE (GSM) and the Gated Spatial Balancing
+(GSB) loss, for video abnormal event extraction and localization (WWW 2025, arXiv 2502.18863).
+
+Sherlock subclasses transformers' Video-LLaVA: the weight names of the backbone are unchanged, so a Video-LLaVA
+checkpoint loads into it and only the experts and the gate are new. The GSM replaces Video-LLaVA's video features
+`T_v = projector(video_tower(frames))` with the gated mixture of the four spatial experts before they are scattered
+into the `<video>` placeholder positions.
+
+This file ships to the Hub as remote code: it may import only the standard library, torch, numpy, transformers and
+single-dot siblings.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+from transformers.modeling_utils import slice_logits_to_keep
+from transformers.models.video_llava.modeling_video_llava import (
+    VideoLlavaCausalLMOutputWithPast,
+    VideoLlavaForConditionalGeneration,
+    VideoLlavaModel,
+    VideoLlavaModelOutputWithPast,
+    VideoLlavaPreTrainedModel,
+)
+from transformers.utils import logging
+from transformers.utils.generic import can_return_tuple
+
+from .configuration_sherlock import SherlockConfig
+from .modeling_sherlock_experts import (
+    SherlockActionExpert,
+    SherlockBackgroundExpert,
+    SherlockExpertGate,
+    SherlockLocalExpert,
+    SherlockObjectRelationExpert,
+)
+from .modeling_sherlock_inputs import EXPERT_INPUT_NAMES, prepare_expert_inputs
+
+
+logger = logging.get_logger(__name__)
+
+LOCAL_EXPERT_CLASSES = {
+    "action": SherlockActionExpert,
+    "object_relation": SherlockObjectRelationExpert,
+    "background": SherlockBackgroundExpert,
+}
+
+
+def gsb_loss(
+    gate_weights: torch.Tensor,
+    experts: list[str],
+    variant: str = "paper",
+    token_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""Gated Spatial Balancing loss (Sherlock, arXiv 2502.18863, Eq. 7).
+
+    With `ḡ_i` the gate weight of expert `i` averaged over the non-padding video tokens of the batch:
+
+    - `variant="paper"` (Eq. 7 as printed): `L_gate = mean_{i ∈ local}(−log ḡ_i) − log ḡ_global`. Under `Σ_i g_i = 1`
+      with three local experts its minimum is at `ḡ_global = 1/2` and `ḡ_local = 1/6` each (not at equal weights;
+      the paper's Figure 6 shows ≈ 25 % each). Without a global expert it reduces to the mean over the locals.
+    - `variant="uniform"`: `L_gate = mean_i(−log ḡ_i)` over all experts, minimised at equal weights `1/E`.
+
+    With a single expert the loss is 0 (the gate has nothing to balance).
+
+    Args:
+        gate_weights (`torch.Tensor` of shape `(..., num_experts)`):
+            Per-token gate weights (positive, summing to 1 over the last dimension), e.g. `(batch, video_tokens, E)`.
+        experts (`list[str]`):
+            The expert names in the order of the last dimension; `"global"` marks the global expert.
+        variant (`str`, *optional*, defaults to `"paper"`):
+            `"paper"` or `"uniform"`, see above.
+        token_mask (`torch.Tensor` of shape `gate_weights.shape[:-1]`, *optional*):
+            `True` for tokens that count in the average (all tokens when `None`).
+
+    Returns:
+        `torch.Tensor`: the scalar loss, in float32.
+    """
+    num_experts = gate_weights.shape[-1]
+    if num_experts != len(experts):
+        raise ValueError(f"gate_weights has {num_experts} experts in its last dimension but `experts` names {len(experts)}.")
+    if variant not in ("paper", "uniform"):
+        raise ValueError(f"Unknown GSB variant {variant!r}; choose from ['paper', 'uniform'].")
+    weights = gate_weights.float().reshape(-1, num_experts)
+    if token_mask is not None:
+        if token_mask.shape != gate_weights.shape[:-1]:
+            raise ValueError(
+                f"token_mask has shape {tuple(token_mask.shape)} but gate_weights has {tuple(gate_weights.shape[:-1])} tokens."
+            )
+        weights = weights[token_mask.reshape(-1).bool()]
+    if num_experts == 1:
+        return weights.sum() * 0.0
+    if weights.shape[0] == 0:
+        raise ValueError("gsb_loss got 0 tokens to average the gate weights over.")
+    neg_log = -torch.log(weights.mean(dim=0).clamp_min(torch.finfo(torch.float32).tiny))
+    if variant == "uniform" or "global" not in experts:
+        return neg_log.mean()
+    global_index = experts.index("global")
+    local = [i for i, name in enumerate(experts) if name != "global"]
+    return neg_log[local].mean() + neg_log[global_index]
+
+
+@dataclass
+class SherlockModelOutputWithPast(VideoLlavaModelOutputWithPast):
+    r"""
+    Outputs of [`SherlockModel`]: Video-LLaVA's model outputs plus the GSB loss and the gate weights.
+
+    last_hidden_state (`torch.Tensor` of shape `(batch_size, sequence_length, hidden_size)`):
+        Hidden states of the last layer of the language model.
+    past_key_values (`Cache`, *optional*):
+        The key/value cache of the language model, returned when `use_cache=True`.
+    hidden_states (`tuple(torch.Tensor)`, *optional*):
+        Hidden states of every layer, each `(batch_size, sequence_length, hidden_size)`.
+    attentions (`tuple(torch.Tensor)`, *optional*):
+        Attention weights of every layer, each `(batch_size, num_heads, sequence_length, sequence_length)`.
+    image_hidden_states (`torch.Tensor`, *optional*):
+        Projected image features `(batch_size, image_tokens, hidden_size)` when images were given.
+    video_hidden_states (`torch.Tensor`, *optional*):
+        The GSM mixture `O` that replaced the video placeholders, `(batch_size * num_frames, tokens_per_frame,
+        hidden_size)`, returned on steps that encode a video.
+    gsb_loss (`torch.Tensor` of shape `()`, *optional*):
+        The Gated Spatial Balancing loss (Eq. 7) of this batch; 0 with one expert or the uniform gate. Returned on
+        steps that encode a video.
+    gate_weights (`torch.Tensor` of shape `(batch_size, num_frames * tokens_per_frame, num_experts)`, *optional*):
+        Per-video-token expert weights, in the order of `config.experts`; returned when `output_gate_weights=True`.
+    """
+
+    gsb_loss: torch.Tensor | None = None
+    gate_weights: torch.Tensor | None = None
+
+
+@dataclass
+class SherlockCausalLMOutputWithPast(VideoLlavaCausalLMOutputWithPast):
+    r"""
+    Outputs of [`SherlockForConditionalGeneration`].
+
+    loss (`torch.Tensor` of shape `()`, *optional*, returned when `labels` is provided):
+        `lm_loss + config.gsb_loss_coef * gsb_loss` (`lm_loss` alone on steps without a video).
+    logits (`torch.Tensor` of shape `(batch_size, sequence_length, vocab_size)`):
+        Prediction scores of the language modeling head.
+    past_key_values (`Cache`, *optional*):
+        The key/value cache of the language model, returned when `use_cache=True`.
+    hidden_states (`tuple(torch.Tensor)`, *optional*):
+        Hidden states of every layer, each `(batch_size, sequence_length, hidden_size)`.
+    attentions (`tuple(torch.Tensor)`, *optional*):
+        Attention weights of every layer, each `(batch_size, num_heads, sequence_length, sequence_length)`.
+    image_hidden_states (`torch.Tensor`, *optional*):
+        Projected image features when images were given.
+    video_hidden_states (`torch.Tensor`, *optional*):
+        The GSM mixture `(batch_size * num_frames, tokens_per_frame, hidden_size)` on steps that encode a video.
+    lm_loss (`torch.Tensor` of shape `()`, *optional*, returned when `labels` is provided):
+        Next-token cross-entropy of the language model.
+    gsb_loss (`torch.Tensor` of shape `()`, *optional*):
+        The Gated Spatial Balancing loss (Eq. 7); 0 with one expert or the uniform gate.
+    gate_weights (`torch.Tensor` of shape `(batch_size, num_frames * tokens_per_frame, num_experts)`, *optional*):
+        Per-video-token expert weights, in the order of `config.experts`; returned when `output_gate_weights=True`.
+    """
+
+    lm_loss: torch.Tensor | None = None
+    gsb_loss: torch.Tensor | None = None
+    gate_weights: torch.Tensor | None = None
+
+
+class SherlockPreTrainedModel(VideoLlavaPreTrainedModel):
+    config: SherlockConfig
+    config_class = SherlockConfig
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, SherlockLocalExpert):
+            std = getattr(self.config.get_text_config(), "initializer_range", 0.02)
+            init.normal_(module.null_node, mean=0.0, std=std)
+
+
+class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
+    """Video-LLaVA's model with the GSM: the video features are replaced by the gated mixture of the spatial experts.
+
+    Submodules added to Video-LLaVA's: `spatial_experts` (a `ModuleDict` of the configured local experts) and
+    `expert_gate` (only with `config.gate == "soft"`). The global expert is Video-LLaVA's own video path.
+    """
+
+    def __init__(self, config: SherlockConfig):
+        super().__init__(config)
+        self.spatial_experts = nn.ModuleDict({name: LOCAL_EXPERT_CLASSES[name](config) for name in config.local_experts})
+        self.expert_gate = SherlockExpertGate(config) if config.gate == "soft" else None
+        self.post_init()
+
+    def get_spatial_features(
+        self, video_features: torch.Tensor, expert_inputs: dict[str, torch.Tensor | None]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the experts on the video tokens and mix them.
+
+        Args:
+            video_features (`torch.Tensor` of shape `(batch_size, num_frames, tokens_per_frame, hidden_size)`):
+                `T_v`, Video-LLaVA's projected video features (the global expert's output `S_g`).
+            expert_inputs (`dict`): the validated expert inputs from `prepare_expert_inputs`.
+
+        Returns:
+            `(mixture, gate_weights)`: `O` of the same shape as `video_features` and the gate weights
+            `(batch_size, num_frames * tokens_per_frame, num_experts)`.
+        """
+        outputs = []
+        for name in self.config.experts:
+            if name == "global":
+                outputs.append(video_features)
+            elif name == "action":
+                outputs.append(
+                    self.spatial_experts["action"](
+                        video_features, expert_inputs["pose_keypoints"], expert_inputs["pose_mask"]
+                    )
+                )
+            elif name == "object_relation":
+                outputs.append(
+                    self.spatial_experts["object_relation"](
+                        video_features,
+                        expert_inputs["object_boxes"],
+                        expert_inputs["object_labels"],
+                        expert_inputs["object_mask"],
+                        expert_inputs["relation_triplets"],
+                        expert_inputs["relation_mask"],
+                    )
+                )
+            else:
+                background = self.spatial_experts["background"]
+                features = expert_inputs["background_features"]
+                if features is None:
+                    features = background.encode_background(expert_inputs["background_pixel_values"])
+                outputs.append(background(video_features, features))
+        stacked = torch.stack(outputs, dim=-2)  # (batch, frames, tokens, experts, hidden)
+        if self.expert_gate is not None:
+            mixture, gate_weights = self.expert_gate(stacked)
+        else:
+            mixture = stacked.mean(dim=-2)
+            gate_weights = stacked.new_full(stacked.shape[:-1], 1.0 / len(outputs))
+        batch = video_features.shape[0]
+        return mixture, gate_weights.reshape(batch, -1, len(outputs))
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values=None,
+        inputs_embeds: torch.Tensor | None = None,
+        vision_feature_layer: int | list[int] | None = None,
+        vision_feature_select_strategy: str | None = None,
+        use_cache: bool | None = None,
+        mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | None = None,
+        pose_keypoints: torch.Tensor | None = None,
+        pose_mask: torch.Tensor | None = None,
+        object_boxes: torch.Tensor | None = None,
+        object_labels: torch.Tensor | None = None,
+        object_mask: torch.Tensor | None = None,
+        relation_triplets: torch.Tensor | None = None,
+        relation_mask: torch.Tensor | None = None,
+        background_pixel_values: torch.Tensor | None = None,
+        background_features: torch.Tensor | None = None,
+        output_gate_weights: bool = False,
+        **kwargs,
+    ) -> tuple | SherlockModelOutputWithPast:
+        r"""
+        Video-LLaVA's forward with the GSM on the video features. Expert inputs (see `prepare_expert_inputs` for the
+        checks) are read only on steps that encode a video (`pixel_values_videos` given):
+
+        pose_keypoints (`(batch, frames, persons, 17, 3)`), pose_mask (`(batch, frames, persons)`):
+            COCO keypoints (x, y in [0, 1], score) for the action expert; padding persons masked out.
+        object_boxes (`(batch, frames, objects, 4)`), object_labels (`(batch, frames, objects)`), object_mask:
+            Boxes (x1, y1, x2, y2 in [0, 1]) and class ids for the object-relation expert.
+        relation_triplets (`(batch, frames, relations, 3)`), relation_mask (`(batch, frames, relations)`):
+            (subject index, predicate id, object index) triplets over the frame's objects.
+        background_pixel_values (`(batch, frames, 3, H', W')`) or background_features (`(batch, frames, N_bg, D_bg)`):
+            Background frames for the frozen background tower, or its cached output.
+        output_gate_weights (`bool`, *optional*, defaults to `False`):
+            Return the per-token gate weights.
+        """
+        expert_kwargs = {
+            "pose_keypoints": pose_keypoints,
+            "pose_mask": pose_mask,
+            "object_boxes": object_boxes,
+            "object_labels": object_labels,
+            "object_mask": object_mask,
+            "relation_triplets": relation_triplets,
+            "relation_mask": relation_mask,
+            "background_pixel_values": background_pixel_values,
+            "background_features": background_features,
+        }
+        gsb = gate_weights = None
+        if pixel_values_videos is None:
+            given = [name for name, value in expert_kwargs.items() if value is not None]
+            if given:
+                raise ValueError(
+                    f"Expert inputs {given} were given without `pixel_values_videos`; the experts read the video tokens."
+                )
+        else:
+            if mm_encoder_outputs is not None and mm_encoder_outputs.get("video") is not None:
+                raise ValueError("Pass either `pixel_values_videos` or `mm_encoder_outputs['video']`, not both.")
+            batch, frames = pixel_values_videos.shape[:2]
+            expert_inputs = prepare_expert_inputs(self.config, batch, frames, **expert_kwargs)
+            video_features = self.get_video_features(
+                pixel_values_videos=pixel_values_videos, vision_feature_layer=vision_feature_layer, return_dict=True
+            ).pooler_output
+            video_features = video_features.reshape(batch, frames, video_features.shape[1], video_features.shape[2])
+            mixture, gate_weights = self.get_spatial_features(video_features, expert_inputs)
+            if self.expert_gate is None:
+                gsb = mixture.new_zeros((), dtype=torch.float32)
+            else:
+                gsb = gsb_loss(gate_weights, list(self.config.experts), self.config.gsb_variant)
+            mm_encoder_outputs = dict(mm_encoder_outputs or {})
+            mm_encoder_outputs["video"] = BaseModelOutputWithPooling(pooler_output=mixture.flatten(0, 1))
+
+        outputs = super().forward(
+            input_ids=input_ids,
+            pixel_values=pixel_values,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            vision_feature_layer=vision_feature_layer,
+            vision_feature_select_strategy=vision_feature_select_strategy,
+            use_cache=use_cache,
+            mm_encoder_outputs=mm_encoder_outputs,
+            return_dict=True,
+            **kwargs,
+        )
+        return SherlockModelOutputWithPast(
+            **outputs,
+            gsb_loss=gsb,
+            gate_weights=gate_weights if output_gate_weights else None,
+        )
+
+
+class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForConditionalGeneration):
+    """Sherlock: Video-LLaVA with the GSM and the GSB loss, with a language modeling head and `generate`.
+
+    `loss = lm_loss + config.gsb_loss_coef * gsb_loss` when `labels` are given; the three are returned separately.
+    `generate` feeds the video and the expert inputs on the prefill step only (the KV cache holds them afterwards).
+    """
+
+    # Copied from transformers.models.video_llava.modeling_video_llava.VideoLlavaForConditionalGeneration.__init__
+    # with VideoLlava->Sherlock (the parent's __init__ would first build a VideoLlavaModel only to throw it away)
+    def __init__(self, config: SherlockConfig):
+        VideoLlavaPreTrainedModel.__init__(self, config)
+        self.model = SherlockModel(config)
+        self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values=None,
+        inputs_embeds: torch.Tensor | None = None,
+        vision_feature_layer: int | list[int] | None = None,
+        vision_feature_select_strategy: str | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        mm_encoder_outputs: dict[str, BaseModelOutputWithPooling] | None = None,
+        pose_keypoints: torch.Tensor | None = None,
+        pose_mask: torch.Tensor | None = None,
+        object_boxes: torch.Tensor | None = None,
+        object_labels: torch.Tensor | None = None,
+        object_mask: torch.Tensor | None = None,
+        relation_triplets: torch.Tensor | None = None,
+        relation_mask: torch.Tensor | None = None,
+        background_pixel_values: torch.Tensor | None = None,
+        background_features: torch.Tensor | None = None,
+        output_gate_weights: bool = False,
+        **kwargs,
+    ) -> tuple | SherlockCausalLMOutputWithPast:
+        r"""
+        Arguments as [`SherlockModel.forward`], plus:
+
+        labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Next-token labels (-100 is ignored). When given, `loss = lm_loss + config.gsb_loss_coef * gsb_loss`.
+        logits_to_keep (`int` or `torch.Tensor`, *optional*, defaults to 0):
+            Compute logits only for the last `logits_to_keep` positions (0 = all).
+        """
+        outputs = self.model(
+            input_ids=input_ids,
+            pixel_values=pixel_values,
+            pixel_values_videos=pixel_values_videos,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            vision_feature_layer=vision_feature_layer,
+            vision_feature_select_strategy=vision_feature_select_strategy,
+            use_cache=use_cache,
+            mm_encoder_outputs=mm_encoder_outputs,
+            pose_keypoints=pose_keypoints,
+            pose_mask=pose_mask,
+            object_boxes=object_boxes,
+            object_labels=object_labels,
+            object_mask=object_mask,
+            relation_triplets=relation_triplets,
+            relation_mask=relation_mask,
+            background_pixel_values=background_pixel_values,
+            background_features=background_features,
+            output_gate_weights=output_gate_weights,
+            return_dict=True,
+            **kwargs,
+        )
+        hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
+        logits = self.lm_head(hidden_states)
+
+        loss = lm_loss = None
+        if labels is not None:
+            lm_loss = self.loss_function(
+                logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs
+            )
+            loss = lm_loss
+            if outputs.gsb_loss is not None:
+                loss = lm_loss + self.config.gsb_loss_coef * outputs.gsb_loss.to(lm_loss.dtype)
+
+        return SherlockCausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            image_hidden_states=outputs.image_hidden_states,
+            video_hidden_states=outputs.video_hidden_states,
+            lm_loss=lm_loss,
+            gsb_loss=outputs.gsb_loss,
+            gate_weights=outputs.gate_weights,
+        )
+
+    def prepare_inputs_for_generation(self, *args, is_first_iteration: bool | None = False, **kwargs):
+        """As Video-LLaVA's, and the expert inputs too are fed on the prefill step only when a cache is used."""
+        model_inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
+        if not is_first_iteration and kwargs.get("use_cache", True):
+            for name in EXPERT_INPUT_NAMES:
+                model_inputs.pop(name, None)
+        return model_inputs
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; with remote code registered, `auto_map` also names this class for
+        `AutoModelForImageTextToText` (the registered `AutoModel` entry is written by transformers)."""
+        if self._auto_class is not None:
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map.setdefault("AutoModelForImageTextToText", f"{self.__module__.split('.')[-1]}.{type(self).__name__}")
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+
+SherlockConfig.register_for_auto_class()
+SherlockForConditionalGeneration.register_for_auto_class("AutoModel")
+
+__all__ = [
+    "SherlockCausalLMOutputWithPast",
+    "SherlockForConditionalGeneration",
+    "SherlockModel",
+    "SherlockModelOutputWithPast",
+    "SherlockPreTrainedModel",
+    "gsb_loss",
+]

@@ -1,0 +1,324 @@
+# Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
+"""The spatial experts and the expert gate of Sherlock's Global-local Spatial-enhanced MoE (GSM).
+
+Every local expert reads the video tokens `T_v` of one video, shaped `(batch, frames, tokens_per_frame, hidden)`,
+and returns a tensor of exactly that shape: `S_i = T_v + W_up CrossAttn(W_down T_v, nodes_i)`, where the nodes are
+the expert's own evidence of the same frame (pose keypoints, objects and relations, background patches). The
+residual keeps every token's identity so that, at initialisation, the mixture stays close to Video-LLaVA's video
+features. Experts work in their own width (`config.expert_hidden_size`). Each frame's keys start with a learned
+null node that every token may attend to, so a frame without evidence (no person, no object) attends to it alone;
+padding persons / objects / relations are masked out and never attended.
+
+This file ships to the Hub as remote code: it may import only the standard library, torch, numpy, transformers and
+single-dot siblings.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModel
+
+from .configuration_sherlock import COCO_SKELETON, SherlockConfig
+
+
+def patch_centers(tokens_per_frame: int, device: torch.device) -> tuple[torch.Tensor, bool]:
+    """Normalised (x, y) centres of the patch tokens of one frame, and whether the first token is a CLS token.
+
+    Video-LLaVA keeps all tokens of the video tower, so a frame has either `1 + side**2` tokens (CLS first, then the
+    patch grid in raster order) or `side**2` tokens.
+
+    Returns:
+        `(centers, has_cls)`: `centers` of shape `(side**2, 2)` with values in (0, 1).
+    """
+    side = math.isqrt(tokens_per_frame - 1) if tokens_per_frame >= 1 else 0
+    if side * side == tokens_per_frame - 1:
+        has_cls = True
+    else:
+        side = math.isqrt(tokens_per_frame)
+        if side * side != tokens_per_frame:
+            raise ValueError(
+                f"Cannot place {tokens_per_frame} video tokens per frame on a square patch grid (expected side**2 or "
+                "1 + side**2 tokens); the object-relation expert needs the patch geometry."
+            )
+        has_cls = False
+    coords = (torch.arange(side, device=device, dtype=torch.float32) + 0.5) / max(side, 1)
+    ys, xs = torch.meshgrid(coords, coords, indexing="ij")
+    return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1), has_cls
+
+
+def skeleton_adjacency(num_keypoints: int, device: torch.device) -> torch.Tensor:
+    """Boolean `(num_keypoints, num_keypoints)` adjacency of the COCO skeleton with self-loops (built per call: a
+    constant that is never saved, and cheap)."""
+    edges = torch.tensor(COCO_SKELETON, device=device)
+    adjacency = torch.eye(num_keypoints, dtype=torch.bool, device=device)
+    adjacency[edges[:, 0], edges[:, 1]] = True
+    adjacency[edges[:, 1], edges[:, 0]] = True
+    return adjacency
+
+
+class SherlockExpertCrossAttention(nn.Module):
+    """Multi-head cross-attention from video tokens (queries) to expert nodes (keys / values), in the expert width.
+
+    Shapes: `queries (n, tokens, d)`, `nodes (n, nodes, d)`, `mask` boolean, broadcastable to `(n, tokens, nodes)`,
+    `True` where a token may attend to a node. Every row must allow at least one node (the null node does).
+    """
+
+    def __init__(self, config: SherlockConfig):
+        super().__init__()
+        dim = config.expert_hidden_size
+        self.num_heads = config.expert_num_heads
+        self.head_dim = dim // self.num_heads
+        self.q_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(dim, dim)
+        self.v_proj = nn.Linear(dim, dim)
+        self.o_proj = nn.Linear(dim, dim)
+
+    def forward(self, queries: torch.Tensor, nodes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        n, num_tokens, dim = queries.shape
+        num_nodes = nodes.shape[1]
+
+        def split(x, length):
+            return x.view(n, length, self.num_heads, self.head_dim).transpose(1, 2)
+
+        q = split(self.q_proj(queries), num_tokens)
+        k = split(self.k_proj(nodes), num_nodes)
+        v = split(self.v_proj(nodes), num_nodes)
+        attn_mask = mask.unsqueeze(1)  # broadcast over heads
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.o_proj(out.transpose(1, 2).reshape(n, num_tokens, dim))
+
+
+class SherlockLocalExpert(nn.Module):
+    """Base of the local experts: `S = T_v + W_up CrossAttn(W_down T_v, [null; nodes])`, frame by frame."""
+
+    def __init__(self, config: SherlockConfig):
+        super().__init__()
+        hidden = config.text_config.hidden_size
+        dim = config.expert_hidden_size
+        self.down_proj = nn.Linear(hidden, dim)
+        self.up_proj = nn.Linear(dim, hidden)
+        self.null_node = nn.Parameter(torch.zeros(1, 1, dim))
+        self.cross_attention = SherlockExpertCrossAttention(config)
+
+    def attend(self, video_tokens: torch.Tensor, nodes: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
+        """Cross-attend the video tokens of each frame to that frame's nodes.
+
+        Args:
+            video_tokens: `(batch, frames, tokens, hidden)`.
+            nodes: `(batch, frames, nodes, expert_hidden_size)`.
+            node_mask: boolean, `(batch, frames, nodes)` (every token sees the same nodes) or
+                `(batch, frames, tokens, nodes)` (per-token visibility).
+
+        Returns:
+            `(batch, frames, tokens, hidden)`.
+        """
+        batch, frames, num_tokens, hidden = video_tokens.shape
+        n = batch * frames
+        queries = self.down_proj(video_tokens).reshape(n, num_tokens, -1)
+        nodes = nodes.reshape(n, nodes.shape[2], -1).to(queries.dtype)
+        null = self.null_node.to(queries.dtype).expand(n, 1, -1)
+        keys = torch.cat([null, nodes], dim=1)
+        if node_mask.dim() == 3:
+            node_mask = node_mask.reshape(n, 1, -1)
+        else:
+            node_mask = node_mask.reshape(n, num_tokens, -1)
+        null_mask = torch.ones(node_mask.shape[:2] + (1,), dtype=torch.bool, device=node_mask.device)
+        mask = torch.cat([null_mask, node_mask.bool()], dim=-1)
+        attended = self.cross_attention(queries, keys, mask)
+        return video_tokens + self.up_proj(attended).reshape(batch, frames, num_tokens, hidden)
+
+
+class SherlockSkeletonGraphLayer(nn.Module):
+    """Graph attention over the COCO skeleton (Eq. 1): `h'_k = ReLU(W [ĥ_k, h_k])`, where `ĥ_k` attends over the
+    keypoint's skeleton neighbours and itself."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.query = nn.Linear(dim, dim)
+        self.key = nn.Linear(dim, dim)
+        self.value = nn.Linear(dim, dim)
+        self.combine = nn.Linear(2 * dim, dim)
+
+    def forward(self, nodes: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+        # nodes: (..., keypoints, dim); adjacency: (keypoints, keypoints) boolean with self-loops.
+        scores = self.query(nodes) @ self.key(nodes).transpose(-1, -2) / math.sqrt(nodes.shape[-1])
+        scores = scores.masked_fill(~adjacency, torch.finfo(scores.dtype).min)
+        neighbours = scores.softmax(dim=-1) @ self.value(nodes)
+        return F.relu(self.combine(torch.cat([neighbours, nodes], dim=-1)))
+
+
+class SherlockActionExpert(SherlockLocalExpert):
+    """Action expert: human poses `(batch, frames, persons, 17, 3)` (x, y in [0, 1], score) → keypoint nodes
+    (coordinates + joint identity) → graph attention over the COCO skeleton → cross-attention from `T_v`."""
+
+    def __init__(self, config: SherlockConfig):
+        super().__init__(config)
+        dim = config.expert_hidden_size
+        self.keypoint_proj = nn.Linear(3, dim)
+        self.joint_embedding = nn.Embedding(config.num_keypoints, dim)
+        self.graph_layers = nn.ModuleList(SherlockSkeletonGraphLayer(dim) for _ in range(config.expert_num_layers))
+
+    def forward(self, video_tokens: torch.Tensor, pose_keypoints: torch.Tensor, pose_mask: torch.Tensor):
+        batch, frames, persons, num_keypoints, _ = pose_keypoints.shape
+        dtype = self.keypoint_proj.weight.dtype
+        joints = torch.arange(num_keypoints, device=pose_keypoints.device)
+        nodes = self.keypoint_proj(pose_keypoints.to(dtype)) + self.joint_embedding(joints)
+        adjacency = skeleton_adjacency(num_keypoints, pose_keypoints.device)
+        for layer in self.graph_layers:
+            nodes = layer(nodes, adjacency)
+        nodes = nodes.reshape(batch, frames, persons * num_keypoints, -1)
+        node_mask = pose_mask.bool().unsqueeze(-1).expand(-1, -1, -1, num_keypoints).reshape(batch, frames, -1)
+        return self.attend(video_tokens, nodes, node_mask)
+
+
+class SherlockGraphConvLayer(nn.Module):
+    """One GCN layer (Eq. 2): `H' = ReLU(D^-1/2 Ã D^-1/2 H W)` with `Ã = A + I`."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.linear = nn.Linear(dim, dim)
+
+    def forward(self, nodes: torch.Tensor, norm_adjacency: torch.Tensor) -> torch.Tensor:
+        return F.relu(norm_adjacency @ self.linear(nodes))
+
+
+class SherlockObjectRelationExpert(SherlockLocalExpert):
+    """Object-relation expert: objects (class, box) and relation triplets (subject, predicate, object) of each frame
+    → a graph of object and relation nodes with edges subject–relation–object → GCN layers (Eq. 2) →
+    cross-attention from `T_v` with object-aware masking: a patch token attends to the objects whose boxes cover
+    its centre and to the relations of those objects; a CLS token attends to every node; every token may attend to
+    the null node."""
+
+    def __init__(self, config: SherlockConfig):
+        super().__init__(config)
+        dim = config.expert_hidden_size
+        self.object_embedding = nn.Embedding(config.num_object_classes, dim)
+        self.predicate_embedding = nn.Embedding(config.num_relation_classes, dim)
+        self.box_proj = nn.Linear(4, dim)
+        self.graph_layers = nn.ModuleList(SherlockGraphConvLayer(dim) for _ in range(config.expert_num_layers))
+
+    def forward(
+        self,
+        video_tokens: torch.Tensor,
+        object_boxes: torch.Tensor,
+        object_labels: torch.Tensor,
+        object_mask: torch.Tensor,
+        relation_triplets: torch.Tensor,
+        relation_mask: torch.Tensor,
+    ):
+        batch, frames, num_tokens, _ = video_tokens.shape
+        num_objects, num_relations = object_boxes.shape[2], relation_triplets.shape[2]
+        device = video_tokens.device
+        dtype = self.box_proj.weight.dtype
+        object_mask, relation_mask = object_mask.bool(), relation_mask.bool()
+        boxes = object_boxes.to(dtype)
+
+        # Node features: objects = class + box; relations = predicate + union box of subject and object.
+        subject_index = relation_triplets[..., 0].clamp(0, max(num_objects - 1, 0))
+        object_index = relation_triplets[..., 2].clamp(0, max(num_objects - 1, 0))
+        if num_objects > 0:
+            subject_boxes = torch.gather(boxes, 2, subject_index.unsqueeze(-1).expand(-1, -1, -1, 4))
+            target_boxes = torch.gather(boxes, 2, object_index.unsqueeze(-1).expand(-1, -1, -1, 4))
+            union = torch.cat(
+                [torch.minimum(subject_boxes[..., :2], target_boxes[..., :2]),
+                 torch.maximum(subject_boxes[..., 2:], target_boxes[..., 2:])], dim=-1,
+            )  # fmt: skip
+        else:
+            union = boxes.new_zeros(batch, frames, num_relations, 4)
+        # Padding entries may hold any id (e.g. -1): clamp them into range; they are masked everywhere below.
+        labels = object_labels.clamp(0, self.object_embedding.num_embeddings - 1)
+        predicates = relation_triplets[..., 1].clamp(0, self.predicate_embedding.num_embeddings - 1)
+        object_nodes = self.object_embedding(labels) + self.box_proj(boxes)
+        relation_nodes = self.predicate_embedding(predicates) + self.box_proj(union)
+        nodes = torch.cat([object_nodes, relation_nodes], dim=2)
+
+        # Symmetric normalised adjacency with self-loops; padding nodes stay isolated (self-loop only).
+        num_nodes = num_objects + num_relations
+        adjacency = torch.zeros(batch, frames, num_nodes, num_nodes, dtype=dtype, device=device)
+        if num_relations > 0 and num_objects > 0:
+            rel = relation_mask.to(dtype)
+            subject_onehot = F.one_hot(subject_index, num_objects).to(dtype) * rel.unsqueeze(-1)
+            object_onehot = F.one_hot(object_index, num_objects).to(dtype) * rel.unsqueeze(-1)
+            links = subject_onehot + object_onehot  # (b, f, relations, objects)
+            adjacency[..., num_objects:, :num_objects] = links.clamp(max=1)
+            adjacency[..., :num_objects, num_objects:] = links.clamp(max=1).transpose(-1, -2)
+        adjacency = adjacency + torch.eye(num_nodes, dtype=dtype, device=device)
+        inv_sqrt_degree = adjacency.sum(-1).rsqrt()
+        norm_adjacency = inv_sqrt_degree.unsqueeze(-1) * adjacency * inv_sqrt_degree.unsqueeze(-2)
+        for layer in self.graph_layers:
+            nodes = layer(nodes, norm_adjacency)
+
+        # Object-aware masking: which nodes each video token may see.
+        centers, has_cls = patch_centers(num_tokens, device)
+        cx, cy = centers[:, 0].view(1, 1, -1, 1), centers[:, 1].view(1, 1, -1, 1)
+        box = object_boxes.float().unsqueeze(2)  # (b, f, 1, objects, 4)
+        covers = (
+            (box[..., 0] <= cx) & (cx <= box[..., 2]) & (box[..., 1] <= cy) & (cy <= box[..., 3])
+        ) & object_mask.unsqueeze(2)  # (b, f, patches, objects)
+        if num_relations > 0 and num_objects > 0:
+            subject_covered = torch.gather(covers, 3, subject_index.unsqueeze(2).expand(-1, -1, covers.shape[2], -1))
+            object_covered = torch.gather(covers, 3, object_index.unsqueeze(2).expand(-1, -1, covers.shape[2], -1))
+            relation_visible = (subject_covered | object_covered) & relation_mask.unsqueeze(2)
+        else:
+            relation_visible = covers.new_zeros(batch, frames, covers.shape[2], num_relations)
+        node_mask = torch.cat([covers, relation_visible], dim=-1)
+        if has_cls:
+            cls_mask = torch.cat([object_mask, relation_mask], dim=-1).unsqueeze(2)
+            node_mask = torch.cat([cls_mask, node_mask], dim=2)
+        return self.attend(video_tokens, nodes, node_mask)
+
+
+class SherlockBackgroundExpert(SherlockLocalExpert):
+    """Background expert (Eq. 3): background frames (foreground blanked) → frozen background tower → projection to
+    the expert width → cross-attention from `T_v`. Accepts the cached tower output instead of pixels."""
+
+    def __init__(self, config: SherlockConfig):
+        super().__init__(config)
+        self.tower = AutoModel.from_config(config.background_vision_config)
+        self.tower.requires_grad_(False)
+        self.feature_proj = nn.Linear(config.background_vision_config.hidden_size, config.expert_hidden_size)
+
+    @torch.no_grad()
+    def encode_background(self, background_pixel_values: torch.Tensor) -> torch.Tensor:
+        """Run the frozen tower: `(batch, frames, 3, H, W)` → `(batch, frames, N_bg, D_bg)`."""
+        batch, frames = background_pixel_values.shape[:2]
+        pixels = background_pixel_values.flatten(0, 1).to(self.feature_proj.weight.dtype)
+        features = self.tower(pixel_values=pixels).last_hidden_state
+        return features.reshape(batch, frames, features.shape[1], features.shape[2])
+
+    def forward(self, video_tokens: torch.Tensor, background_features: torch.Tensor):
+        nodes = self.feature_proj(background_features.to(self.feature_proj.weight.dtype))
+        node_mask = torch.ones(nodes.shape[:3], dtype=torch.bool, device=nodes.device)
+        return self.attend(video_tokens, nodes, node_mask)
+
+
+class SherlockExpertGate(nn.Module):
+    """Soft expert gate (Eq. 5-6): `g = softmax(W_g sum_i S_i)` per video token, `O = LayerNorm(sum_i g_i S_i)`."""
+
+    def __init__(self, config: SherlockConfig):
+        super().__init__()
+        hidden = config.text_config.hidden_size
+        self.proj = nn.Linear(hidden, len(config.experts))
+        self.norm = nn.LayerNorm(hidden)
+
+    def forward(self, expert_outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`expert_outputs (..., experts, hidden)` → `(mixture (..., hidden), gate_weights (..., experts))`."""
+        gate_weights = self.proj(expert_outputs.sum(dim=-2)).float().softmax(dim=-1).to(expert_outputs.dtype)
+        mixture = (gate_weights.unsqueeze(-1) * expert_outputs).sum(dim=-2)
+        return self.norm(mixture), gate_weights
+
+
+__all__ = [
+    "SherlockActionExpert",
+    "SherlockBackgroundExpert",
+    "SherlockExpertCrossAttention",
+    "SherlockExpertGate",
+    "SherlockGraphConvLayer",
+    "SherlockLocalExpert",
+    "SherlockObjectRelationExpert",
+    "SherlockSkeletonGraphLayer",
+    "patch_centers",
+    "skeleton_adjacency",
+]

@@ -1,0 +1,1 @@
+"""Sherlock application layer: CLI, conversion, training, evaluation, Hub publishing."""
