@@ -36,7 +36,7 @@ from .modeling_sherlock_experts import (
     SherlockLocalExpert,
     SherlockObjectRelationExpert,
 )
-from .modeling_sherlock_inputs import EXPERT_INPUT_NAMES, prepare_expert_inputs
+from .modeling_sherlock_inputs import prepare_expert_inputs
 
 
 logger = logging.get_logger(__name__)
@@ -100,6 +100,29 @@ def gsb_loss(
     global_index = experts.index("global")
     local = [i for i, name in enumerate(experts) if name != "global"]
     return neg_log[local].mean() + neg_log[global_index]
+
+
+@dataclass
+class SherlockVideoFeaturesOutput(BaseModelOutputWithPooling):
+    r"""
+    Output of [`SherlockModel.get_video_features`]: the video tower's outputs with the GSM mixture as `pooler_output`.
+
+    last_hidden_state (`torch.Tensor` of shape `(batch_size * num_frames, tokens_per_frame, vision_hidden_size)`):
+        Last hidden state of the video tower.
+    pooler_output (`torch.Tensor` of shape `(batch_size * num_frames, tokens_per_frame, hidden_size)`):
+        The GSM mixture `O` (Eq. 6) that fills the `<video>` placeholders.
+    hidden_states (`tuple(torch.Tensor)`, *optional*):
+        Hidden states of the video tower's layers.
+    attentions (`tuple(torch.Tensor)`, *optional*):
+        Attention weights of the video tower's layers.
+    gsb_loss (`torch.Tensor` of shape `()`):
+        The Gated Spatial Balancing loss (Eq. 7) of these videos; 0 with one expert or the uniform gate.
+    gate_weights (`torch.Tensor` of shape `(batch_size, num_frames * tokens_per_frame, num_experts)`):
+        Per-video-token expert weights, in the order of `config.experts`.
+    """
+
+    gsb_loss: torch.Tensor | None = None
+    gate_weights: torch.Tensor | None = None
 
 
 @dataclass
@@ -239,6 +262,75 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
         return mixture, gate_weights.reshape(batch, -1, len(outputs))
 
     @can_return_tuple
+    def get_video_features(
+        self,
+        pixel_values_videos: torch.Tensor,
+        vision_feature_layer: int | list[int] | None = None,
+        pose_keypoints: torch.Tensor | None = None,
+        pose_mask: torch.Tensor | None = None,
+        object_boxes: torch.Tensor | None = None,
+        object_labels: torch.Tensor | None = None,
+        object_mask: torch.Tensor | None = None,
+        relation_triplets: torch.Tensor | None = None,
+        relation_mask: torch.Tensor | None = None,
+        background_pixel_values: torch.Tensor | None = None,
+        background_features: torch.Tensor | None = None,
+        **kwargs,
+    ) -> tuple | SherlockVideoFeaturesOutput:
+        r"""
+        Video-LLaVA's video features `T_v` (the global expert) mixed with the local experts by the gate: the tensor
+        that fills the `<video>` placeholders. `generate` calls this once, before the prefill step, with the expert
+        inputs it was given (matched by name), so the experts run once per prompt and the KV cache holds the rest.
+
+        Args:
+            pixel_values_videos (`torch.Tensor` of shape `(batch_size, num_frames, 3, height, width)`): the frames.
+            vision_feature_layer (`int` or `list[int]`, *optional*): as Video-LLaVA (defaults to the config's).
+            pose_keypoints, pose_mask, object_boxes, object_labels, object_mask, relation_triplets, relation_mask,
+            background_pixel_values, background_features: the expert inputs, see [`SherlockModel.forward`].
+
+        Returns:
+            [`SherlockVideoFeaturesOutput`] with the mixture as `pooler_output`, `gsb_loss` and `gate_weights`.
+        """
+        if pixel_values_videos.dim() != 5:
+            raise ValueError(
+                "`pixel_values_videos` must be (batch, frames, 3, height, width), got shape "
+                f"{tuple(pixel_values_videos.shape)}."
+            )
+        batch, frames = pixel_values_videos.shape[:2]
+        expert_inputs = prepare_expert_inputs(
+            self.config,
+            batch,
+            frames,
+            pose_keypoints=pose_keypoints,
+            pose_mask=pose_mask,
+            object_boxes=object_boxes,
+            object_labels=object_labels,
+            object_mask=object_mask,
+            relation_triplets=relation_triplets,
+            relation_mask=relation_mask,
+            background_pixel_values=background_pixel_values,
+            background_features=background_features,
+        )
+        video_outputs = super().get_video_features(
+            pixel_values_videos=pixel_values_videos, vision_feature_layer=vision_feature_layer, return_dict=True, **kwargs
+        )
+        video_features = video_outputs.pooler_output
+        video_features = video_features.reshape(batch, frames, video_features.shape[1], video_features.shape[2])
+        mixture, gate_weights = self.get_spatial_features(video_features, expert_inputs)
+        if self.expert_gate is None:
+            gsb = mixture.new_zeros((), dtype=torch.float32)
+        else:
+            gsb = gsb_loss(gate_weights, list(self.config.experts), self.config.gsb_variant)
+        return SherlockVideoFeaturesOutput(
+            last_hidden_state=video_outputs.last_hidden_state,
+            pooler_output=mixture.flatten(0, 1),
+            hidden_states=video_outputs.hidden_states,
+            attentions=video_outputs.attentions,
+            gsb_loss=gsb,
+            gate_weights=gate_weights,
+        )
+
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -290,29 +382,24 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
             "background_pixel_values": background_pixel_values,
             "background_features": background_features,
         }
-        gsb = gate_weights = None
-        if pixel_values_videos is None:
+        mm_encoder_outputs = dict(mm_encoder_outputs or {})
+        if pixel_values_videos is not None:
+            if mm_encoder_outputs.get("video") is not None:
+                raise ValueError("Pass either `pixel_values_videos` or `mm_encoder_outputs['video']`, not both.")
+            mm_encoder_outputs["video"] = self.get_video_features(
+                pixel_values_videos=pixel_values_videos,
+                vision_feature_layer=vision_feature_layer,
+                return_dict=True,
+                **expert_kwargs,
+            )
+        else:
             given = [name for name, value in expert_kwargs.items() if value is not None]
             if given:
                 raise ValueError(
-                    f"Expert inputs {given} were given without `pixel_values_videos`; the experts read the video tokens."
+                    f"Expert inputs {given} were given without `pixel_values_videos`; the experts read the video "
+                    "tokens (pre-encoded `mm_encoder_outputs['video']` from `get_video_features` already hold them)."
                 )
-        else:
-            if mm_encoder_outputs is not None and mm_encoder_outputs.get("video") is not None:
-                raise ValueError("Pass either `pixel_values_videos` or `mm_encoder_outputs['video']`, not both.")
-            batch, frames = pixel_values_videos.shape[:2]
-            expert_inputs = prepare_expert_inputs(self.config, batch, frames, **expert_kwargs)
-            video_features = self.get_video_features(
-                pixel_values_videos=pixel_values_videos, vision_feature_layer=vision_feature_layer, return_dict=True
-            ).pooler_output
-            video_features = video_features.reshape(batch, frames, video_features.shape[1], video_features.shape[2])
-            mixture, gate_weights = self.get_spatial_features(video_features, expert_inputs)
-            if self.expert_gate is None:
-                gsb = mixture.new_zeros((), dtype=torch.float32)
-            else:
-                gsb = gsb_loss(gate_weights, list(self.config.experts), self.config.gsb_variant)
-            mm_encoder_outputs = dict(mm_encoder_outputs or {})
-            mm_encoder_outputs["video"] = BaseModelOutputWithPooling(pooler_output=mixture.flatten(0, 1))
+        video_output = mm_encoder_outputs.get("video")
 
         outputs = super().forward(
             input_ids=input_ids,
@@ -324,14 +411,15 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
             vision_feature_layer=vision_feature_layer,
             vision_feature_select_strategy=vision_feature_select_strategy,
             use_cache=use_cache,
-            mm_encoder_outputs=mm_encoder_outputs,
+            mm_encoder_outputs=mm_encoder_outputs or None,
             return_dict=True,
             **kwargs,
         )
+        gate_weights = getattr(video_output, "gate_weights", None) if output_gate_weights else None
         return SherlockModelOutputWithPast(
             **outputs,
-            gsb_loss=gsb,
-            gate_weights=gate_weights if output_gate_weights else None,
+            gsb_loss=getattr(video_output, "gsb_loss", None),
+            gate_weights=gate_weights,
         )
 
 
@@ -339,7 +427,8 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
     """Sherlock: Video-LLaVA with the GSM and the GSB loss, with a language modeling head and `generate`.
 
     `loss = lm_loss + config.gsb_loss_coef * gsb_loss` when `labels` are given; the three are returned separately.
-    `generate` feeds the video and the expert inputs on the prefill step only (the KV cache holds them afterwards).
+    `generate` encodes the video and the expert inputs once, before the prefill step (`get_video_features`); the KV
+    cache holds them afterwards.
     """
 
     # Copied from transformers.models.video_llava.modeling_video_llava.VideoLlavaForConditionalGeneration.__init__
@@ -436,14 +525,6 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
             gate_weights=outputs.gate_weights,
         )
 
-    def prepare_inputs_for_generation(self, *args, is_first_iteration: bool | None = False, **kwargs):
-        """As Video-LLaVA's, and the expert inputs too are fed on the prefill step only when a cache is used."""
-        model_inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
-        if not is_first_iteration and kwargs.get("use_cache", True):
-            for name in EXPERT_INPUT_NAMES:
-                model_inputs.pop(name, None)
-        return model_inputs
-
     def save_pretrained(self, save_directory, *args, **kwargs):
         """`PreTrainedModel.save_pretrained`; with remote code registered, `auto_map` also names this class for
         `AutoModelForImageTextToText` (the registered `AutoModel` entry is written by transformers)."""
@@ -463,5 +544,6 @@ __all__ = [
     "SherlockModel",
     "SherlockModelOutputWithPast",
     "SherlockPreTrainedModel",
+    "SherlockVideoFeaturesOutput",
     "gsb_loss",
 ]

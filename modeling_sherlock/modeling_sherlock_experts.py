@@ -117,13 +117,11 @@ class SherlockLocalExpert(nn.Module):
         batch, frames, num_tokens, hidden = video_tokens.shape
         n = batch * frames
         queries = self.down_proj(video_tokens).reshape(n, num_tokens, -1)
-        nodes = nodes.reshape(n, nodes.shape[2], -1).to(queries.dtype)
+        nodes = nodes.reshape(n, nodes.shape[2], nodes.shape[3]).to(queries.dtype)
         null = self.null_node.to(queries.dtype).expand(n, 1, -1)
         keys = torch.cat([null, nodes], dim=1)
-        if node_mask.dim() == 3:
-            node_mask = node_mask.reshape(n, 1, -1)
-        else:
-            node_mask = node_mask.reshape(n, num_tokens, -1)
+        num_nodes = node_mask.shape[-1]
+        node_mask = node_mask.reshape(n, 1 if node_mask.dim() == 3 else num_tokens, num_nodes)
         null_mask = torch.ones(node_mask.shape[:2] + (1,), dtype=torch.bool, device=node_mask.device)
         mask = torch.cat([null_mask, node_mask.bool()], dim=-1)
         attended = self.cross_attention(queries, keys, mask)
@@ -168,8 +166,9 @@ class SherlockActionExpert(SherlockLocalExpert):
         adjacency = skeleton_adjacency(num_keypoints, pose_keypoints.device)
         for layer in self.graph_layers:
             nodes = layer(nodes, adjacency)
-        nodes = nodes.reshape(batch, frames, persons * num_keypoints, -1)
-        node_mask = pose_mask.bool().unsqueeze(-1).expand(-1, -1, -1, num_keypoints).reshape(batch, frames, -1)
+        nodes = nodes.reshape(batch, frames, persons * num_keypoints, nodes.shape[-1])
+        node_mask = pose_mask.bool().unsqueeze(-1).expand(-1, -1, -1, num_keypoints)
+        node_mask = node_mask.reshape(batch, frames, persons * num_keypoints)
         return self.attend(video_tokens, nodes, node_mask)
 
 

@@ -1,0 +1,236 @@
+"""Forward, backward, gate, losses, ablations, masking, batching and generation of the Sherlock model."""
+
+import pytest
+import torch
+from sherlock_tester import TOKENS_PER_FRAME, build_model, prepare_inputs, select, video_llava_kwargs
+from transformers import VideoLlavaConfig, VideoLlavaForConditionalGeneration
+
+from modeling_sherlock import EXPERT_NAMES
+
+
+def build(seed=0, **overrides):
+    return build_model(seed, **overrides)
+
+
+def expert_and_gate_parameters(model):
+    return {
+        name: param
+        for name, param in model.named_parameters()
+        if name.startswith(("model.spatial_experts.", "model.expert_gate."))
+    }
+
+
+def test_forward_shapes_and_gate_weights():
+    model = build()
+    inputs = prepare_inputs()
+    out = model(**inputs, output_gate_weights=True)
+    assert out.logits.shape == (2, inputs["input_ids"].shape[1], 128)
+    assert out.gate_weights.shape == (2, 2 * TOKENS_PER_FRAME, len(EXPERT_NAMES))
+    assert (out.gate_weights > 0).all()
+    torch.testing.assert_close(out.gate_weights.sum(-1), torch.ones(2, 2 * TOKENS_PER_FRAME))
+    assert out.gsb_loss.ndim == 0 and torch.isfinite(out.gsb_loss)
+    assert out.video_hidden_states.shape == (2 * 2, TOKENS_PER_FRAME, 32)
+    assert model(**inputs).gate_weights is None  # only on request
+
+
+def test_loss_is_lm_loss_plus_weighted_gsb_loss():
+    model = build(gsb_loss_coef=0.7)
+    out = model(**prepare_inputs(labels=True))
+    torch.testing.assert_close(out.loss, out.lm_loss + 0.7 * out.gsb_loss)
+    assert out.gsb_loss > 0
+    manual = torch.nn.functional.cross_entropy(
+        out.logits[:, :-1].reshape(-1, 128), prepare_inputs(labels=True)["labels"][:, 1:].reshape(-1), ignore_index=-100
+    )
+    torch.testing.assert_close(out.lm_loss, manual)
+
+
+def test_backward_reaches_every_expert_and_gate_parameter_but_not_the_frozen_tower():
+    model = build().train()
+    out = model(**prepare_inputs(labels=True))
+    out.loss.backward()
+    params = expert_and_gate_parameters(model)
+    trainable = {name: p for name, p in params.items() if p.requires_grad}
+    frozen = {name: p for name, p in params.items() if not p.requires_grad}
+    assert frozen and all(".background.tower." in name for name in frozen)
+    assert all(p.grad is None for p in frozen.values())
+    no_grad = [name for name, p in trainable.items() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not no_grad, no_grad
+    assert len(trainable) > 30
+
+
+@pytest.mark.parametrize("missing", EXPERT_NAMES)
+def test_single_expert_removal_builds_runs_and_trains(missing):
+    experts = [name for name in EXPERT_NAMES if name != missing]
+    model = build(experts=experts).train()
+    assert set(model.model.spatial_experts.keys()) == {name for name in experts if name != "global"}
+    out = model(**prepare_inputs(labels=True), output_gate_weights=True)
+    assert out.gate_weights.shape[-1] == 3
+    out.loss.backward()
+    for name, param in expert_and_gate_parameters(model).items():
+        if param.requires_grad:
+            assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_uniform_gate_has_no_parameters_and_zero_gsb_loss():
+    model = build(gate="uniform").train()
+    assert model.model.expert_gate is None
+    out = model(**prepare_inputs(labels=True), output_gate_weights=True)
+    assert out.gsb_loss.item() == 0.0
+    torch.testing.assert_close(out.gate_weights, torch.full_like(out.gate_weights, 0.25))
+    torch.testing.assert_close(out.loss, out.lm_loss)
+    out.loss.backward()
+    assert model.model.spatial_experts["action"].down_proj.weight.grad.abs().sum() > 0
+
+
+def test_single_expert_soft_gate_has_zero_gsb_loss():
+    out = build(experts=["action"]).forward(**prepare_inputs(), output_gate_weights=True)
+    assert out.gsb_loss.item() == 0.0
+    torch.testing.assert_close(out.gate_weights, torch.ones_like(out.gate_weights))
+
+
+def test_ablation_floor_equals_video_llava():
+    """experts=["global"], gate="uniform" must compute exactly what Video-LLaVA computes with the same weights."""
+    sherlock = build(experts=["global"], gate="uniform")
+    video_llava = VideoLlavaForConditionalGeneration(VideoLlavaConfig(**video_llava_kwargs())).eval()
+    missing, unexpected = video_llava.load_state_dict(sherlock.state_dict(), strict=True)
+    assert not missing and not unexpected
+    inputs = prepare_inputs()
+    video_inputs = {k: inputs[k] for k in ("input_ids", "attention_mask", "pixel_values_videos")}
+    with torch.no_grad():
+        expected = video_llava(**video_inputs).logits
+        got = sherlock(**video_inputs).logits
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    # and the GSM is not a no-op once an expert is added
+    full = build()
+    full.load_state_dict(sherlock.state_dict(), strict=False)
+    with torch.no_grad():
+        assert not torch.allclose(full(**inputs).logits, expected, atol=1e-3)
+
+
+def test_padding_persons_objects_and_relations_leaves_outputs_unchanged():
+    model = build()
+    inputs = prepare_inputs(persons=2, objects=3, relations=2)
+    padded = dict(inputs)
+    b, f = 2, 2
+    padded["pose_keypoints"] = torch.cat([inputs["pose_keypoints"], torch.rand(b, f, 2, 17, 3)], dim=2)
+    padded["pose_mask"] = torch.cat([inputs["pose_mask"], torch.zeros(b, f, 2, dtype=torch.bool)], dim=2)
+    padded["object_boxes"] = torch.cat([inputs["object_boxes"], torch.tensor([0.0, 0.0, 1.0, 1.0]).expand(b, f, 2, 4)], 2)
+    padded["object_labels"] = torch.cat([inputs["object_labels"], torch.full((b, f, 2), -1)], dim=2)
+    padded["object_mask"] = torch.cat([inputs["object_mask"], torch.zeros(b, f, 2, dtype=torch.bool)], dim=2)
+    # padding relations pointing at the padding objects, with an out-of-range predicate: all must be ignored
+    padded["relation_triplets"] = torch.cat([inputs["relation_triplets"], torch.tensor([3, 99, 4]).expand(b, f, 3, 3)], 2)
+    padded["relation_mask"] = torch.cat([inputs["relation_mask"], torch.zeros(b, f, 3, dtype=torch.bool)], dim=2)
+    with torch.no_grad():
+        expected = model(**inputs, output_gate_weights=True)
+        got = model(**padded, output_gate_weights=True)
+    torch.testing.assert_close(got.logits, expected.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got.gate_weights, expected.gate_weights, atol=1e-6, rtol=1e-5)
+
+
+def test_frames_without_people_or_objects_run_and_differ_from_frames_with_them():
+    model = build()
+    full = prepare_inputs(persons=2, objects=3, relations=2)
+    empty = dict(full)
+    for name in ("pose_keypoints", "pose_mask", "object_boxes", "object_labels", "object_mask"):
+        empty[name] = full[name][:, :, :0]
+    empty["relation_triplets"], empty["relation_mask"] = full["relation_triplets"][:, :, :0], None
+    with torch.no_grad():
+        out_empty = model(**empty)
+        out_full = model(**full)
+        masked = dict(full, pose_mask=torch.zeros_like(full["pose_mask"]), object_mask=torch.zeros_like(full["object_mask"]))
+        masked["relation_mask"] = torch.zeros_like(full["relation_mask"])
+        out_masked = model(**masked)
+    assert torch.isfinite(out_empty.logits).all()
+    # everything masked == nothing there (only the null nodes are attended)
+    torch.testing.assert_close(out_masked.logits, out_empty.logits, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(out_full.logits, out_empty.logits, atol=1e-4)
+
+
+def test_batch_of_two_equals_two_single_runs():
+    model = build()
+    inputs = prepare_inputs(batch=2)
+    with torch.no_grad():
+        batched = model(**inputs, output_gate_weights=True)
+        singles = [model(**select(inputs, slice(i, i + 1)), output_gate_weights=True) for i in range(2)]
+    torch.testing.assert_close(batched.logits, torch.cat([s.logits for s in singles]), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        batched.gate_weights, torch.cat([s.gate_weights for s in singles]), atol=1e-6, rtol=1e-5
+    )
+
+
+def test_background_features_equal_background_pixels_through_the_tower():
+    model = build()
+    inputs = prepare_inputs()
+    features = model.model.spatial_experts["background"].encode_background(inputs["background_pixel_values"])
+    cached = dict(inputs, background_features=features)
+    del cached["background_pixel_values"]
+    with torch.no_grad():
+        torch.testing.assert_close(model(**cached).logits, model(**inputs).logits)
+
+
+@pytest.mark.parametrize("experts", [list(EXPERT_NAMES), ["global"]])
+def test_greedy_generate_same_tokens_with_and_without_cache(experts):
+    model = build(experts=experts, gate="soft")
+    inputs = prepare_inputs(batch=2)
+    kwargs = {"max_new_tokens": 8, "do_sample": False, "pad_token_id": 0}
+    with torch.no_grad():
+        cached = model.generate(**inputs, use_cache=True, **kwargs)
+        uncached = model.generate(**inputs, use_cache=False, **kwargs)
+    assert cached.shape == (2, inputs["input_ids"].shape[1] + 8)
+    torch.testing.assert_close(cached, uncached)
+
+
+def test_generate_feeds_the_experts_on_prefill():
+    model = build()
+    inputs = prepare_inputs(batch=2)
+    moved = dict(inputs, pose_keypoints=inputs["pose_keypoints"].flip(-2))
+    kwargs = {"max_new_tokens": 2, "do_sample": False, "pad_token_id": 0, "output_logits": True}
+    with torch.no_grad():
+        first = model.generate(**inputs, return_dict_in_generate=True, **kwargs).logits[0]
+        expected = model(**inputs).logits[:, -1]
+        other = model(**moved).logits[:, -1]
+    torch.testing.assert_close(first, expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(first, other, atol=1e-4)  # the poses reached generate's prefill
+
+
+def test_generate_matches_step_by_step_forward():
+    model = build()
+    inputs = prepare_inputs(batch=1)
+    with torch.no_grad():
+        generated = model.generate(**inputs, max_new_tokens=4, do_sample=False, pad_token_id=0)
+        ids = inputs["input_ids"]
+        for _ in range(4):
+            step = dict(inputs, input_ids=ids, attention_mask=torch.ones_like(ids))
+            next_token = model(**step).logits[:, -1].argmax(-1, keepdim=True)
+            ids = torch.cat([ids, next_token], dim=1)
+    torch.testing.assert_close(generated, ids)
+
+
+def test_sdpa_and_eager_attention_agree():
+    sdpa = build(attn_implementation="sdpa")
+    eager = build(attn_implementation="eager")
+    eager.load_state_dict(sdpa.state_dict())
+    assert sdpa.config.text_config._attn_implementation == "sdpa"
+    assert eager.config.text_config._attn_implementation == "eager"
+    inputs = prepare_inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(sdpa(**inputs).logits, eager(**inputs).logits, atol=1e-5, rtol=1e-5)
+
+
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients():
+    inputs = prepare_inputs(labels=True)
+    reference = build().train()
+    reference.config.text_config.attention_dropout = 0.0
+    loss = reference(**inputs).loss
+    loss.backward()
+    checkpointed = build().train()
+    checkpointed.gradient_checkpointing_enable()
+    calls = []
+    checkpointed.model.language_model.layers[0].mlp.register_forward_hook(lambda *args: calls.append(1))
+    loss_ckpt = checkpointed(**inputs).loss
+    loss_ckpt.backward()
+    assert len(calls) == 2  # the layer ran again in backward: activations were recomputed, not stored
+    torch.testing.assert_close(loss_ckpt, loss)
+    for (name, p), (_, q) in zip(reference.named_parameters(), checkpointed.named_parameters()):
+        if p.grad is not None:
+            torch.testing.assert_close(q.grad, p.grad, atol=1e-6, rtol=1e-4, msg=name)
