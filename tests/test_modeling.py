@@ -226,7 +226,7 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients():
     checkpointed = build().train()
     checkpointed.gradient_checkpointing_enable()
     calls = []
-    checkpointed.model.language_model.layers[0].mlp.register_forward_hook(lambda *args: calls.append(1))
+    checkpointed.model.language_model.layers[0].self_attn.register_forward_hook(lambda *args: calls.append(1))
     loss_ckpt = checkpointed(**inputs).loss
     loss_ckpt.backward()
     assert len(calls) == 2  # the layer ran again in backward: activations were recomputed, not stored
