@@ -131,6 +131,9 @@ class SherlockConfig(VideoLlavaConfig):
     background_vision_config: dict | PreTrainedConfig | None = None
 
     def __post_init__(self, **kwargs):
+        # A Video-LLaVA `config.json` read into a SherlockConfig carries `model_type: video_llava`; setting it on the
+        # instance would shadow the class's "sherlock" (and with it the weight-name conversions of this model type).
+        kwargs.pop("model_type", None)
         super().__post_init__(**kwargs)
         if "background" in self.experts and self.background_vision_config is None:
             self.background_vision_config = copy.deepcopy(self.vision_config)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import initialization as init
+from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.modeling_utils import slice_logits_to_keep
 from transformers.models.video_llava.modeling_video_llava import (
@@ -196,6 +197,17 @@ class SherlockPreTrainedModel(VideoLlavaPreTrainedModel):
         if isinstance(module, SherlockLocalExpert):
             std = getattr(self.config.get_text_config(), "initializer_range", 0.02)
             init.normal_(module.null_node, mean=0.0, std=std)
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, then re-freeze the background tower: loading wraps every tensor in a
+        new `nn.Parameter` with `requires_grad=True`, which would make the frozen tower look trainable."""
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        for module in model.modules():
+            if isinstance(module, SherlockBackgroundExpert):
+                module.tower.requires_grad_(False)
+        return loaded
 
 
 class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
@@ -534,6 +546,11 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
             self.config.auto_map = auto_map
         return super().save_pretrained(save_directory, *args, **kwargs)
 
+
+# Sherlock checkpoints use Video-LLaVA's weight names, so they get Video-LLaVA's key conversions: a Video-LLaVA folder in
+# the Hub layout (`language_model.model.*`, `video_tower.*`, ...) loads into Sherlock, and Sherlock saves in that layout.
+for _source, _target in (("video_llava", SherlockConfig.model_type), ("VideoLlavaModel", "SherlockModel")):
+    register_checkpoint_conversion_mapping(_target, get_checkpoint_conversion_mapping(_source), overwrite=True)
 
 SherlockConfig.register_for_auto_class()
 SherlockForConditionalGeneration.register_for_auto_class("AutoModel")

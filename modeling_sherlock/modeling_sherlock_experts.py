@@ -71,7 +71,7 @@ class SherlockExpertCrossAttention(nn.Module):
         self.num_heads = config.expert_num_heads
         self.head_dim = dim // self.num_heads
         self.q_proj = nn.Linear(dim, dim)
-        self.k_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(dim, dim, bias=False)  # a key bias shifts all scores of a query equally: no effect
         self.v_proj = nn.Linear(dim, dim)
         self.o_proj = nn.Linear(dim, dim)
 
@@ -135,7 +135,7 @@ class SherlockSkeletonGraphLayer(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
         self.query = nn.Linear(dim, dim)
-        self.key = nn.Linear(dim, dim)
+        self.key = nn.Linear(dim, dim, bias=False)  # a key bias cannot change the softmax
         self.value = nn.Linear(dim, dim)
         self.combine = nn.Linear(2 * dim, dim)
 

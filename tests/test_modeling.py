@@ -53,7 +53,8 @@ def test_backward_reaches_every_expert_and_gate_parameter_but_not_the_frozen_tow
     frozen = {name: p for name, p in params.items() if not p.requires_grad}
     assert frozen and all(".background.tower." in name for name in frozen)
     assert all(p.grad is None for p in frozen.values())
-    no_grad = [name for name, p in trainable.items() if p.grad is None or not p.grad.abs().sum() > 0]
+    # a threshold well above float noise: a parameter without effect (e.g. a key bias under softmax) gets ~1e-12
+    no_grad = [name for name, p in trainable.items() if p.grad is None or not p.grad.abs().max() > 1e-7]
     assert not no_grad, no_grad
     assert len(trainable) > 30
 
@@ -68,7 +69,7 @@ def test_single_expert_removal_builds_runs_and_trains(missing):
     out.loss.backward()
     for name, param in expert_and_gate_parameters(model).items():
         if param.requires_grad:
-            assert param.grad is not None and param.grad.abs().sum() > 0, name
+            assert param.grad is not None and param.grad.abs().max() > 1e-7, name
 
 
 def test_uniform_gate_has_no_parameters_and_zero_gsb_loss():

@@ -1,0 +1,114 @@
+"""Write a Sherlock checkpoint from a Video-LLaVA one: every backbone weight kept, only the GSM initialised.
+
+    sherlock-convert-video-llava --video_llava_path LanguageBind/Video-LLaVA-7B-hf --output_dir ./sherlock-7b-init
+
+The output folder carries `config.json` (model_type `sherlock`, with `auto_map`), the weights as safetensors and the
+remote code, so `AutoModel.from_pretrained(output_dir, trust_remote_code=True)` loads it anywhere.
+"""
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import AutoConfig, AutoModel, HfArgumentParser
+
+from modeling_sherlock import EXPERT_NAMES, SherlockConfig, SherlockForConditionalGeneration
+
+
+logger = logging.getLogger(__name__)
+
+# The only modules a Video-LLaVA checkpoint may leave uninitialised in Sherlock.
+NEW_MODULE_PREFIXES = ("model.spatial_experts.", "model.expert_gate.")
+
+
+@dataclass
+class ConvertArguments:
+    """Arguments of `sherlock-convert-video-llava`."""
+
+    video_llava_path: str = field(metadata={"help": "Video-LLaVA checkpoint: a local folder or a Hub id."})
+    output_dir: str = field(metadata={"help": "Where to write the Sherlock checkpoint."})
+    experts: list[str] = field(
+        default_factory=lambda: list(EXPERT_NAMES), metadata={"help": f"Ordered subset of {list(EXPERT_NAMES)}."}
+    )
+    gate: str = field(default="soft", metadata={"help": "'soft' (Eq. 5-6) or 'uniform'."})
+    gsb_loss_coef: float = field(default=0.4, metadata={"help": "Weight of the GSB loss (paper 0.4)."})
+    expert_hidden_size: int = field(default=512, metadata={"help": "Width of the local experts."})
+    background_tower_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Pretrained vision model (folder or Hub id, e.g. an InternViT or CLIP vision checkpoint) whose "
+            "config and weights become the frozen background tower; default: a copy of the video tower."
+        },
+    )
+    dtype: str = field(default="auto", metadata={"help": "torch dtype to load and save in ('auto' keeps the checkpoint's)."})
+
+
+def convert_video_llava_to_sherlock(args: ConvertArguments) -> tuple[SherlockForConditionalGeneration, list[str]]:
+    """Load a Video-LLaVA checkpoint into Sherlock, check that only the GSM is new, and save it to `args.output_dir`.
+
+    Returns:
+        The model and the list of parameter names that were initialised (all under `NEW_MODULE_PREFIXES`).
+
+    Raises:
+        ValueError: if the source is not a Video-LLaVA checkpoint, or if a backbone weight is missing from it.
+    """
+    source = AutoConfig.from_pretrained(args.video_llava_path)
+    if source.model_type not in ("video_llava", "sherlock"):
+        raise ValueError(f"{args.video_llava_path} is a {source.model_type!r} checkpoint, not a Video-LLaVA one.")
+    fields = {key: value for key, value in source.to_dict().items() if key not in ("model_type", "architectures", "auto_map")}
+    fields.update(
+        experts=list(args.experts),
+        gate=args.gate,
+        gsb_loss_coef=args.gsb_loss_coef,
+        expert_hidden_size=args.expert_hidden_size,
+    )
+    background_tower = None
+    if args.background_tower_path is not None and "background" in args.experts:
+        background_tower = AutoModel.from_pretrained(args.background_tower_path)
+        if getattr(background_tower.config, "vision_config", None) is not None:
+            raise ValueError(
+                f"{args.background_tower_path} is a composite {background_tower.config.model_type!r} checkpoint; give "
+                "a vision-only one (e.g. a CLIPVisionModel or InternVLVisionModel folder)."
+            )
+        fields["background_vision_config"] = background_tower.config.to_dict()
+    config = SherlockConfig(**fields)
+    model, info = SherlockForConditionalGeneration.from_pretrained(
+        args.video_llava_path,
+        config=config,
+        output_loading_info=True,
+        dtype=args.dtype,
+    )
+    if background_tower is not None:
+        tower = model.model.spatial_experts["background"].tower
+        tower.load_state_dict(background_tower.state_dict(), strict=True)
+        info["missing_keys"] = [key for key in info["missing_keys"] if ".background.tower." not in key]
+    initialised = sorted(info["missing_keys"])
+    backbone_missing = [key for key in initialised if not key.startswith(NEW_MODULE_PREFIXES)]
+    if backbone_missing:
+        raise ValueError(
+            f"{len(backbone_missing)} backbone weights are missing from {args.video_llava_path}, e.g. "
+            f"{backbone_missing[:5]}; it is not a complete Video-LLaVA checkpoint."
+        )
+    if info.get("unexpected_keys"):
+        logger.warning("Ignored %d unexpected keys, e.g. %s", len(info["unexpected_keys"]), info["unexpected_keys"][:5])
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.output_dir)
+    logger.info("Initialised %d new parameters; wrote %s", len(initialised), args.output_dir)
+    return model, initialised
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script `sherlock-convert-video-llava`."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    (args,) = HfArgumentParser(ConvertArguments).parse_args_into_dataclasses(args=argv)
+    try:
+        convert_video_llava_to_sherlock(args)
+    except (OSError, ValueError) as error:
+        print(f"sherlock-convert-video-llava: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

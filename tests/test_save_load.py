@@ -1,0 +1,203 @@
+"""save_pretrained / from_pretrained, remote code in a clean subprocess, and initialisation from Video-LLaVA."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from sherlock_tester import build_model, prepare_inputs, video_llava_kwargs
+from transformers import AutoModel, VideoLlavaConfig, VideoLlavaForConditionalGeneration
+
+from modeling_sherlock import SherlockForConditionalGeneration
+from sherlock.convert import ConvertArguments, convert_video_llava_to_sherlock, main
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sherlock")
+    model = build_model()
+    model.save_pretrained(folder)
+    inputs = prepare_inputs()
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    return folder, model, inputs, logits
+
+
+def test_save_then_from_pretrained_gives_identical_logits(saved):
+    folder, model, inputs, logits = saved
+    loaded = SherlockForConditionalGeneration.from_pretrained(folder).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, logits, atol=0, rtol=0)
+    # the frozen background tower stays frozen after loading
+    assert not any(p.requires_grad for p in loaded.model.spatial_experts["background"].tower.parameters())
+    # and AutoModel resolves the same class in this process
+    auto = AutoModel.from_pretrained(folder).eval()
+    assert type(auto) is SherlockForConditionalGeneration
+
+
+def test_saved_folder_has_auto_map_and_remote_code_files(saved):
+    folder = saved[0]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "sherlock"
+    assert config["auto_map"] == {
+        "AutoConfig": "configuration_sherlock.SherlockConfig",
+        "AutoModel": "modeling_sherlock.SherlockForConditionalGeneration",
+        "AutoModelForImageTextToText": "modeling_sherlock.SherlockForConditionalGeneration",
+    }
+    for name in (
+        "configuration_sherlock.py",
+        "modeling_sherlock.py",
+        "modeling_sherlock_experts.py",
+        "modeling_sherlock_inputs.py",
+        "model.safetensors",
+    ):
+        assert (folder / name).is_file(), name
+
+
+REMOTE_SCRIPT = textwrap.dedent(
+    """
+    import importlib.abc, inspect, os, sys
+    repo = os.path.realpath(sys.argv[1])
+    folder, modules_cache = sys.argv[2], os.path.realpath(sys.argv[3])
+
+    # exclude the repository: from sys.path, from editable-install finders, and by refusing its package names
+    def in_repo(p):
+        p = os.path.realpath(p or os.getcwd())
+        return (p == repo or p.startswith(repo + os.sep)) and "site-packages" not in p
+
+    sys.path[:] = [p for p in sys.path if not in_repo(p)]
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("modeling_sherlock", "sherlock", "processing"):
+                raise ImportError(f"blocked import of the repository package {name}")
+
+    sys.meta_path.insert(0, Block())
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
+
+    config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
+    model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+    model_itt = AutoModelForImageTextToText.from_pretrained(folder, trust_remote_code=True).eval()
+    source = os.path.realpath(inspect.getfile(type(model)))
+    assert source.startswith(modules_cache), source
+    assert not source.startswith(repo), source
+    assert type(model).__name__ == "SherlockForConditionalGeneration", type(model)
+    assert type(config).__name__ == "SherlockConfig"
+    assert not any(name.split(".")[0] in ("modeling_sherlock", "sherlock") for name in sys.modules)
+    inputs = load_file(os.path.join(folder, "inputs.safetensors"))
+    with torch.no_grad():
+        logits = model(**inputs).logits
+        logits_itt = model_itt(**inputs).logits
+    save_file({"logits": logits, "logits_itt": logits_itt}, os.path.join(folder, "remote_logits.safetensors"))
+    print("REMOTE_OK", type(model).__module__)
+    """
+)
+
+
+def test_trust_remote_code_load_in_a_subprocess_without_the_repository(saved, tmp_path):
+    folder, _, inputs, logits = saved
+    save_file({k: v.contiguous() for k, v in inputs.items()}, folder / "inputs.safetensors")
+    modules_cache = tmp_path / "hf_modules"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_MODULES_CACHE=str(modules_cache), HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"))
+    script = tmp_path / "load_remote.py"
+    script.write_text(REMOTE_SCRIPT)
+    result = subprocess.run(
+        [sys.executable, str(script), str(REPO), str(folder), str(modules_cache)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "REMOTE_OK transformers_modules" in result.stdout
+    remote = load_file(folder / "remote_logits.safetensors")
+    torch.testing.assert_close(remote["logits"], logits, atol=0, rtol=0)
+    torch.testing.assert_close(remote["logits_itt"], logits, atol=0, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def video_llava_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("video_llava")
+    torch.manual_seed(1)
+    model = VideoLlavaForConditionalGeneration(VideoLlavaConfig(**video_llava_kwargs()))
+    model.save_pretrained(folder)
+    return folder, model.state_dict()
+
+
+def test_from_pretrained_video_llava_keeps_backbone_and_initialises_only_the_gsm(video_llava_folder):
+    folder, reference = video_llava_folder
+    model, info = SherlockForConditionalGeneration.from_pretrained(folder, output_loading_info=True)
+    missing = info["missing_keys"]
+    assert missing and all(key.startswith(("model.spatial_experts.", "model.expert_gate.")) for key in missing)
+    assert not info["unexpected_keys"]
+    state = model.state_dict()
+    for key, value in reference.items():
+        torch.testing.assert_close(state[key], value, atol=0, rtol=0, msg=key)
+    # the new modules are initialised (finite, not all zero), including the custom null nodes
+    for key in missing:
+        assert torch.isfinite(state[key]).all(), key
+    assert state["model.spatial_experts.action.null_node"].abs().sum() > 0
+    assert model.config.experts == ["action", "object_relation", "background", "global"]
+    inputs = prepare_inputs()
+    inputs["background_pixel_values"] = torch.randn(2, 2, 3, 16, 16)  # the default tower is a copy of the video tower
+    with torch.no_grad():
+        assert torch.isfinite(model.eval()(**inputs).logits).all()
+
+
+def test_convert_helper_writes_a_sherlock_checkpoint(video_llava_folder, tmp_path):
+    folder, reference = video_llava_folder
+    args = ConvertArguments(
+        video_llava_path=str(folder),
+        output_dir=str(tmp_path / "out"),
+        experts=["action", "object_relation", "global"],
+        expert_hidden_size=16,
+    )
+    model, initialised = convert_video_llava_to_sherlock(args)
+    assert initialised and all(k.startswith(("model.spatial_experts.", "model.expert_gate.")) for k in initialised)
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["model_type"] == "sherlock" and config["experts"] == ["action", "object_relation", "global"]
+    loaded = SherlockForConditionalGeneration.from_pretrained(tmp_path / "out")
+    state = loaded.state_dict()
+    for key, value in reference.items():
+        torch.testing.assert_close(state[key], value, atol=0, rtol=0, msg=key)
+    assert "background" not in loaded.model.spatial_experts
+
+
+def test_convert_helper_reads_both_key_layouts(video_llava_folder, tmp_path):
+    """transformers saves Video-LLaVA in the Hub layout (`language_model.model.*`, `video_tower.*`); a checkpoint
+    written with the module names (`model.language_model.*`) must convert too."""
+    folder, reference = video_llava_folder
+    with safe_open(folder / "model.safetensors", "pt") as f:
+        assert any(key.startswith("language_model.model.") for key in f.keys())
+    module_layout = tmp_path / "module_layout"
+    module_layout.mkdir()
+    (module_layout / "config.json").write_text((folder / "config.json").read_text())
+    state = {key: value.contiguous() for key, value in reference.items()}
+    save_file(state, module_layout / "model.safetensors", metadata={"format": "pt"})
+    model, _ = convert_video_llava_to_sherlock(
+        ConvertArguments(video_llava_path=str(module_layout), output_dir=str(tmp_path / "out"), expert_hidden_size=16)
+    )
+    loaded = model.state_dict()
+    for key, value in reference.items():
+        torch.testing.assert_close(loaded[key], value, atol=0, rtol=0, msg=key)
+
+
+def test_convert_cli_fails_with_one_line_on_a_missing_checkpoint(tmp_path, capsys):
+    code = main(["--video_llava_path", str(tmp_path / "nope"), "--output_dir", str(tmp_path / "out")])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sherlock-convert-video-llava: error:")
