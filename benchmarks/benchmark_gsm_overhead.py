@@ -230,7 +230,7 @@ def build_pair(sizes: Sizes, seed: int = 0):
     outside_gsm = [key for key in extra if not key.startswith(("model.spatial_experts.", "model.expert_gate."))]
     if outside_gsm:
         raise RuntimeError(f"Sherlock has non-GSM tensors that Video-LLaVA lacks: {outside_gsm}.")
-    for key in ("model.language_model.layers.0.self_attn.q_proj.weight", "model.video_tower.vision_model.embeddings.patch_embedding.weight", "lm_head.weight"):  # fmt: skip
+    for key in ("model.language_model.layers.0.self_attn.q_proj.weight", "model.video_tower.embeddings.patch_embedding.weight", "lm_head.weight"):  # fmt: skip
         if not torch.equal(video_llava.state_dict()[key], sherlock_state[key]):
             raise RuntimeError(f"{key} differs after loading.")
     tower_params = sum(p.numel() for p in sherlock.model.spatial_experts["background"].tower.parameters())
@@ -378,6 +378,15 @@ def probe_meta_and_plain_fake(sizes: Sizes, inputs: dict) -> dict:
     return notes
 
 
+def _video_tower_encoder(model) -> torch.nn.Module:
+    tower = model.model.video_tower
+    return tower.vision_model.encoder if hasattr(tower, "vision_model") else tower.encoder
+
+
+def _module_path(root: torch.nn.Module, module: torch.nn.Module) -> str:
+    return next(name for name, candidate in root.named_modules() if candidate is module)
+
+
 def fake_flop_counts(sizes: Sizes, seed: int = 0) -> dict[str, FlopCount]:
     """Count a prefill forward of Video-LLaVA and of Sherlock (both background variants) on fake weights."""
     inputs = make_inputs(sizes, seed)
@@ -398,8 +407,9 @@ def fake_flop_counts(sizes: Sizes, seed: int = 0) -> dict[str, FlopCount]:
         "llm_non_embedding": sum(
             p.numel() for n, p in video_llava.model.language_model.named_parameters() if "embed_tokens" not in n
         ),
-        "video_tower_encoder": sum(p.numel() for p in video_llava.model.video_tower.vision_model.encoder.parameters()),
+        "video_tower_encoder": sum(p.numel() for p in _video_tower_encoder(video_llava).parameters()),
     }
+    counts["_layer_prefix"] = "model." + _module_path(video_llava.model, _video_tower_encoder(video_llava).layers) + "."
     return counts
 
 
@@ -556,12 +566,14 @@ def run_flops(sizes: Sizes, args, mid_check: tuple[Sizes, dict] | None) -> dict:
     print("  -> counting with FakeTensorMode(ShapeEnv); Sherlock's expert-input checks run on the real inputs")
     counts = fake_flop_counts(sizes, args.seed)
     params = counts.pop("_params")
+    layer_prefix = counts.pop("_layer_prefix")
     print(f"  (built and counted in {time.perf_counter() - start:.1f} s)")
 
     if mid_check is not None:
         mid_sizes, real_counts = mid_check
         mid_fake = fake_flop_counts(mid_sizes, args.seed)
         mid_fake.pop("_params")
+        mid_fake.pop("_layer_prefix")
         same = all(mid_fake[name].total == real_counts[name].total for name in real_counts)
         print(
             f"  validation on the {mid_sizes.name} config: fake-tensor count "
@@ -618,7 +630,6 @@ def run_flops(sizes: Sizes, args, mid_check: tuple[Sizes, dict] | None) -> dict:
     print(f"  not attributed to GSM / tower (should be 0): {unattributed}")
 
     # What runs in the video tower.
-    layer_prefix = "model.video_tower.vision_model.encoder.layers."
     layers = {name for name in base.by_module if name.startswith(layer_prefix) and name[len(layer_prefix) :].isdigit()}
     last_layer = base.module(f"{layer_prefix}{sizes.vision_layers - 1}")
     print(

@@ -145,7 +145,7 @@ class SherlockConfig(VideoLlavaConfig):
         if unknown:
             raise ValueError(f"Unknown expert(s) {unknown} in `experts={experts}`; choose from {list(EXPERT_NAMES)}.")
         if not experts:
-            raise ValueError("`experts` is empty; give at least one of " f"{list(EXPERT_NAMES)}.")
+            raise ValueError(f"`experts` is empty; give at least one of {list(EXPERT_NAMES)}.")
         if len(set(experts)) != len(experts):
             raise ValueError(f"`experts={experts}` lists an expert more than once.")
         if self.gate not in GATE_TYPES:

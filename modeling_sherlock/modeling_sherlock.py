@@ -81,7 +81,9 @@ def gsb_loss(
     """
     num_experts = gate_weights.shape[-1]
     if num_experts != len(experts):
-        raise ValueError(f"gate_weights has {num_experts} experts in its last dimension but `experts` names {len(experts)}.")
+        raise ValueError(
+            f"gate_weights has {num_experts} experts in its last dimension but `experts` names {len(experts)}."
+        )
     if variant not in ("paper", "uniform"):
         raise ValueError(f"Unknown GSB variant {variant!r}; choose from ['paper', 'uniform'].")
     weights = gate_weights.float().reshape(-1, num_experts)
@@ -219,7 +221,9 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
 
     def __init__(self, config: SherlockConfig):
         super().__init__(config)
-        self.spatial_experts = nn.ModuleDict({name: LOCAL_EXPERT_CLASSES[name](config) for name in config.local_experts})
+        self.spatial_experts = nn.ModuleDict(
+            {name: LOCAL_EXPERT_CLASSES[name](config) for name in config.local_experts}
+        )
         self.expert_gate = SherlockExpertGate(config) if config.gate == "soft" else None
         self.post_init()
 
@@ -324,7 +328,10 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
             background_features=background_features,
         )
         video_outputs = super().get_video_features(
-            pixel_values_videos=pixel_values_videos, vision_feature_layer=vision_feature_layer, return_dict=True, **kwargs
+            pixel_values_videos=pixel_values_videos,
+            vision_feature_layer=vision_feature_layer,
+            return_dict=True,
+            **kwargs,
         )
         video_features = video_outputs.pooler_output
         video_features = video_features.reshape(batch, frames, video_features.shape[1], video_features.shape[2])
@@ -542,7 +549,9 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
         `AutoModelForImageTextToText` (the registered `AutoModel` entry is written by transformers)."""
         if self._auto_class is not None:
             auto_map = dict(getattr(self.config, "auto_map", None) or {})
-            auto_map.setdefault("AutoModelForImageTextToText", f"{self.__module__.split('.')[-1]}.{type(self).__name__}")
+            auto_map.setdefault(
+                "AutoModelForImageTextToText", f"{self.__module__.split('.')[-1]}.{type(self).__name__}"
+            )
             self.config.auto_map = auto_map
         return super().save_pretrained(save_directory, *args, **kwargs)
 

@@ -133,7 +133,10 @@ def prepare_expert_inputs(config: SherlockConfig, batch: int, frames: int, **inp
                 f"`object_boxes` must be normalised to [0, 1], got values in [{float(valid_boxes.min()):.4g}, "
                 f"{float(valid_boxes.max()):.4g}]."
             )
-        if valid_boxes.numel() and ((valid_boxes[:, 2] < valid_boxes[:, 0]) | (valid_boxes[:, 3] < valid_boxes[:, 1])).any():
+        if (
+            valid_boxes.numel()
+            and ((valid_boxes[:, 2] < valid_boxes[:, 0]) | (valid_boxes[:, 3] < valid_boxes[:, 1])).any()
+        ):
             raise ValueError("`object_boxes` must be (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2.")
         _check_ids("object_labels", labels, object_mask, config.num_object_classes, "object class")
 

@@ -41,7 +41,9 @@ class ConvertArguments:
             "config and weights become the frozen background tower; default: a copy of the video tower."
         },
     )
-    dtype: str = field(default="auto", metadata={"help": "torch dtype to load and save in ('auto' keeps the checkpoint's)."})
+    dtype: str = field(
+        default="auto", metadata={"help": "torch dtype to load and save in ('auto' keeps the checkpoint's)."}
+    )
 
 
 def convert_video_llava_to_sherlock(args: ConvertArguments) -> tuple[SherlockForConditionalGeneration, list[str]]:
@@ -56,7 +58,9 @@ def convert_video_llava_to_sherlock(args: ConvertArguments) -> tuple[SherlockFor
     source = AutoConfig.from_pretrained(args.video_llava_path)
     if source.model_type not in ("video_llava", "sherlock"):
         raise ValueError(f"{args.video_llava_path} is a {source.model_type!r} checkpoint, not a Video-LLaVA one.")
-    fields = {key: value for key, value in source.to_dict().items() if key not in ("model_type", "architectures", "auto_map")}
+    fields = {
+        key: value for key, value in source.to_dict().items() if key not in ("model_type", "architectures", "auto_map")
+    }
     fields.update(
         experts=list(args.experts),
         gate=args.gate,
@@ -91,7 +95,9 @@ def convert_video_llava_to_sherlock(args: ConvertArguments) -> tuple[SherlockFor
             f"{backbone_missing[:5]}; it is not a complete Video-LLaVA checkpoint."
         )
     if info.get("unexpected_keys"):
-        logger.warning("Ignored %d unexpected keys, e.g. %s", len(info["unexpected_keys"]), info["unexpected_keys"][:5])
+        logger.warning(
+            "Ignored %d unexpected keys, e.g. %s", len(info["unexpected_keys"]), info["unexpected_keys"][:5]
+        )
     Path(args.output_dir).mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.output_dir)
     logger.info("Initialised %d new parameters; wrote %s", len(initialised), args.output_dir)

@@ -25,7 +25,9 @@ def test_no_background_tower_without_the_background_expert():
 
 
 def test_round_trip_through_dict_and_folder(tmp_path):
-    config = get_config(experts=["object_relation", "global"], gate="uniform", gsb_variant="uniform", gsb_loss_coef=0.0)
+    config = get_config(
+        experts=["object_relation", "global"], gate="uniform", gsb_variant="uniform", gsb_loss_coef=0.0
+    )
     config.save_pretrained(tmp_path)
     loaded = SherlockConfig.from_pretrained(tmp_path)
     assert loaded.to_dict() == config.to_dict()

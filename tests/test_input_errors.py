@@ -39,7 +39,12 @@ def test_keypoints_must_be_17(model):
 
 def test_boxes_must_be_normalised(model):
     with pytest.raises(ValueError, match=r"normalised to \[0, 1\], got values in \[.*, 224\]"):
-        run(model, object_boxes=lambda i: torch.cat([i["object_boxes"][..., :3], torch.full_like(i["object_boxes"][..., :1], 224.0)], -1))
+        run(
+            model,
+            object_boxes=lambda i: torch.cat(
+                [i["object_boxes"][..., :3], torch.full_like(i["object_boxes"][..., :1], 224.0)], -1
+            ),
+        )
     with pytest.raises(ValueError, match="x1 <= x2"):
         run(model, object_boxes=lambda i: i["object_boxes"][..., [2, 1, 0, 3]] + torch.tensor([0.01, 0, 0, 0]))
 

@@ -39,7 +39,9 @@ def test_loss_is_lm_loss_plus_weighted_gsb_loss():
     torch.testing.assert_close(out.loss, out.lm_loss + 0.7 * out.gsb_loss)
     assert out.gsb_loss > 0
     manual = torch.nn.functional.cross_entropy(
-        out.logits[:, :-1].reshape(-1, 128), prepare_inputs(labels=True)["labels"][:, 1:].reshape(-1), ignore_index=-100
+        out.logits[:, :-1].reshape(-1, 128),
+        prepare_inputs(labels=True)["labels"][:, 1:].reshape(-1),
+        ignore_index=-100,
     )
     torch.testing.assert_close(out.lm_loss, manual)
 
@@ -115,11 +117,15 @@ def test_padding_persons_objects_and_relations_leaves_outputs_unchanged():
     b, f = 2, 2
     padded["pose_keypoints"] = torch.cat([inputs["pose_keypoints"], torch.rand(b, f, 2, 17, 3)], dim=2)
     padded["pose_mask"] = torch.cat([inputs["pose_mask"], torch.zeros(b, f, 2, dtype=torch.bool)], dim=2)
-    padded["object_boxes"] = torch.cat([inputs["object_boxes"], torch.tensor([0.0, 0.0, 1.0, 1.0]).expand(b, f, 2, 4)], 2)
+    padded["object_boxes"] = torch.cat(
+        [inputs["object_boxes"], torch.tensor([0.0, 0.0, 1.0, 1.0]).expand(b, f, 2, 4)], 2
+    )
     padded["object_labels"] = torch.cat([inputs["object_labels"], torch.full((b, f, 2), -1)], dim=2)
     padded["object_mask"] = torch.cat([inputs["object_mask"], torch.zeros(b, f, 2, dtype=torch.bool)], dim=2)
     # padding relations pointing at the padding objects, with an out-of-range predicate: all must be ignored
-    padded["relation_triplets"] = torch.cat([inputs["relation_triplets"], torch.tensor([3, 99, 4]).expand(b, f, 3, 3)], 2)
+    padded["relation_triplets"] = torch.cat(
+        [inputs["relation_triplets"], torch.tensor([3, 99, 4]).expand(b, f, 3, 3)], 2
+    )
     padded["relation_mask"] = torch.cat([inputs["relation_mask"], torch.zeros(b, f, 3, dtype=torch.bool)], dim=2)
     with torch.no_grad():
         expected = model(**inputs, output_gate_weights=True)
@@ -138,7 +144,9 @@ def test_frames_without_people_or_objects_run_and_differ_from_frames_with_them()
     with torch.no_grad():
         out_empty = model(**empty)
         out_full = model(**full)
-        masked = dict(full, pose_mask=torch.zeros_like(full["pose_mask"]), object_mask=torch.zeros_like(full["object_mask"]))
+        masked = dict(
+            full, pose_mask=torch.zeros_like(full["pose_mask"]), object_mask=torch.zeros_like(full["object_mask"])
+        )
         masked["relation_mask"] = torch.zeros_like(full["relation_mask"])
         out_masked = model(**masked)
     assert torch.isfinite(out_empty.logits).all()

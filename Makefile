@@ -1,0 +1,31 @@
+# One-line entry points. `make test` sets up a fresh virtual environment if needed and runs the suite.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.sherlock-installed
+
+.PHONY: setup test lint bench clean
+
+setup: $(STAMP)
+
+# torch first, pinned to the local CPU build (a plain `torch` would pull several GB of CUDA packages); never torchvision.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[test]"
+	@$(PY) -c "import importlib.util, sys; sys.exit('torchvision must not be installed' if importlib.util.find_spec('torchvision') else 0)"
+	touch $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check modeling_sherlock sherlock tests benchmarks
+	$(VENV)/bin/ruff format --check modeling_sherlock sherlock tests benchmarks
+
+test: setup lint
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/benchmark_gsm_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
