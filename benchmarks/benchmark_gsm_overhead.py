@@ -11,14 +11,18 @@ One run prints two reports; nothing is downloaded and every weight is random.
     `VideoLlavaForConditionalGeneration` gets exactly Sherlock's backbone weights (Sherlock's state dict restricted to
     the keys Video-LLaVA has, loaded with `strict=False`; the script checks that no Video-LLaVA key is left out), so
     the two models differ only by the GSM. Measured, under `torch.inference_mode`, round-robin over the models
-    (so that drift of the machine hits all of them alike), median of `--repeats` (forward) / `--generate-repeats`
-    (generate) runs after `--warmup` untimed runs:
+    (so that drift of the machine hits all of them alike), median of `--repeats` (forward, default 21) /
+    `--generate-repeats` (generate, default 9) runs after `--warmup` (default 3) untimed rounds. The warm-up matters:
+    on the 2-core VM this was written on, the first two rounds ran 2-6x slower than the steady state (first touch of
+    freshly allocated memory), which with a single warm-up round skewed the ratios by up to 2x.
       1. one forward pass over the whole prompt (all logits, as in training / scoring);
       2. `generate(max_new_tokens=N, min_new_tokens=N, do_sample=False)` with N = `--new-tokens` (the video and the
          experts run once, before the prefill; the N - 1 decoding steps are the same language model for both).
     Sherlock runs twice: with cached `background_features` (the frozen tower's output, computed once beforehand, as
     in training / evaluation) and with `background_pixel_values` (the tower runs inside the forward). The stated
-    goal, "the GSM adds at most 15 % wall time at the mid config", is printed as PASS / FAIL per variant.
+    goal, "the GSM adds at most 15 % wall time at the mid config", is printed as PASS / FAIL per variant, together
+    with the split "GSM alone" (cached features - Video-LLaVA) and "background tower" (pixels - cached features).
+    The FLOPs of the same forward passes are counted on the real tensors as well.
 
 (b) FLOPs at the real Video-LLaVA-7B configuration, without allocating any weight
     Vision: CLIP ViT-L/14 at 224 px (hidden 1024, 24 layers, 16 heads, MLP 4096, 257 tokens per frame); text:
@@ -55,7 +59,7 @@ One run prints two reports; nothing is downloaded and every weight is random.
     breakdown of the GSM's own FLOPs (local experts + gate) and of the background tower.
 
 Usage:
-    python benchmarks/benchmark_gsm_overhead.py                 # full run (about 3-4 minutes on 2 CPU cores)
+    python benchmarks/benchmark_gsm_overhead.py                 # full run (about 1.5 minutes on 2 CPU cores)
     python benchmarks/benchmark_gsm_overhead.py --quick         # tiny sizes, a few seconds (smoke test)
     python benchmarks/benchmark_gsm_overhead.py --skip-wall-time  # only the FLOP report
 
@@ -79,7 +83,8 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 from transformers import VideoLlavaConfig, VideoLlavaForConditionalGeneration
 
 import modeling_sherlock.modeling_sherlock as sherlock_modeling
-from modeling_sherlock import SherlockConfig, SherlockForConditionalGeneration
+from modeling_sherlock import EXPERT_INPUT_NAMES, SherlockConfig, SherlockForConditionalGeneration, gsb_loss
+from modeling_sherlock.modeling_sherlock_inputs import prepare_expert_inputs
 
 
 WALL_TIME_GOAL = 0.15  # "the GSM adds at most 15 % wall time at the mid config"
@@ -230,7 +235,11 @@ def build_pair(sizes: Sizes, seed: int = 0):
     outside_gsm = [key for key in extra if not key.startswith(("model.spatial_experts.", "model.expert_gate."))]
     if outside_gsm:
         raise RuntimeError(f"Sherlock has non-GSM tensors that Video-LLaVA lacks: {outside_gsm}.")
-    for key in ("model.language_model.layers.0.self_attn.q_proj.weight", "model.video_tower.embeddings.patch_embedding.weight", "lm_head.weight"):  # fmt: skip
+    for key in (
+        "model.language_model.layers.0.self_attn.q_proj.weight",
+        "model.video_tower.embeddings.patch_embedding.weight",
+        "lm_head.weight",
+    ):
         if not torch.equal(video_llava.state_dict()[key], sherlock_state[key]):
             raise RuntimeError(f"{key} differs after loading.")
     tower_params = sum(p.numel() for p in sherlock.model.spatial_experts["background"].tower.parameters())
@@ -409,7 +418,9 @@ def fake_flop_counts(sizes: Sizes, seed: int = 0) -> dict[str, FlopCount]:
         ),
         "video_tower_encoder": sum(p.numel() for p in _video_tower_encoder(video_llava).parameters()),
     }
-    counts["_layer_prefix"] = "model." + _module_path(video_llava.model, _video_tower_encoder(video_llava).layers) + "."
+    counts["_layer_prefix"] = (
+        "model." + _module_path(video_llava.model, _video_tower_encoder(video_llava).layers) + "."
+    )
     return counts
 
 
@@ -451,10 +462,14 @@ def _verdict(overhead: float, goal: float) -> str:
 
 
 def _g(flops: float) -> str:
+    if abs(flops) < 1e8:
+        return f"{flops / 1e6:,.3f} MFLOP"
     return f"{flops / 1e9:,.2f} GFLOP"
 
 
 def _t(flops: float) -> str:
+    if abs(flops) < 1e11:
+        return _g(flops)
     return f"{flops / 1e12:,.3f} TFLOP"
 
 
@@ -513,8 +528,31 @@ def run_wall_time(sizes: Sizes, args) -> dict:
 
         return call
 
+    # The two parts alone, timed directly (less noisy than a difference of two ~0.5 s medians): what
+    # `SherlockModel.get_video_features` adds to Video-LLaVA's (input checks, the local experts, the gate and the GSB
+    # loss, on the projected video tokens) and the frozen background tower on the pixels.
+    with torch.inference_mode():
+        video_tokens = video_llava.model.get_video_features(
+            pixel_values_videos=inputs["pixel_values_videos"]
+        ).pooler_output
+    video_tokens = video_tokens.reshape(1, sizes.frames, sizes.tokens_per_frame, -1)
+    expert_kwargs = {
+        name: runs["sherlock_features"][name] for name in EXPERT_INPUT_NAMES if name in runs["sherlock_features"]
+    }
+
+    def gsm_alone():
+        with torch.inference_mode():
+            checked = prepare_expert_inputs(sherlock.config, 1, sizes.frames, **expert_kwargs)
+            _, gate_weights = sherlock.model.get_spatial_features(video_tokens, checked)
+            gsb_loss(gate_weights, list(sherlock.config.experts), sherlock.config.gsb_variant)
+
+    def tower_alone():
+        with torch.inference_mode():
+            sherlock.model.spatial_experts["background"].encode_background(inputs["background_pixel_values"])
+
     start = time.perf_counter()
     forward_times = time_round_robin({name: forward(name) for name in runs}, args.repeats, args.warmup)
+    part_times = time_round_robin({"gsm": gsm_alone, "tower": tower_alone}, 2 * args.repeats, args.warmup)
     generate_times = time_round_robin({name: generate(name) for name in runs}, args.generate_repeats, args.warmup)
     elapsed = time.perf_counter() - start
 
@@ -532,8 +570,22 @@ def run_wall_time(sizes: Sizes, args) -> dict:
             results[kind][name] = {"median_s": median, "samples_s": samples, "ratio": ratio}
             line = f"  {LABELS[name]:<38} {median:8.3f} s  [{min(samples):.3f} .. {max(samples):.3f}]"
             if name != "video_llava":
-                line += f"  ratio {ratio:.3f} (+{ratio - 1:.1%})  {_verdict(ratio - 1, WALL_TIME_GOAL)}"
+                line += f"  ratio {ratio:.3f} ({ratio - 1:+.1%})  {_verdict(ratio - 1, WALL_TIME_GOAL)}"
             print(line)
+        tower = results[kind]["sherlock_pixels"]["median_s"] - results[kind]["sherlock_features"]["median_s"]
+        gsm = results[kind]["sherlock_features"]["median_s"] - base
+        print(
+            f"  differences of medians: GSM (cached features - Video-LLaVA) {gsm * 1e3:+.1f} ms ({gsm / base:+.1%}); "
+            f"background tower (pixels - cached features) {tower * 1e3:+.1f} ms ({tower / base:+.1%})"
+        )
+        if kind == "forward":
+            gsm_direct, tower_direct = (statistics.median(part_times[name]) for name in ("gsm", "tower"))
+            results["gsm_alone_s"], results["background_tower_alone_s"] = gsm_direct, tower_direct
+            print(
+                f"  timed directly ({2 * args.repeats} runs): GSM (input checks + experts + gate + GSB loss) "
+                f"{gsm_direct * 1e3:.1f} ms = {gsm_direct / base:.1%} of Video-LLaVA's forward; background tower "
+                f"{tower_direct * 1e3:.1f} ms = {tower_direct / base:.1%}"
+            )
     base_flops = real_counts["video_llava"].total
     print("\nFLOPs of that forward pass (counted on the real tensors):")
     for name, count in real_counts.items():
@@ -590,17 +642,18 @@ def run_flops(sizes: Sizes, args, mid_check: tuple[Sizes, dict] | None) -> dict:
         ratio = count.total / base.total
         results[name] = {"flops": count.total, "ratio": ratio}
         print(
-            f"  {LABELS[name]:<38} {_t(count.total):>16}  ratio {ratio:.4f} (+{ratio - 1:.2%})  "
+            f"  {LABELS[name]:<38} {_t(count.total):>16}  ratio {ratio:.4f} ({ratio - 1:+.2%})  "
             f"{_verdict(ratio - 1, FLOP_GOAL)}"
         )
 
     # Breakdown.
     s = counts["sherlock_pixels"]
-    expert_names = [name for name in ("action", "object_relation", "background") if f"model.spatial_experts.{name}" in s.by_module]
+    expert_names = [
+        name for name in ("action", "object_relation", "background") if f"model.spatial_experts.{name}" in s.by_module
+    ]
     tower = s.module("model.spatial_experts.background.tower")
-    per_expert = {
-        name: s.module(f"model.spatial_experts.{name}") - (tower if name == "background" else 0) for name in expert_names
-    }
+    # `encode_background` is not the expert's forward, so the tower's FLOPs are not inside the expert's own count.
+    per_expert = {name: s.module(f"model.spatial_experts.{name}") for name in expert_names}
     gate = s.module("model.expert_gate")
     gsm = sum(per_expert.values()) + gate
     video_tower = base.module("model.video_tower")
@@ -618,8 +671,15 @@ def run_flops(sizes: Sizes, args, mid_check: tuple[Sizes, dict] | None) -> dict:
         ("language model", llm),
         ("lm_head (all positions)", lm_head),
     ]
-    rows += [(f"GSM: {name} expert" + (" (without its tower)" if name == "background" else ""), per_expert[name]) for name in expert_names]  # fmt: skip
-    rows += [("GSM: gate", gate), ("GSM total (experts + gate)", gsm), ("background tower (pixels variant only)", tower)]
+    rows += [
+        (f"GSM: {name} expert" + (" (without its tower)" if name == "background" else ""), per_expert[name])
+        for name in expert_names
+    ]
+    rows += [
+        ("GSM: gate", gate),
+        ("GSM total (experts + gate)", gsm),
+        ("background tower (pixels variant only)", tower),
+    ]
     for label, flops in rows:
         print(f"  {label:<42} {_g(flops):>22}  {flops / base.total:8.3%} of Video-LLaVA")
     print(
@@ -652,28 +712,62 @@ def run_flops(sizes: Sizes, args, mid_check: tuple[Sizes, dict] | None) -> dict:
     print("\nanalytic cross-check:")
     print(f"  LLM non-embedding params N = {n_llm / 1e9:.3f} B, S = {s_len} tokens")
     print(f"  2*N*S                       = {_t(linear):>16}")
-    print(f"  + 4*L*S^2*d (attention)     = {_t(linear + attention):>16}   counted language model {_t(llm)} "
-          f"(ratio {llm / (linear + attention):.4f})")  # fmt: skip
-    print(f"  lm_head 2*V*d*S             = {_t(head):>16}   counted {_t(lm_head)}")
-    print(f"  video tower estimate        = {_t(tower_estimate):>16}   counted {_t(video_tower)} "
-          f"(ratio {video_tower / tower_estimate:.4f})")  # fmt: skip
     print(
-        f"  rule of thumb 2*(N + V*d)*S = {_t(2 * (n_llm + vocab * d) * s_len):>16}   vs counted Video-LLaVA total "
-        f"{_t(base.total)} (the rest is attention {_t(attention)} and the video tower)"
+        f"  + 4*L*S^2*d (attention)     = {_t(linear + attention):>16}   counted language model {_t(llm)} "
+        f"(ratio {llm / (linear + attention):.4f})"
+    )
+    print(f"  lm_head 2*V*d*S             = {_t(head):>16}   counted {_t(lm_head)}")
+    print(
+        f"  video tower estimate        = {_t(tower_estimate):>16}   counted {_t(video_tower)} "
+        f"(ratio {video_tower / tower_estimate:.4f})"
+    )
+    rule = 2 * (n_llm + vocab * d) * s_len
+    print(
+        f"  rule of thumb 2*(N + V*d)*S = {_t(rule):>16}   vs counted Video-LLaVA total {_t(base.total)}; the "
+        f"difference {_t(base.total - rule)} = LLM attention {_t(attention)} + video tower {_t(video_tower)} + "
+        f"projector {_t(projector)}"
+    )
+    # Sensitivity: FlopCounterMode counts the causal LLM attention densely; halving it changes the ratios a little.
+    causal_saving = attention / 2
+    print(
+        "  sensitivity: counting the LLM's causal attention as half of the dense 4*L*S^2*d gives Video-LLaVA "
+        f"{_t(base.total - causal_saving)} and ratios "
+        + ", ".join(
+            f"{(counts[name].total - causal_saving) / (base.total - causal_saving):.4f} ({LABELS[name].split(', ')[1]})"
+            for name in ("sherlock_features", "sherlock_pixels")
+        )
     )
     results.update(
-        gsm=gsm, gate=gate, per_expert=per_expert, background_tower=tower, video_tower=video_tower, language_model=llm,
-        lm_head=lm_head, analytic_llm=linear + attention, analytic_2NS=linear, unattributed=unattributed,
-    )  # fmt: skip
+        gsm=gsm,
+        gate=gate,
+        per_expert=per_expert,
+        background_tower=tower,
+        video_tower=video_tower,
+        language_model=llm,
+        lm_head=lm_head,
+        analytic_llm=linear + attention,
+        analytic_2NS=linear,
+        unattributed=unattributed,
+    )
     return results
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=None, help="timed forward passes per model (default 7; 2 with --quick)")
-    parser.add_argument("--generate-repeats", type=int, default=None, help="timed generate calls per model (default 3; 1 with --quick)")  # fmt: skip
-    parser.add_argument("--warmup", type=int, default=1, help="untimed runs per model before timing (default 1)")
-    parser.add_argument("--new-tokens", type=int, default=None, help="tokens generated per call (default 32; 4 with --quick)")  # fmt: skip
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed forward passes per model (default 21; 2 with --quick)"
+    )
+    parser.add_argument(
+        "--generate-repeats", type=int, default=None, help="timed generate calls per model (default 9; 1 with --quick)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="untimed rounds over the models before timing (default 3)"
+    )
+    parser.add_argument(
+        "--new-tokens", type=int, default=None, help="tokens generated per call (default 32; 4 with --quick)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="tiny sizes for both parts: a smoke run of a few seconds")
@@ -681,9 +775,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--skip-flops", action="store_true", help="only part (a)")
     args = parser.parse_args(argv)
     if args.repeats is None:
-        args.repeats = 2 if args.quick else 7
+        args.repeats = 2 if args.quick else 21
     if args.generate_repeats is None:
-        args.generate_repeats = 1 if args.quick else 3
+        args.generate_repeats = 1 if args.quick else 9
     if args.new_tokens is None:
         args.new_tokens = 4 if args.quick else 32
     if min(args.repeats, args.generate_repeats, args.new_tokens) < 1 or args.warmup < 0:
