@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: setup
-	$(VENV)/bin/ruff check modeling_sherlock sherlock tests benchmarks
-	$(VENV)/bin/ruff format --check modeling_sherlock sherlock tests benchmarks
+	$(VENV)/bin/ruff check modeling_sherlock processing sherlock tests benchmarks examples
+	$(VENV)/bin/ruff format --check modeling_sherlock processing sherlock tests benchmarks examples
 
 test: setup lint
 	$(PY) -m pytest -q

@@ -1,0 +1,327 @@
+# Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
+"""SherlockProcessor: a video in, Sherlock's model inputs out — and the generated answer back to abnormal events.
+
+The processor decodes the video (decord, PyAV as fallback), samples frames with their timestamps, runs the expert
+extractors (with a feature cache), builds the chat prompt with the paper's instruction and the frame times, and
+expands the `<video>` placeholder to the number of video tokens the model fills.
+
+This file ships to the Hub as remote code: it may import only the standard library, torch, numpy, transformers and
+single-dot siblings.
+"""
+
+import copy
+
+import numpy as np
+import torch
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.processing_utils import ProcessorMixin
+from transformers.utils import logging
+
+from .events_sherlock import AbnormalEvent, post_process_events
+from .extractors_sherlock import DEFAULT_EXTRACTOR_SETTINGS, build_extractors
+from .feature_cache_sherlock import FeatureCache, FeatureCacheMiss
+from .video_sherlock import VideoClip, load_video, video_content_hash
+
+
+logger = logging.get_logger(__name__)
+
+# The paper's instruction (one source of truth: the dataset builders import it from here).
+DEFAULT_INSTRUCTION = (
+    "Generate a quadruple and localize an abnormal event in the video. The quadruple includes subject, event type, "
+    "object, and scene in abnormal events."
+)
+# Video-LLaVA's chat format: `USER: <video>\n... ASSISTANT:`; assistant turns end with the EOS token.
+DEFAULT_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}USER: "
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'video' %}<video>\n{% elif part['type'] == 'image' %}<image>\n"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %} "
+    "{% elif message['role'] == 'assistant' %}ASSISTANT: "
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}{{ eos_token }}"
+    "{% elif message['role'] == 'system' %}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}{{ part['text'] }}{% endfor %}{% endif %} "
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
+EXPERT_ARRAY_NAMES = (
+    "pose_keypoints",
+    "pose_mask",
+    "object_boxes",
+    "object_labels",
+    "object_mask",
+    "relation_triplets",
+    "relation_mask",
+)
+
+
+def timing_line(duration: float, timestamps) -> str:
+    """The prompt line that grounds timestamps: the duration and the sampled frame times, in seconds."""
+    times = ", ".join(f"{float(t):.1f}" for t in np.asarray(timestamps).reshape(-1))
+    return f"The video lasts {float(duration):.1f} seconds; its frames are sampled at {times} seconds."
+
+
+class SherlockProcessor(ProcessorMixin):
+    r"""
+    Constructs a Sherlock processor: a CLIP-style image processor (PIL/numpy, no torchvision), a tokenizer, the video
+    sampling settings, the expert extractors and the feature cache.
+
+    `processor(videos=path)` returns a `BatchFeature` with exactly the inputs of `SherlockForConditionalGeneration`:
+    `input_ids`, `attention_mask`, `pixel_values_videos`, the expert inputs (`pose_keypoints`, `pose_mask`,
+    `object_boxes`, `object_labels`, `object_mask`, `relation_triplets`, `relation_mask`) and
+    `background_pixel_values` — with `return_metadata=True` also `video_metadata` (duration and frame times per
+    video, for `post_process_events`).
+
+    Args:
+        image_processor ([`CLIPImageProcessorPil`] or any image processor):
+            Turns frames into `pixel_values_videos` (and background frames into `background_pixel_values`).
+        tokenizer ([`PreTrainedTokenizerBase`]):
+            A tokenizer with the `<video>` special token.
+        num_frames (`int`, *optional*, defaults to 8):
+            Frames sampled uniformly from each video (ignored when `fps` is set).
+        fps (`float`, *optional*):
+            Sample at this rate instead (all videos of a batch must then give the same number of frames).
+        patch_size (`int`, *optional*, defaults to 14):
+            Patch size of the video tower: a frame gives `(crop_size / patch_size) ** 2 + num_additional_image_tokens`
+            video tokens (Video-LLaVA keeps them all).
+        num_additional_image_tokens (`int`, *optional*, defaults to 1):
+            Extra tokens per frame (the CLS token).
+        video_token (`str`, *optional*, defaults to `"<video>"`):
+            The placeholder token.
+        instruction (`str`, *optional*, defaults to the paper's instruction):
+            The default question when no text is given.
+        extractors (`dict`, *optional*, defaults to `DEFAULT_EXTRACTOR_SETTINGS`):
+            Backend settings of the expert extractors (see `build_extractors`); `{"backend": "precomputed"}` reads
+            every expert input from the feature cache and runs no model.
+        cache_dir (`str`, *optional*):
+            Folder of the feature cache; `None` disables caching (the `precomputed` backend needs it). It is saved
+            in `processor_config.json` like every setting: set it to `None` before publishing a processor.
+        background_size (`int`, *optional*):
+            Side of the background frames for the background tower (defaults to the image processor's crop size).
+        chat_template (`str`, *optional*):
+            Jinja chat template; defaults to Video-LLaVA's `USER: <video>\n... ASSISTANT:` format.
+    """
+
+    def __init__(
+        self,
+        image_processor=None,
+        tokenizer=None,
+        num_frames: int = 8,
+        fps: float | None = None,
+        patch_size: int = 14,
+        num_additional_image_tokens: int = 1,
+        video_token: str = "<video>",
+        instruction: str = DEFAULT_INSTRUCTION,
+        extractors: dict | None = None,
+        cache_dir: str | None = None,
+        background_size: int | None = None,
+        chat_template: str | None = None,
+        **kwargs,
+    ):
+        if fps is None and (not isinstance(num_frames, int) or num_frames < 1):
+            raise ValueError(f"`num_frames` must be a positive integer, got {num_frames!r}.")
+        if fps is not None and not fps > 0:
+            raise ValueError(f"`fps` must be positive, got {fps!r}.")
+        self.num_frames = num_frames
+        self.fps = fps
+        self.patch_size = patch_size
+        self.num_additional_image_tokens = num_additional_image_tokens
+        self.video_token = video_token
+        self.instruction = instruction
+        self.extractors = copy.deepcopy(DEFAULT_EXTRACTOR_SETTINGS if extractors is None else extractors)
+        self.cache_dir = cache_dir
+        self.background_size = background_size
+        self._extractor_set = None
+        super().__init__(image_processor, tokenizer, chat_template=chat_template or DEFAULT_CHAT_TEMPLATE)
+        self.video_token_id = self.tokenizer.convert_tokens_to_ids(self.video_token)
+        if self.video_token_id is None or self.video_token_id == self.tokenizer.unk_token_id:
+            raise ValueError(f"The tokenizer has no `{self.video_token}` token; add it as a special token.")
+
+    # ----------------------------------------------------------------------------------------------- settings
+    @property
+    def is_precomputed(self) -> bool:
+        """Whether the expert inputs come from the feature cache only."""
+        return self.extractors.get("backend") == "precomputed"
+
+    @property
+    def extractor_set(self):
+        """The expert extractors, built on first use (models load lazily, nothing is downloaded before)."""
+        if self._extractor_set is None:
+            self._extractor_set = build_extractors(self.extractors)
+        return self._extractor_set
+
+    def _crop_side(self) -> int:
+        crop = getattr(self.image_processor, "crop_size", None) or getattr(self.image_processor, "size", None)
+        if isinstance(crop, dict):
+            return int(crop.get("height") or crop.get("shortest_edge"))
+        return int(getattr(crop, "height", None) or crop)
+
+    @property
+    def tokens_per_frame(self) -> int:
+        """Video tokens per frame: `(crop / patch_size) ** 2 + num_additional_image_tokens`."""
+        return (self._crop_side() // self.patch_size) ** 2 + self.num_additional_image_tokens
+
+    # ------------------------------------------------------------------------------------------------- video
+    def load_video(self, video, **kwargs) -> VideoClip:
+        """Decode and sample a video with this processor's `num_frames` / `fps` (overridable by keyword)."""
+        if "fps" not in kwargs and "num_frames" not in kwargs:
+            kwargs = {**kwargs, **({"fps": self.fps} if self.fps is not None else {"num_frames": self.num_frames})}
+        return load_video(video, **kwargs)
+
+    def extract_features(self, clip: VideoClip, video_hash: str) -> dict[str, np.ndarray]:
+        """Expert inputs of one sampled clip: from the cache when present, else from the extractors (then cached).
+
+        Returns numpy arrays: the seven expert arrays of `EXPERT_ARRAY_NAMES` and either `background_frames` (uint8
+        frames with the foreground blanked) or `background_features` (cached background-tower outputs).
+        """
+        cache = FeatureCache(self.cache_dir) if self.cache_dir is not None else None
+        if self.is_precomputed:
+            if cache is None:
+                raise ValueError("The `precomputed` extractor backend reads the feature cache: set `cache_dir`.")
+            try:
+                return cache.load(video_hash, clip.timestamps)
+            except FeatureCacheMiss as error:
+                raise ValueError(f"precomputed features missing for {clip.source}: {error}") from error
+        extractor_ids = self.extractor_set.extractor_ids()
+        if cache is not None:
+            try:
+                return cache.load(video_hash, clip.timestamps, extractor_ids)
+            except FeatureCacheMiss:
+                pass
+        features = self.extractor_set.extract(clip.frames)
+        if cache is not None:
+            cache.save(video_hash, clip.timestamps, extractor_ids, features, extra={"source": clip.source})
+        return features
+
+    # ------------------------------------------------------------------------------------------------ prompt
+    def build_prompt(self, clip: VideoClip, question: str | None = None) -> str:
+        """The chat prompt of one video: `<video>`, the instruction (or `question`) and the frame-time line."""
+        text = f"{question or self.instruction}\n{timing_line(clip.duration, clip.timestamps)}"
+        messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": text}]}]
+        return self.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def _expand_video_tokens(self, text: str, num_frames: int) -> str:
+        count = text.count(self.video_token)
+        if count != 1:
+            raise ValueError(f"Each prompt needs exactly one `{self.video_token}` placeholder, found {count}.")
+        return text.replace(self.video_token, self.video_token * (num_frames * self.tokens_per_frame))
+
+    # -------------------------------------------------------------------------------------------------- call
+    def __call__(
+        self,
+        text: str | list[str] | None = None,
+        videos=None,
+        return_tensors: str | None = "pt",
+        padding: bool | str = True,
+        return_metadata: bool = False,
+        **kwargs,
+    ) -> BatchFeature:
+        """Prepare one video or a batch of videos (and optional prompts) for Sherlock.
+
+        Args:
+            text (`str` or `list[str]`, *optional*):
+                Full prompts, each with one `<video>` placeholder (e.g. from `apply_chat_template` or a dataset); by
+                default the prompt of `build_prompt` (the instruction and the frame times).
+            videos: a path, file object, `bytes`, `(T, H, W, 3)` uint8 array (give `array_fps=` then), or a list of
+                them.
+            return_tensors (`str`, *optional*, defaults to `"pt"`): as for tokenizers.
+            padding: as for tokenizers (left padding is the tokenizer's setting).
+            return_metadata (`bool`, *optional*, defaults to `False`):
+                Add `video_metadata`: a list of `{"duration", "timestamps", "source"}` dicts.
+            kwargs: passed to `load_video` (`num_frames`, `fps`, `backend`, `array_fps`).
+
+        Returns:
+            [`BatchFeature`] with the model inputs (and `video_metadata` on request).
+        """
+        if videos is None:
+            raise ValueError("SherlockProcessor needs `videos`; for text only, use `processor.tokenizer`.")
+        videos = list(videos) if isinstance(videos, (list, tuple)) else [videos]
+        texts = None
+        if text is not None:
+            texts = [text] if isinstance(text, str) else list(text)
+            if len(texts) != len(videos):
+                raise ValueError(f"Got {len(texts)} prompts for {len(videos)} videos.")
+
+        clips, features = [], []
+        for video in videos:
+            if hasattr(video, "read"):
+                video = video.read()  # a file object is read once: decoded and hashed from the same bytes
+            clip = self.load_video(video, **kwargs)
+            video_hash = video_content_hash(video, array_fps=kwargs.get("array_fps"))
+            clips.append(clip)
+            features.append(self.extract_features(clip, video_hash))
+        frame_counts = sorted({len(clip.timestamps) for clip in clips})
+        if len(frame_counts) > 1:
+            raise ValueError(
+                f"The videos of a batch gave different frame counts {frame_counts}; use `num_frames` sampling or "
+                "process them one by one."
+            )
+
+        prompts = texts if texts is not None else [self.build_prompt(clip) for clip in clips]
+        prompts = [self._expand_video_tokens(prompt, len(clip.timestamps)) for prompt, clip in zip(prompts, clips)]
+        data = dict(self.tokenizer(prompts, padding=padding, return_tensors=None))
+
+        pixel_values = [self._pixels(clip.frames) for clip in clips]
+        data["pixel_values_videos"] = np.stack(pixel_values)
+        for name in EXPERT_ARRAY_NAMES:
+            if all(name in f for f in features):
+                data[name] = np.stack([f[name] for f in features])
+        if all("background_features" in f for f in features):
+            data["background_features"] = np.stack([f["background_features"] for f in features])
+        elif all("background_frames" in f for f in features):
+            side = self.background_size or self._crop_side()
+            data["background_pixel_values"] = np.stack(
+                [self._pixels(f["background_frames"], side=side) for f in features]
+            )
+        batch = BatchFeature(data=data, tensor_type=return_tensors)
+        if return_metadata:
+            batch["video_metadata"] = [
+                {"duration": clip.duration, "timestamps": clip.timestamps.tolist(), "source": clip.source}
+                for clip in clips
+            ]
+        return batch
+
+    def _pixels(self, frames: np.ndarray, side: int | None = None) -> np.ndarray:
+        kwargs = {}
+        if side is not None:
+            kwargs = {"size": {"shortest_edge": side}, "crop_size": {"height": side, "width": side}}
+        out = self.image_processor(images=list(frames), return_tensors="np", **kwargs)
+        return np.asarray(out["pixel_values"], dtype=np.float32)
+
+    # ------------------------------------------------------------------------------------------------ output
+    def post_process_events(
+        self,
+        generated,
+        duration: float | None = None,
+        scores=None,
+        skip_special_tokens: bool = True,
+    ) -> list[AbnormalEvent]:
+        """Parse a generated answer (text or token ids of the answer only) into `AbnormalEvent`s."""
+        if isinstance(generated, torch.Tensor):
+            generated = generated.tolist()
+        if not isinstance(generated, str):
+            generated = self.tokenizer.decode(generated, skip_special_tokens=skip_special_tokens)
+        return post_process_events(generated, duration=duration, scores=scores)
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["input_ids", "attention_mask", "pixel_values_videos", *EXPERT_ARRAY_NAMES, "background_pixel_values"]
+
+    def to_dict(self) -> dict:
+        """As `ProcessorMixin.to_dict`, without the loaded extractor models (only their settings are saved)."""
+        extractor_set = self.__dict__.pop("_extractor_set", None)
+        try:
+            return super().to_dict()
+        finally:
+            self._extractor_set = extractor_set
+
+
+SherlockProcessor.register_for_auto_class()
+
+__all__ = ["DEFAULT_CHAT_TEMPLATE", "DEFAULT_INSTRUCTION", "SherlockProcessor", "timing_line"]

@@ -1,0 +1,614 @@
+# Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
+"""Video decoding and frame sampling for Sherlock's processor (DESIGN.md section 3, "Video IO").
+
+    clip = load_video("clip.mp4", num_frames=8)    # 8 frames at the centres of 8 equal segments
+    clip = load_video("clip.mp4", fps=2.0)         # one frame every 0.5 s
+    clip.frames (T, H, W, 3) uint8 RGB, clip.timestamps (T,) seconds, clip.duration, clip.fps, clip.frame_indices
+
+Inputs: a path (str / os.PathLike), a binary file object or `bytes` (the bytes are read into memory), a uint8 array
+(T, H, W, 3) or a list of H x W x 3 frames (then `array_fps` is required).
+
+Backends: decord (`pip install decord`) or PyAV (`pip install av`), both imported lazily. `backend="auto"` uses decord
+when it is importable and falls back to PyAV (logged at debug level) when decord cannot read the file; the two
+report the same frame indices, timestamps and duration for the same file and settings.
+
+Timeline (the same in both backends):
+  * frame i is the i-th frame in presentation order (packets sorted by pts, as decord indexes them);
+  * its timestamp is its start (presentation) time in seconds relative to the start of the video stream,
+    `(pts - stream.start_time) * time_base`: decord's `VideoReader.get_frame_timestamp(i)[0]`, which decord computes
+    in float32 (about 1e-7 relative: 0.2 ms after one hour). The PyAV path reproduces that arithmetic bit for bit,
+    and both round the result to the microsecond (0.36, not 0.36000001), so the two backends report identical
+    timestamps and the feature-cache keys built from them match. For a constant-frame-rate video this equals
+    `i / fps` to within 1e-6 s (plus float32 rounding on long videos); unlike `i / fps` it stays right for
+    variable-frame-rate video;
+  * when the container's timestamps are unusable (missing pts, not strictly increasing, no stream start time),
+    both backends use the nominal times `i / fps` instead;
+  * `fps` is the stream's average frame rate (`avg_frame_rate`); when the container has none, (frames - 1) / span;
+  * `duration` is the end of the last frame: its start plus its packet duration (`1 / fps` when the container gives
+    none), so a 40-frame video at 8 fps lasts 5.0 s (rounded to the microsecond as well).
+
+Sampling (exactly one of `num_frames` / `fps`; neither means `num_frames=8`):
+  * `num_frames=N` (uniform): frame `floor((i + 0.5) * total / N)` for i = 0..N-1, the centre of the i-th of N equal
+    segments, computed in integers as `(2 * i + 1) * total // (2 * N)`. When the video has fewer than N frames, all
+    of its `total` frames are returned (no frame is repeated) and a warning is logged;
+  * `fps=r` (fixed rate): the times 0, 1/r, 2/r, ... < duration, each mapped to the last frame that starts at or
+    before it (within float32 rounding), with repeated frames dropped (when r exceeds the native rate).
+
+Errors: `VideoDecodeError` (a `ValueError`), one line naming the source and the reason, for a missing path, an empty
+file, data that is not a video (e.g. a text file named .mp4), a truncated file (an ISO-BMFF box running past the end
+of the file, a missing `moov` index, fewer frames than the container lists, requested frames that cannot be
+decoded), a video without a video stream or without frames, and zero duration. Bad arguments raise `ValueError` /
+`TypeError`; a missing library raises `ImportError` saying what to install.
+
+This file ships to the Hub as remote code: it may import only the standard library, torch, numpy, transformers and
+single-dot siblings; decord and av are imported inside the functions that use them.
+"""
+
+import hashlib
+import io
+import math
+import numbers
+import os
+import re
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
+
+BACKENDS = ("auto", "decord", "pyav")
+DEFAULT_NUM_FRAMES = 8
+_HASH_CHUNK_BYTES = 1 << 20
+# "at or before" tolerance for fixed-rate sampling: frame times are float32 (decord's precision), so a frame that
+# starts exactly at a sampling time may be stored a hair later; 1e-6 s plus one float32 ulp of the time absorbs that.
+_TIME_TOL_ABS = 1e-6
+_TIME_TOL_REL = 2.0**-23
+_TIME_DECIMALS = 6  # timestamps and durations are rounded to the microsecond (float32 noise: 0.36, not 0.36000001)
+_TIMES_PER_CHUNK = 1 << 20
+# Top-level ISO-BMFF (mp4 / mov / 3gp) boxes: the truncation check only trusts box headers of these types.
+_MP4_TOP_LEVEL_BOXES = {
+    b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"moof", b"mfra", b"sidx", b"ssix", b"styp",
+    b"pdin", b"meta", b"emsg", b"prft", b"pnot", b"junk", b"meco", b"PICT", b"udta", b"jP  ",
+}  # fmt: skip
+
+
+class VideoDecodeError(ValueError):
+    """A video that cannot be loaded: missing, empty, not a video, truncated, without frames or of zero duration.
+
+    `str(error)` is one line, "cannot load video <source>: <reason>"; `error.source` and `error.reason` hold the
+    parts. The source is the path, or `<file object>`, `<bytes>`, `<array>` for in-memory inputs.
+    """
+
+    def __init__(self, source, reason):
+        source, reason = _one_line(source), _one_line(reason)
+        super().__init__(source, reason)  # args = (source, reason): pickles (DataLoader workers) and unpickles
+        self.source, self.reason = source, reason
+
+    def __str__(self):
+        return f"cannot load video {self.source}: {self.reason}"
+
+
+@dataclass
+class VideoClip:
+    """Frames sampled from a video, with their times.
+
+    frames:        uint8 (num_frames, height, width, 3), RGB, as displayed (container rotation applied).
+    timestamps:    float64 (num_frames,), start time of each frame in seconds, strictly increasing.
+    duration:      length of the whole video in seconds (end of its last frame).
+    fps:           native (average) frame rate of the video.
+    frame_indices: int64 (num_frames,), indices of the frames in the native stream (presentation order).
+    source:        what was loaded (path, `<file object>`, `<bytes>` or `<array>`), for messages.
+    backend:       "decord", "pyav" or "array".
+    """
+
+    frames: np.ndarray
+    timestamps: np.ndarray
+    duration: float
+    fps: float
+    frame_indices: np.ndarray
+    source: str
+    backend: str
+
+
+# ----------------------------------------------------------------------------------------------------------- helpers
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def _library_reason(exc: BaseException) -> str:
+    """A short reason from a decord / PyAV exception: its last line, without decord's "[time] file.cc:N:" prefix."""
+    strerror = getattr(exc, "strerror", None)  # PyAV: the FFmpeg message without the file name
+    if isinstance(strerror, str) and strerror:
+        return strerror
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[-1] if lines else type(exc).__name__
+    text = re.sub(r"^\[[\d:]+\]\s*\S+:\d+:\s*", "", text)  # decord's "[12:00:00] src/file.cc:42: "
+    failed_check = re.match(r"Check failed: .*\) (\D.*)$", text)  # decord's "Check failed: a >= b (1 vs. 2) why"
+    return (failed_check.group(1) if failed_check else text)[:200] or type(exc).__name__
+
+
+def _import_decord():
+    try:
+        import decord
+    except ImportError as exc:
+        raise ImportError("Decoding videos with backend='decord' needs decord: `pip install decord`.") from exc
+    return decord
+
+
+def _import_av():
+    try:
+        import av
+    except ImportError as exc:
+        raise ImportError("Decoding videos with backend='pyav' needs PyAV: `pip install av`.") from exc
+    return av
+
+
+def _check_arguments(num_frames, fps, backend):
+    if num_frames is not None and fps is not None:
+        raise ValueError(f"Give either num_frames or fps, not both (got num_frames={num_frames}, fps={fps}).")
+    if fps is not None:
+        if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not 0 < fps < math.inf:
+            raise ValueError(f"fps must be a positive number of frames per second, got {fps!r}.")
+        fps = float(fps)
+    else:
+        if num_frames is None:
+            num_frames = DEFAULT_NUM_FRAMES
+        if isinstance(num_frames, bool) or not isinstance(num_frames, numbers.Integral) or num_frames < 1:
+            raise ValueError(f"num_frames must be a positive integer, got {num_frames!r}.")
+        num_frames = int(num_frames)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
+    return num_frames, fps
+
+
+def _is_array_input(video) -> bool:
+    return isinstance(video, (np.ndarray, list, tuple)) or (
+        hasattr(video, "__array__") and not isinstance(video, (str, bytes, bytearray, memoryview, os.PathLike))
+    )
+
+
+def _as_frame_array(video, source="<array>") -> np.ndarray:
+    """(T, H, W, 3) uint8 from an array or a list of H x W x 3 frames (ValueError / VideoDecodeError otherwise)."""
+    if isinstance(video, (list, tuple)):
+        if len(video) == 0:
+            raise VideoDecodeError(source, "no frames (an empty list: zero duration)")
+        frames = [np.asarray(frame) for frame in video]
+        shapes = {frame.shape for frame in frames}
+        if len(shapes) != 1:
+            raise ValueError(f"All frames of a frame list must have the same shape, got {sorted(shapes)}.")
+        array = np.stack(frames)
+    else:
+        array = np.asarray(video)
+    if array.ndim != 4 or array.shape[-1] != 3:
+        raise ValueError(f"A video array must be (num_frames, height, width, 3) RGB, got shape {array.shape}.")
+    if array.dtype != np.uint8:
+        raise ValueError(f"A video array must be uint8 RGB, got dtype {array.dtype} (convert it first).")
+    if array.shape[0] == 0:
+        raise VideoDecodeError(source, "no frames (an empty array: zero duration)")
+    if array.shape[1] == 0 or array.shape[2] == 0:
+        raise VideoDecodeError(source, f"empty frames of shape {array.shape[1:]}")
+    return array
+
+
+def _resolve_source(video):
+    """(source, path, data): a path to read from disk, or the bytes of an in-memory video."""
+    if isinstance(video, (str, os.PathLike)):
+        path = os.fsdecode(os.fspath(video))
+        return path, path, None
+    if isinstance(video, (bytes, bytearray, memoryview)):
+        return "<bytes>", None, bytes(video)
+    if hasattr(video, "read"):
+        data = video.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("A video file object must be opened in binary mode ('rb'); its read() returned text.")
+        return "<file object>", None, bytes(data)
+    raise TypeError(
+        "video must be a path, a binary file object, bytes, a (T, H, W, 3) uint8 array or a list of frames; "
+        f"got {type(video).__name__}."
+    )
+
+
+def _check_file(source, path, data) -> None:
+    """Failures every backend would hit, detected the same way for all: missing, empty, truncated ISO-BMFF."""
+    if path is not None:
+        if not os.path.exists(path):
+            raise VideoDecodeError(source, "no such file")
+        if os.path.isdir(path):
+            raise VideoDecodeError(source, "is a directory, not a video file")
+        try:
+            size = os.path.getsize(path)
+            with open(path, "rb") as handle:
+                reason = _mp4_truncation(handle, size) if size else None
+        except OSError as exc:
+            raise VideoDecodeError(source, f"cannot read the file ({exc.strerror or exc})") from exc
+    else:
+        size = len(data)
+        reason = _mp4_truncation(io.BytesIO(data), size) if size else None
+    if size == 0:
+        raise VideoDecodeError(source, "empty file (0 bytes)")
+    if reason is not None:
+        raise VideoDecodeError(source, reason)
+
+
+def _mp4_truncation(handle, size: int):
+    """For an ISO-BMFF file (mp4 / mov, first box `ftyp`): why it is truncated, or None.
+
+    Walks the top-level box headers (a few reads, no payload): a box that runs past the end of the file means the file
+    was cut (this is how both a cut-off `moov`-last mp4 and a faststart mp4 with its frame data cut short look), and no
+    `moov` box means the index was never written. Unknown box types stop the walk without a verdict.
+    """
+    offset, seen = 0, set()
+    while offset + 8 <= size:
+        handle.seek(offset)
+        header = handle.read(16)
+        box_size, box_type = struct.unpack(">I4s", header[:8])
+        if offset == 0 and box_type != b"ftyp":
+            return None
+        if box_type not in _MP4_TOP_LEVEL_BOXES:
+            return None
+        if box_size == 1:
+            if len(header) < 16:
+                return f"truncated (the file ends inside the header of its '{box_type.decode()}' box)"
+            box_size = struct.unpack(">Q", header[8:16])[0]
+        elif box_size == 0:
+            box_size = size - offset
+        if box_size < 8:
+            return None
+        if offset + box_size > size:
+            return (
+                f"truncated (its '{box_type.decode()}' box at byte {offset} declares {box_size} bytes, but the "
+                f"file ends {size - offset} bytes after its start)"
+            )
+        seen.add(box_type)
+        offset += box_size
+    if b"moov" not in seen:
+        return "incomplete mp4: no 'moov' index (the file was cut off or never finalised)"
+    return None
+
+
+def _not_a_video_reason(path, data, exc, library="") -> str:
+    """Why FFmpeg could not open the file ('contains text' when the head of the file is plain text), with the
+    library's own message in parentheses."""
+    try:
+        if data is not None:
+            head = data[:512]
+        else:
+            with open(path, "rb") as handle:
+                head = handle.read(512)
+        text = head.decode("utf-8")
+        is_text = bool(text) and all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    except (OSError, UnicodeDecodeError):
+        is_text = False
+    detail = f"{library}: {_library_reason(exc)}" if library else _library_reason(exc)
+    if is_text:
+        return f"not a video: the file contains text ({detail})"
+    return (
+        f"{library} cannot open it ({_library_reason(exc)})" if library else f"not a video FFmpeg can read ({detail})"
+    )
+
+
+# --------------------------------------------------------------------------------------------------------- timeline
+
+
+def _decord_seconds(pts: np.ndarray, start_time: int, time_base) -> np.ndarray:
+    """`(pts - start_time) * time_base` rounded exactly as decord computes it (float32 difference, float64 product,
+    float32 result; see decord's `VideoReader::IndexKeyframes`)."""
+    delta = pts.astype(np.float32) - np.float32(start_time)
+    return (delta.astype(np.float64) * (time_base.numerator / time_base.denominator)).astype(np.float32)
+
+
+def _timeline(source, starts, stops, avg_fps):
+    """(starts float64, duration, fps, from_pts) from the raw per-frame start / stop times (float32; nan when the
+    container has no pts) and the container's average frame rate (nan when unknown). `from_pts` is False when the
+    nominal times i / fps replaced unusable container times."""
+    total = len(starts)
+    usable = (
+        total > 0
+        and bool(np.all(np.isfinite(starts)))
+        and bool(np.all(np.isfinite(stops)))
+        and bool(np.all(np.diff(starts) > 0))
+        and abs(float(starts[0])) < 1.0
+    )
+    fps = float(avg_fps) if avg_fps is not None and math.isfinite(avg_fps) and avg_fps > 0 else math.nan
+    if not math.isfinite(fps) and usable:
+        span = float(starts[-1]) - float(starts[0])
+        last = float(stops[-1]) - float(starts[-1])
+        fps = (total - 1) / span if total > 1 and span > 0 else (1.0 / last if last > 0 else math.nan)
+    if not math.isfinite(fps):
+        raise VideoDecodeError(source, "zero duration (neither frame times nor a frame rate in the container)")
+    if usable:
+        starts64 = starts.astype(np.float64)
+        end = float(stops[-1])
+        duration = end if end > starts64[-1] else starts64[-1] + 1.0 / fps
+    else:
+        logger.debug("%s: no usable frame timestamps in the container, using index / fps", source)
+        starts64 = np.arange(total, dtype=np.float64) / fps
+        duration = total / fps
+    starts64, duration = np.round(starts64, _TIME_DECIMALS), round(float(duration), _TIME_DECIMALS)
+    if not (math.isfinite(duration) and duration > 0):
+        raise VideoDecodeError(source, f"zero duration ({duration} s)")
+    return starts64, duration, fps, usable
+
+
+def _sample_indices(source, starts, duration, num_frames, fps) -> np.ndarray:
+    """Indices of the sampled frames (sorted, distinct int64); see the module docstring for the two rules."""
+    total = len(starts)
+    if fps is None:
+        if num_frames >= total:
+            if num_frames > total:
+                logger.warning(
+                    "%s has %d frames, fewer than the %d asked for: returning all %d", source, total, num_frames, total
+                )
+            return np.arange(total, dtype=np.int64)
+        i = np.arange(num_frames, dtype=np.int64)
+        return (2 * i + 1) * total // (2 * num_frames)
+    count, chosen = max(1, math.ceil(duration * fps)), [np.zeros(1, dtype=np.int64)]  # t = 0 -> the first frame
+    for first in range(0, count, _TIMES_PER_CHUNK):  # in chunks: a huge rate on a long video needs no huge array
+        times = np.arange(first, min(count, first + _TIMES_PER_CHUNK), dtype=np.float64) / fps
+        times = times + _TIME_TOL_ABS + _TIME_TOL_REL * times  # "at or before", within float32 rounding of frame times
+        times = times[times < duration]
+        chosen.append(np.searchsorted(starts, times, side="right") - 1)
+    return np.unique(np.clip(np.concatenate(chosen), 0, total - 1)).astype(np.int64)
+
+
+def _make_clip(frames, starts, duration, fps, indices, source, backend) -> VideoClip:
+    return VideoClip(
+        frames=np.ascontiguousarray(frames, dtype=np.uint8),
+        timestamps=starts[indices].astype(np.float64),
+        duration=float(duration),
+        fps=float(fps),
+        frame_indices=indices.astype(np.int64),
+        source=source,
+        backend=backend,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------- backends
+
+
+class _BackendFailure(Exception):
+    """decord could not read the file (the reason is kept for the final VideoDecodeError)."""
+
+
+def _load_decord(decord, source, path, data, num_frames, fps) -> VideoClip:
+    try:
+        reader = decord.VideoReader(path if data is None else io.BytesIO(data), ctx=decord.cpu(0), num_threads=0)
+        total = len(reader)
+        avg_fps = float(reader.get_avg_fps())
+        times = np.asarray(reader.get_frame_timestamp(np.arange(total)), dtype=np.float32).reshape(total, 2)
+    except Exception as exc:  # decord raises RuntimeError, DECORDError, AssertionError (0 frames), ...
+        raise _BackendFailure(_not_a_video_reason(path, data, exc, library="decord")) from exc
+    starts, duration, native_fps, _ = _timeline(source, times[:, 0], times[:, 1], avg_fps)
+    indices = _sample_indices(source, starts, duration, num_frames, fps)
+    try:
+        batch = reader.get_batch(indices.tolist())
+        frames = batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)  # a bridge may return torch
+    except Exception as exc:
+        shown = ", ".join(map(str, indices[:5].tolist())) + (", ..." if len(indices) > 5 else "")
+        raise _BackendFailure(f"frames {shown} could not be decoded (decord: {_library_reason(exc)})") from exc
+    finally:
+        del reader
+    if frames.shape[0] != len(indices):
+        raise _BackendFailure(f"decord returned {frames.shape[0]} frames for {len(indices)} indices")
+    return _make_clip(frames, starts, duration, native_fps, indices, source, "decord")
+
+
+def _load_pyav(av, source, path, data, num_frames, fps) -> VideoClip:
+    def open_container():
+        return av.open(path if data is None else io.BytesIO(data), mode="r")
+
+    # Pass 1: demux only (no decoding), like decord's index: every packet's pts / duration -> the frame timeline.
+    try:
+        container = open_container()
+    except av.error.FFmpegError as exc:
+        raise VideoDecodeError(source, _not_a_video_reason(path, data, exc)) from exc
+    with container:
+        stream = container.streams.best("video")
+        if stream is None:
+            raise VideoDecodeError(source, "no video stream")
+        listed = stream.frames or 0
+        time_base, start_time, rate = stream.time_base, stream.start_time, stream.average_rate
+        pts, durations = [], []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 and packet.pts is None and packet.dts is None:
+                    continue  # PyAV's end-of-stream flush packet, not a frame
+                pts.append(packet.pts)
+                durations.append(packet.duration or 0)
+        except av.error.FFmpegError as exc:
+            raise VideoDecodeError(
+                source, f"unreadable data after frame {len(pts)} ({_library_reason(exc)}): corrupt or truncated"
+            ) from exc
+    total = len(pts)
+    if total == 0:
+        raise VideoDecodeError(source, "no frames (the video stream is empty)")
+    if listed > total:
+        raise VideoDecodeError(source, f"truncated (the container lists {listed} frames, only {total} are present)")
+    avg_fps = float(rate) if rate else math.nan
+    if start_time is None or time_base is None or any(p is None for p in pts):
+        # no pts: decord's times would be garbage (AV_NOPTS_VALUE), both backends fall back to i / fps
+        raw_starts = raw_stops = np.full(total, np.nan, dtype=np.float32)
+        pts_to_index = None
+    else:
+        pts_array = np.asarray(pts, dtype=np.int64)
+        order = np.argsort(pts_array, kind="stable")
+        pts_array = pts_array[order]
+        raw_starts = _decord_seconds(pts_array, start_time, time_base)
+        raw_stops = _decord_seconds(pts_array + np.asarray(durations, dtype=np.int64)[order], start_time, time_base)
+        pts_to_index = {int(p): i for i, p in enumerate(pts_array)}
+    starts, duration, native_fps, from_pts = _timeline(source, raw_starts, raw_stops, avg_fps)
+    if not from_pts:
+        pts_to_index = None  # duplicate / odd pts: match decoded frames by their order instead
+    indices = _sample_indices(source, starts, duration, num_frames, fps)
+
+    # Pass 2: one sequential decode from the start (no seek), stopping after the last wanted frame; only the wanted
+    # frames are converted to RGB. Frames are matched to indices by pts (robust to frames the decoder drops).
+    slots = {int(index): slot for slot, index in enumerate(indices)}
+    frames = [None] * len(indices)
+    last, position, errors = int(indices[-1]), 0, 0
+    with open_container() as container:
+        stream = container.streams.best("video")
+        stream.thread_type = "AUTO"
+        try:
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError as exc:  # a corrupt packet: skip it, missing frames are reported below
+                    errors += 1
+                    logger.debug("%s: packet could not be decoded (%s)", source, _library_reason(exc))
+                    continue
+                for frame in decoded:
+                    index = pts_to_index.get(frame.pts) if pts_to_index is not None else None
+                    index = position if index is None else index
+                    position = index + 1
+                    slot = slots.get(index)
+                    if slot is not None:
+                        rgb = frame.to_ndarray(format="rgb24")
+                        quarter_turns = round((getattr(frame, "rotation", 0) or 0) / 90) % 4
+                        frames[slot] = np.rot90(rgb, quarter_turns) if quarter_turns else rgb
+                    if index >= last:
+                        break
+                if position > last:
+                    break
+        except av.error.FFmpegError as exc:
+            errors += 1
+            logger.debug("%s: demuxing stopped (%s)", source, _library_reason(exc))
+    missing = [int(index) for index, frame in zip(indices, frames) if frame is None]
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        raise VideoDecodeError(
+            source,
+            f"{len(missing)} of the {len(indices)} requested frames could not be decoded (frame {shown} of {total}; "
+            f"{errors} decode errors): corrupt or truncated data",
+        )
+    return _make_clip(np.stack(frames), starts, duration, native_fps, indices, source, "pyav")
+
+
+def _load_array(video, num_frames, fps, array_fps) -> VideoClip:
+    if array_fps is None:
+        raise ValueError("array_fps is required for a video given as an array or a list of frames (its frame rate).")
+    if isinstance(array_fps, bool) or not isinstance(array_fps, numbers.Real) or not 0 < array_fps < math.inf:
+        raise ValueError(f"array_fps must be a positive, finite frame rate, got {array_fps!r}.")
+    source = "<array>"
+    frames = _as_frame_array(video, source)
+    total = frames.shape[0]
+    starts = np.round(np.arange(total, dtype=np.float64) / float(array_fps), _TIME_DECIMALS)
+    duration = round(total / float(array_fps), _TIME_DECIMALS)
+    indices = _sample_indices(source, starts, duration, num_frames, fps)
+    return _make_clip(frames[indices], starts, duration, float(array_fps), indices, source, "array")
+
+
+# ------------------------------------------------------------------------------------------------------------ public
+
+
+def load_video(video, num_frames=None, fps=None, backend="auto", array_fps=None) -> VideoClip:
+    """Decode a video and sample frames from it.
+
+    Args:
+        video: a path (str / os.PathLike), a binary file object or `bytes` (read into memory), a uint8 array
+            (T, H, W, 3) RGB, or a list of H x W x 3 uint8 frames.
+        num_frames: uniform sampling, frame `floor((i + 0.5) * total / num_frames)` for i < num_frames (the centres of
+            num_frames equal segments). Fewer frames in the video: all of them, each once, with a warning.
+        fps: fixed-rate sampling at times 0, 1/fps, 2/fps, ... < duration, each mapped to the last frame starting at
+            or before it; repeated frames are dropped. Give num_frames or fps, not both; neither means num_frames=8.
+        backend: "auto" (decord if importable, PyAV when decord is missing or cannot read the file), "decord" or
+            "pyav". Ignored for arrays.
+        array_fps: the frame rate of an array / list input (required there; duration = T / array_fps).
+
+    Returns:
+        A `VideoClip` (frames, timestamps in seconds, duration, native fps, frame indices, source, backend). The
+        timestamp convention is in the module docstring: frame start times, identical for decord and PyAV.
+
+    Raises:
+        VideoDecodeError: the video is missing, empty, not a video, truncated, has no frames or zero duration, or
+            the requested frames cannot be decoded. The one-line message names the source and the reason.
+        ValueError / TypeError: invalid arguments (both num_frames and fps, an array without array_fps, ...).
+        ImportError: the backend's library is not installed (the message says what to `pip install`).
+    """
+    num_frames, fps = _check_arguments(num_frames, fps, backend)
+    if _is_array_input(video):
+        return _load_array(video, num_frames, fps, array_fps)
+    source, path, data = _resolve_source(video)
+    _check_file(source, path, data)
+
+    decord_failure = None
+    if backend in ("auto", "decord"):
+        try:
+            decord = _import_decord()
+        except ImportError:
+            if backend == "decord":
+                raise
+            decord = None
+        if decord is not None:
+            try:
+                return _load_decord(decord, source, path, data, num_frames, fps)
+            except (_BackendFailure, VideoDecodeError) as exc:
+                reason = exc.reason if isinstance(exc, VideoDecodeError) else str(exc)
+                if backend == "decord":
+                    if isinstance(exc, VideoDecodeError):
+                        raise
+                    raise VideoDecodeError(source, reason) from exc
+                decord_failure = reason
+                logger.debug("decord could not read %s (%s); trying PyAV", source, reason)
+    try:
+        av = _import_av()
+    except ImportError as exc:
+        if decord_failure is not None:
+            raise VideoDecodeError(source, f"{decord_failure}; PyAV, the fallback, is not installed") from exc
+        if backend == "auto":
+            raise ImportError(
+                "Decoding videos needs decord or PyAV: `pip install decord` (or `pip install av`)."
+            ) from exc
+        raise
+    return _load_pyav(av, source, path, data, num_frames, fps)
+
+
+def video_content_hash(video, array_fps=None) -> str:
+    """SHA-256 (hex) identifying a video's content: the feature-cache key used by the processor.
+
+    For a path, a binary file object or `bytes`: the hash of the file bytes, read in 1 MiB chunks (the same file
+    gives the same hash whatever its name or however it is passed). A file object is read from its current position
+    to the end and put back where it was when it is seekable. For an array or a list of frames: the hash of the
+    frame bytes together with the shape, the dtype and `array_fps`.
+
+    Raises `VideoDecodeError` for a missing path.
+    """
+    digest = hashlib.sha256()
+    if _is_array_input(video):
+        frames = _as_frame_array(video)
+        header = f"sherlock-video-array shape={frames.shape} dtype={frames.dtype.str} fps={array_fps!r}\n"
+        digest.update(header.encode("utf-8"))
+        digest.update(np.ascontiguousarray(frames).data)
+        return digest.hexdigest()
+    if isinstance(video, (str, os.PathLike)):
+        path = os.fsdecode(os.fspath(video))
+        try:
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(_HASH_CHUNK_BYTES), b""):
+                    digest.update(chunk)
+        except FileNotFoundError as exc:
+            raise VideoDecodeError(path, "no such file") from exc
+        except OSError as exc:
+            raise VideoDecodeError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+        return digest.hexdigest()
+    if isinstance(video, (bytes, bytearray, memoryview)):
+        digest.update(video)
+        return digest.hexdigest()
+    if hasattr(video, "read"):
+        start = video.tell() if getattr(video, "seekable", lambda: False)() else None
+        for chunk in iter(lambda: video.read(_HASH_CHUNK_BYTES), b""):
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise TypeError("A video file object must be opened in binary mode ('rb').")
+            digest.update(chunk)
+        if start is not None:
+            video.seek(start)
+        return digest.hexdigest()
+    raise TypeError(f"Cannot hash a video given as {type(video).__name__}.")
+
+
+__all__ = ["BACKENDS", "DEFAULT_NUM_FRAMES", "VideoClip", "VideoDecodeError", "load_video", "video_content_hash"]

@@ -1,0 +1,188 @@
+"""Tiny random RT-DETR, ViTPose and SAM2 models (with their preprocessing configs) for extractor and processor tests.
+
+Nothing is downloaded: each `build_tiny_*` function builds a model from a small config with a fixed seed, saves it with
+its image processor settings into a folder and returns the folder, which the extractors load by path like a Hub id.
+All three build and save in well under a second on 2 CPU cores.
+
+- `build_tiny_rt_detr(folder)`: `RTDetrForObjectDetection`, classes `TINY_DETECTOR_LABELS` (person = 0), tiny basic-block
+  ResNet backbone (`RTDetrResNetConfig`), d_model 32, 1 encoder / 1 decoder layer, 10 queries, 64x64 input
+  (`RTDetrImageProcessorPil`). With random weights every score is ~0.2 (the class bias is initialised to the prior
+  1 / (num_labels + 1)), so threshold 0.0 keeps all 10 detections and any threshold >= 0.5 keeps none.
+- `build_tiny_vitpose(folder)`: `VitPoseForPoseEstimation`, 17 keypoints, 1-layer ViT backbone of width 32, 64x48 crops
+  (`VitPoseImageProcessorPil`), heatmaps 16x12.
+- `build_tiny_sam2(folder)`: `Sam2Model`, 4-stage Hiera of widths 8-64 at 128x128, FPN width 32, 1-layer mask decoder;
+  its `preprocessor_config.json` is written as JSON because `Sam2ImageProcessor` imports torchvision.
+
+`tiny_extractor_models()` builds the three once per process (cached) under a temporary folder and returns their paths;
+`tiny_extractor_settings(paths)` turns them into `build_extractors` settings.
+"""
+
+import atexit
+import functools
+import json
+import os
+import shutil
+import tempfile
+
+import torch
+
+
+TINY_DETECTOR_LABELS = ("person", "bicycle", "car", "cup")
+SAM2_TINY_IMAGE_SIZE = 128
+
+
+def build_tiny_rt_detr(folder: str, labels=TINY_DETECTOR_LABELS, num_queries: int = 10, seed: int = 0) -> str:
+    """Save a tiny random RT-DETR and its PIL image processor (64x64) into `folder`; returns `folder`."""
+    from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessorPil, RTDetrResNetConfig
+
+    torch.manual_seed(seed)
+    backbone = RTDetrResNetConfig(
+        embedding_size=8,
+        hidden_sizes=[8, 16, 24, 32],
+        depths=[1, 1, 1, 1],
+        layer_type="basic",
+        out_features=["stage2", "stage3", "stage4"],
+    )
+    config = RTDetrConfig(
+        backbone_config=backbone,
+        encoder_in_channels=[16, 24, 32],
+        encoder_hidden_dim=32,
+        encoder_ffn_dim=32,
+        encoder_attention_heads=2,
+        encoder_layers=1,
+        d_model=32,
+        decoder_in_channels=[32, 32, 32],
+        decoder_ffn_dim=32,
+        decoder_attention_heads=2,
+        decoder_layers=1,
+        num_queries=num_queries,
+        num_denoising=0,
+        id2label=dict(enumerate(labels)),
+        label2id={name: index for index, name in enumerate(labels)},
+    )
+    RTDetrForObjectDetection(config).eval().save_pretrained(folder)
+    RTDetrImageProcessorPil(size={"height": 64, "width": 64}).save_pretrained(folder)
+    return folder
+
+
+def build_tiny_vitpose(folder: str, seed: int = 0) -> str:
+    """Save a tiny random ViTPose (17 COCO keypoints, 64x48 crops) and its PIL image processor; returns `folder`."""
+    from transformers import VitPoseBackboneConfig, VitPoseConfig, VitPoseForPoseEstimation, VitPoseImageProcessorPil
+
+    torch.manual_seed(seed)
+    backbone = VitPoseBackboneConfig(
+        image_size=[64, 48],
+        patch_size=[16, 16],
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        mlp_ratio=2,
+        out_indices=[1],
+    )
+    config = VitPoseConfig(backbone_config=backbone, use_simple_decoder=True, num_labels=17)
+    VitPoseForPoseEstimation(config).eval().save_pretrained(folder)
+    VitPoseImageProcessorPil(size={"height": 64, "width": 48}).save_pretrained(folder)
+    return folder
+
+
+def build_tiny_sam2(folder: str, seed: int = 0, image_size: int = SAM2_TINY_IMAGE_SIZE) -> str:
+    """Save a tiny random SAM2 (Hiera) and its `preprocessor_config.json` (`image_size` square input); returns it."""
+    from transformers import (
+        Sam2Config,
+        Sam2HieraDetConfig,
+        Sam2MaskDecoderConfig,
+        Sam2Model,
+        Sam2PromptEncoderConfig,
+        Sam2VisionConfig,
+    )
+
+    torch.manual_seed(seed)
+    side = image_size
+    # A global-attention block may not open a query-pooling stage (its window would be 0 // stride), hence [1, 1, 2, 1]
+    # blocks with the global one (index 3) second in stage 3.
+    hiera = Sam2HieraDetConfig(
+        hidden_size=8,
+        num_attention_heads=1,
+        image_size=[side, side],
+        blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[8, 16, 32, 64],
+        num_attention_heads_per_stage=[1, 1, 2, 2],
+        window_size_per_stage=[8, 4, 4, 4],
+        global_attention_blocks=[3],
+        window_positional_embedding_background_size=[4, 4],
+        mlp_ratio=2.0,
+    )
+    vision = Sam2VisionConfig(
+        backbone_config=hiera,
+        backbone_channel_list=[64, 32, 16, 8],
+        backbone_feature_sizes=[[side // 4, side // 4], [side // 8, side // 8], [side // 16, side // 16]],
+        fpn_hidden_size=32,
+    )
+    prompt = Sam2PromptEncoderConfig(hidden_size=32, image_size=side, patch_size=16, mask_input_channels=4)
+    decoder = Sam2MaskDecoderConfig(
+        hidden_size=32, mlp_dim=32, num_hidden_layers=1, num_attention_heads=2, iou_head_hidden_dim=16
+    )
+    config = Sam2Config(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
+    Sam2Model(config).eval().save_pretrained(folder)
+    # What `Sam2ImageProcessor.save_pretrained` writes (it cannot be imported without torchvision).
+    preprocessor = {
+        "image_processor_type": "Sam2ImageProcessor",
+        "do_resize": True,
+        "size": {"height": side, "width": side},
+        "mask_size": {"height": side // 4, "width": side // 4},
+        "resample": 2,
+        "do_rescale": True,
+        "rescale_factor": 1 / 255,
+        "do_normalize": True,
+        "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225],
+        "do_convert_rgb": True,
+    }
+    with open(os.path.join(folder, "preprocessor_config.json"), "w", encoding="utf-8") as handle:
+        json.dump(preprocessor, handle, indent=2)
+    return folder
+
+
+def build_tiny_extractor_models(root: str) -> dict[str, str]:
+    """Build the three tiny models under `root` (subfolders rt_detr, vitpose, sam2); returns `{name: folder}`."""
+    paths = {}
+    for name, build in (("rt_detr", build_tiny_rt_detr), ("vitpose", build_tiny_vitpose), ("sam2", build_tiny_sam2)):
+        folder = os.path.join(root, name)
+        os.makedirs(folder, exist_ok=True)
+        paths[name] = build(folder)
+    return paths
+
+
+@functools.cache
+def tiny_extractor_models() -> dict[str, str]:
+    """The three tiny models, built once per process in a temporary folder (removed at exit)."""
+    root = tempfile.mkdtemp(prefix="sherlock-tiny-extractors-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return build_tiny_extractor_models(root)
+
+
+def tiny_extractor_settings(paths: dict[str, str] | None = None, threshold: float = 0.0, **capacities) -> dict:
+    """`build_extractors` settings for the tiny models (`max_persons`, `max_objects`, `max_relations` overridable)."""
+    paths = paths or tiny_extractor_models()
+    return {
+        "detector": {"backend": "rt_detr", "model": paths["rt_detr"], "threshold": threshold},
+        "pose": {"backend": "vitpose", "model": paths["vitpose"], "max_persons": capacities.get("max_persons", 4)},
+        "objects": {
+            "backend": "geometric",
+            "max_objects": capacities.get("max_objects", 6),
+            "max_relations": capacities.get("max_relations", 8),
+        },
+        "background": {"backend": "sam2", "model": paths["sam2"]},
+    }
+
+
+__all__ = [
+    "SAM2_TINY_IMAGE_SIZE",
+    "TINY_DETECTOR_LABELS",
+    "build_tiny_extractor_models",
+    "build_tiny_rt_detr",
+    "build_tiny_sam2",
+    "build_tiny_vitpose",
+    "tiny_extractor_models",
+    "tiny_extractor_settings",
+]
