@@ -1,7 +1,7 @@
 # Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
 """Time per frame of each expert-extractor backend: detector, pose, relations, background.
 
-By default the backends run the tiny random models of `tests/extractor_factory.py` (RT-DETR at 64x64 with 10 queries,
+By default the backends run the tiny random models of `sherlock/tiny_extractors.py` (RT-DETR at 64x64 with 10 queries,
 ViTPose with 64x48 crops, SAM2 at 128x128), built into a temporary folder, so nothing is downloaded: the figures
 measure the pipeline's own overhead (preprocessing, batching, post-processing, geometry) plus tiny forwards, not the
 cost of the real checkpoints. Pass `--settings file.json` (the `build_extractors` settings, e.g. the Hub defaults
@@ -71,12 +71,12 @@ def main(argv=None) -> dict:
         settings = json.loads(Path(args.settings).read_text())
         models = "settings file " + args.settings
     else:
-        from extractor_factory import tiny_extractor_models, tiny_extractor_settings
+        from sherlock.tiny_extractors import tiny_extractor_models, tiny_extractor_settings
 
         settings = tiny_extractor_settings(
             tiny_extractor_models(), threshold=args.threshold, max_persons=8, max_objects=16, max_relations=32
         )
-        models = "tiny random models (tests/extractor_factory.py)"
+        models = "tiny random models (sherlock/tiny_extractors.py)"
     extractors = build_extractors(settings)
     frames = make_frames(args.frames, args.height, args.width)
 

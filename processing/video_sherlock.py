@@ -223,16 +223,31 @@ def _check_file(source, path, data) -> None:
         try:
             size = os.path.getsize(path)
             with open(path, "rb") as handle:
+                head = handle.read(512)
+                handle.seek(0)
                 reason = _mp4_truncation(handle, size) if size else None
         except OSError as exc:
             raise VideoDecodeError(source, f"cannot read the file ({exc.strerror or exc})") from exc
     else:
         size = len(data)
+        head = bytes(data[:512])
         reason = _mp4_truncation(io.BytesIO(data), size) if size else None
     if size == 0:
         raise VideoDecodeError(source, "empty file (0 bytes)")
+    if _is_plain_text(head):
+        # caught before any decoder: FFmpeg would also fail, but only after printing its own error to stderr
+        raise VideoDecodeError(source, "not a video: the file contains text")
     if reason is not None:
         raise VideoDecodeError(source, reason)
+
+
+def _is_plain_text(head: bytes) -> bool:
+    """Whether the first bytes of a file are printable UTF-8 text (no container format starts like that)."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and all(ch.isprintable() or ch in "\r\n\t" for ch in text)
 
 
 def _mp4_truncation(handle, size: int):

@@ -45,8 +45,8 @@ def _load(args: AnalyzeArguments):
             "Using the built-in demo model: tiny and RANDOMLY initialised, so its events are not meaningful "
             "(a trained demo model arrives with the training issue)."
         )
-    elif not Path(model_path).exists() and "/" not in model_path:
-        raise FileNotFoundError(f"model {model_path!r} not found (give a folder, a Hub id or 'demo')")
+    elif not Path(model_path).exists() and (model_path.count("/") != 1 or model_path.startswith((".", "/", "~"))):
+        raise FileNotFoundError(f"model {model_path!r} not found: give a model folder, a Hub id or 'demo'")
     processor = SherlockProcessor.from_pretrained(model_path)
     if args.cache_dir is not None:
         processor.cache_dir = args.cache_dir
@@ -85,7 +85,7 @@ def analyze_command(args: AnalyzeArguments) -> int:
     from .analyze import analyze_video
 
     if not Path(args.video).is_file():
-        raise VideoDecodeError(f"{args.video}: no such file")
+        raise VideoDecodeError(args.video, "no such file")
     model, processor = _load(args)
     result = analyze_video(model, processor, args.video, max_new_tokens=args.max_new_tokens)
     if args.json:
@@ -100,6 +100,7 @@ def analyze_command(args: AnalyzeArguments) -> int:
     else:
         print(f"{args.video}: {result.duration:.1f} s, frames at {', '.join(f'{t:.1f}' for t in result.timestamps)} s")
         print(format_table(result))
+        logger.info("raw answer: %r", result.answer)
     return 0
 
 
@@ -125,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if namespace.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if not namespace.verbose:
+        from huggingface_hub.utils import logging as hub_logging
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        hub_logging.set_verbosity_error()
     values = {k: v for k, v in vars(namespace).items() if k not in ("command", "verbose")}
     args = AnalyzeArguments(**values)
     try:

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from extractor_factory import TINY_DETECTOR_LABELS, tiny_extractor_models, tiny_extractor_settings
+from sherlock.tiny_extractors import TINY_DETECTOR_LABELS, tiny_extractor_models, tiny_extractor_settings
 
 from processing.extractors_sherlock import (
     CLIP_MEAN_FILL,

@@ -1,4 +1,5 @@
-"""Tiny random RT-DETR, ViTPose and SAM2 models (with their preprocessing configs) for extractor and processor tests.
+"""Tiny random RT-DETR, ViTPose and SAM2 models (with their preprocessing configs) for tests, benchmarks and the
+built-in demo.
 
 Nothing is downloaded: each `build_tiny_*` function builds a model from a small config with a fixed seed, saves it with
 its image processor settings into a folder and returns the folder, which the extractors load by path like a Hub id.

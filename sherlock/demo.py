@@ -1,0 +1,42 @@
+"""The built-in demo model of `sherlock analyze` (`--model demo`): a tiny RANDOMLY initialised Sherlock with tiny random
+extractors, built locally on first use (nothing is downloaded). It exercises the whole pipeline — decoding, the
+extractors, the feature cache, generation and parsing — but its answers are not meaningful until the training issue
+ships a trained demo model."""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from .tiny_extractors import build_tiny_extractor_models, tiny_extractor_settings
+from .tiny_models import build_tiny_sherlock
+
+
+logger = logging.getLogger(__name__)
+
+DEMO_VERSION = 1
+EXAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "examples" / "demo.mp4"
+
+
+def default_demo_dir() -> Path:
+    """`$SHERLOCK_HOME/demo-tiny-random` (default `~/.cache/sherlock/demo-tiny-random`)."""
+    home = Path(os.environ.get("SHERLOCK_HOME", Path.home() / ".cache" / "sherlock"))
+    return home / "demo-tiny-random"
+
+
+def ensure_demo_model(folder: str | Path | None = None) -> Path:
+    """Return the demo model folder, building it first if it is missing or from another demo version."""
+    folder = Path(folder) if folder is not None else default_demo_dir()
+    stamp = folder / "sherlock_demo.json"
+    if stamp.is_file() and json.loads(stamp.read_text()).get("version") == DEMO_VERSION:
+        return folder
+    logger.warning("Building the tiny random demo model in %s (first use only) ...", folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = build_tiny_extractor_models(str(folder / "extractors"))
+    settings = tiny_extractor_settings(paths, threshold=0.15, max_persons=8, max_objects=16, max_relations=32)
+    build_tiny_sherlock(folder, extractors=settings)
+    stamp.write_text(json.dumps({"version": DEMO_VERSION, "random_weights": True}))
+    return folder
+
+
+__all__ = ["EXAMPLE_VIDEO", "default_demo_dir", "ensure_demo_model"]
