@@ -34,9 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import numpy as np  # noqa: E402
-import video_factory  # noqa: E402
 
 from processing.video_sherlock import load_video  # noqa: E402
+
+import video_factory  # noqa: E402
 
 
 GOAL_REALTIME_FACTOR = 10.0

@@ -5,12 +5,13 @@ import subprocess
 import sys
 
 import pytest
-from video_factory import make_text_as_mp4, make_truncated, write_video
 
 from sherlock.cli import main
 from sherlock.demo import EXAMPLE_VIDEO, ensure_demo_model
 from sherlock.tiny_extractors import tiny_extractor_models, tiny_extractor_settings
 from sherlock.tiny_models import build_tiny_sherlock
+
+from video_factory import make_text_as_mp4, make_truncated, write_video
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
 """SherlockConfig: defaults, validation with ValueErrors that name the bad value, round trips."""
 
 import pytest
-from sherlock_tester import get_config
 
 from modeling_sherlock import EXPERT_NAMES, SherlockConfig
+
+from sherlock_tester import get_config
 
 
 def test_defaults_are_the_paper_settings():

@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from sherlock.tiny_extractors import TINY_DETECTOR_LABELS, tiny_extractor_models, tiny_extractor_settings
 
 from processing.extractors_sherlock import (
     CLIP_MEAN_FILL,
@@ -23,6 +22,7 @@ from processing.extractors_sherlock import (
     build_extractors,
 )
 from processing.relations_sherlock import RELATION_PREDICATES, box_relations, predicate_id, rideable_label_ids
+from sherlock.tiny_extractors import TINY_DETECTOR_LABELS, tiny_extractor_models, tiny_extractor_settings
 
 
 PERSON, BICYCLE, CAR, CUP = range(4)

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from sherlock_tester import build_model, prepare_inputs
 
 

@@ -2,10 +2,11 @@
 
 import pytest
 import torch
-from sherlock_tester import TOKENS_PER_FRAME, build_model, prepare_inputs, select, video_llava_kwargs
 from transformers import VideoLlavaConfig, VideoLlavaForConditionalGeneration
 
 from modeling_sherlock import EXPERT_NAMES
+
+from sherlock_tester import TOKENS_PER_FRAME, build_model, prepare_inputs, select, video_llava_kwargs
 
 
 def build(seed=0, **overrides):

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from video_factory import make_empty, make_text_as_mp4, make_truncated, write_video
 
 from modeling_sherlock import SherlockForConditionalGeneration
 from processing import AbnormalEvent, SherlockProcessor, VideoDecodeError
 from processing.relations_sherlock import RELATION_PREDICATES
 from sherlock.tiny_extractors import tiny_extractor_models, tiny_extractor_settings
 from sherlock.tiny_models import build_tiny_sherlock
+
+from video_factory import make_empty, make_text_as_mp4, make_truncated, write_video
 
 
 REPO = Path(__file__).resolve().parents[1]

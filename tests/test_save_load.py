@@ -11,11 +11,12 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-from sherlock_tester import build_model, prepare_inputs, video_llava_kwargs
 from transformers import AutoModel, VideoLlavaConfig, VideoLlavaForConditionalGeneration
 
 from modeling_sherlock import SherlockForConditionalGeneration
 from sherlock.convert import ConvertArguments, convert_video_llava_to_sherlock, main
+
+from sherlock_tester import build_model, prepare_inputs, video_llava_kwargs
 
 
 REPO = Path(__file__).resolve().parents[1]

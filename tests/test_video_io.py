@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import video_factory as vf
 
 from processing import video_sherlock
 from processing.video_sherlock import VideoClip, VideoDecodeError, load_video, video_content_hash
+
+import video_factory as vf
 
 
 decord = pytest.importorskip("decord")
