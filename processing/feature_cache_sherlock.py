@@ -89,8 +89,9 @@ class FeatureCache:
 
         Args:
             video_hash, timestamps: the clip.
-            extractor_ids: the extractors that must have produced them; `None` accepts the clip's only entry (the
-                `precomputed` backend, which does not know how the features were made).
+            extractor_ids: the extractors that must have produced them; `None` accepts the clip's only expert-feature
+                entry (the `precomputed` backend, which does not know how the features were made; entries saved
+                with `extra={"kind": "pixels"}` — the processor's cached pixel values — are not candidates).
 
         Raises:
             FeatureCacheMiss: nothing cached for these inputs (or several entries and no `extractor_ids`).
@@ -102,7 +103,12 @@ class FeatureCache:
             return load_file(tensors)
         folder = self._clip_dir(video_hash, timestamps)
         entries = sorted(folder.glob("*.json")) if folder.is_dir() else []
-        entries = [path for path in entries if path.with_suffix(".safetensors").is_file()]
+        entries = [
+            path
+            for path in entries
+            if path.with_suffix(".safetensors").is_file()
+            and json.loads(path.read_text()).get("kind", "features") == "features"
+        ]
         if len(entries) != 1:
             raise FeatureCacheMiss(
                 f"{len(entries)} cached feature entries for video {video_hash[:12]} at these frame times in "

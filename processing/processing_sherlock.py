@@ -10,6 +10,8 @@ single-dot siblings.
 """
 
 import copy
+import hashlib
+import importlib.util
 
 import numpy as np
 import torch
@@ -102,6 +104,9 @@ class SherlockProcessor(ProcessorMixin):
         cache_dir (`str`, *optional*):
             Folder of the feature cache; `None` disables caching (the `precomputed` backend needs it). It is saved
             in `processor_config.json` like every setting: set it to `None` before publishing a processor.
+        cache_pixels (`bool`, *optional*, defaults to `True`):
+            With a cache, also store the preprocessed `pixel_values_videos` / `background_pixel_values` (keyed by the
+            image-processor settings), so that a cached pass probes the video's frame times without decoding it.
         background_size (`int`, *optional*):
             Side of the background frames for the background tower (defaults to the image processor's crop size).
         chat_template (`str`, *optional*):
@@ -120,6 +125,7 @@ class SherlockProcessor(ProcessorMixin):
         instruction: str = DEFAULT_INSTRUCTION,
         extractors: dict | None = None,
         cache_dir: str | None = None,
+        cache_pixels: bool = True,
         background_size: int | None = None,
         chat_template: str | None = None,
         **kwargs,
@@ -136,6 +142,7 @@ class SherlockProcessor(ProcessorMixin):
         self.instruction = instruction
         self.extractors = copy.deepcopy(DEFAULT_EXTRACTOR_SETTINGS if extractors is None else extractors)
         self.cache_dir = cache_dir
+        self.cache_pixels = cache_pixels
         self.background_size = background_size
         self._extractor_set = None
         super().__init__(image_processor, tokenizer, chat_template=chat_template or DEFAULT_CHAT_TEMPLATE)
@@ -248,14 +255,13 @@ class SherlockProcessor(ProcessorMixin):
             if len(texts) != len(videos):
                 raise ValueError(f"Got {len(texts)} prompts for {len(videos)} videos.")
 
-        clips, features = [], []
+        clips, items = [], []
         for video in videos:
             if hasattr(video, "read"):
                 video = video.read()  # a file object is read once: decoded and hashed from the same bytes
-            clip = self.load_video(video, **kwargs)
-            video_hash = video_content_hash(video, array_fps=kwargs.get("array_fps"))
+            clip, item = self._prepare_video(video, **kwargs)
             clips.append(clip)
-            features.append(self.extract_features(clip, video_hash))
+            items.append(item)
         frame_counts = sorted({len(clip.timestamps) for clip in clips})
         if len(frame_counts) > 1:
             raise ValueError(
@@ -266,19 +272,9 @@ class SherlockProcessor(ProcessorMixin):
         prompts = texts if texts is not None else [self.build_prompt(clip) for clip in clips]
         prompts = [self._expand_video_tokens(prompt, len(clip.timestamps)) for prompt, clip in zip(prompts, clips)]
         data = dict(self.tokenizer(prompts, padding=padding, return_tensors=None))
-
-        pixel_values = [self._pixels(clip.frames) for clip in clips]
-        data["pixel_values_videos"] = np.stack(pixel_values)
-        for name in EXPERT_ARRAY_NAMES:
-            if all(name in f for f in features):
-                data[name] = np.stack([f[name] for f in features])
-        if all("background_features" in f for f in features):
-            data["background_features"] = np.stack([f["background_features"] for f in features])
-        elif all("background_frames" in f for f in features):
-            side = self.background_size or self._crop_side()
-            data["background_pixel_values"] = np.stack(
-                [self._pixels(f["background_frames"], side=side) for f in features]
-            )
+        for name in ("pixel_values_videos", *EXPERT_ARRAY_NAMES, "background_features", "background_pixel_values"):
+            if all(name in item for item in items):
+                data[name] = np.stack([item[name] for item in items])
         batch = BatchFeature(data=data, tensor_type=return_tensors)
         if return_metadata:
             batch["video_metadata"] = [
@@ -286,6 +282,51 @@ class SherlockProcessor(ProcessorMixin):
                 for clip in clips
             ]
         return batch
+
+    def _pixel_settings_id(self) -> dict[str, str]:
+        """Cache id of the preprocessing that makes the pixel values (image-processor settings, background side)."""
+        settings = self.image_processor.to_json_string() + f"|background_size={self.background_size}"
+        return {"pixel_values": hashlib.sha256(settings.encode("utf-8")).hexdigest()[:16]}
+
+    def _prepare_video(self, video, **kwargs) -> tuple[VideoClip, dict[str, np.ndarray]]:
+        """Decode (or, on a full cache hit, only probe) one video and compute its arrays.
+
+        Returns the clip (frames empty when only probed) and a dict with `pixel_values_videos`, the expert arrays and
+        `background_pixel_values` or `background_features`.
+        """
+        video_hash = video_content_hash(video, array_fps=kwargs.get("array_fps"))
+        cache = FeatureCache(self.cache_dir) if self.cache_dir is not None else None
+        is_array = isinstance(video, (np.ndarray, list, tuple))
+        if cache is not None and self.cache_pixels and not is_array:
+            probe_kwargs = dict(kwargs)
+            if "backend" not in probe_kwargs and importlib.util.find_spec("av") is not None:
+                probe_kwargs["backend"] = "pyav"  # reads only packet headers; same frame times as decord
+            probe = self.load_video(video, decode=False, **probe_kwargs)
+            try:
+                pixels = cache.load(video_hash, probe.timestamps, self._pixel_settings_id())
+                return probe, {**self._cached_features(cache, probe, video_hash), **pixels}
+            except FeatureCacheMiss:
+                pass
+        clip = self.load_video(video, **kwargs)
+        features = self.extract_features(clip, video_hash)
+        item = {name: features[name] for name in EXPERT_ARRAY_NAMES if name in features}
+        pixels = {"pixel_values_videos": self._pixels(clip.frames)}
+        if "background_features" in features:
+            item["background_features"] = features["background_features"]
+        elif "background_frames" in features:
+            side = self.background_size or self._crop_side()
+            pixels["background_pixel_values"] = self._pixels(features["background_frames"], side=side)
+        if cache is not None and self.cache_pixels and not is_array:
+            cache.save(video_hash, clip.timestamps, self._pixel_settings_id(), pixels, extra={"kind": "pixels"})
+        return clip, {**item, **pixels}
+
+    def _cached_features(self, cache: FeatureCache, clip: VideoClip, video_hash: str) -> dict[str, np.ndarray]:
+        """The expert arrays of a clip from the cache (raises `FeatureCacheMiss`)."""
+        if self.is_precomputed:
+            features = cache.load(video_hash, clip.timestamps)
+        else:
+            features = cache.load(video_hash, clip.timestamps, self.extractor_set.extractor_ids())
+        return {k: v for k, v in features.items() if k in EXPERT_ARRAY_NAMES or k == "background_features"}
 
     def _pixels(self, frames: np.ndarray, side: int | None = None) -> np.ndarray:
         kwargs = {}

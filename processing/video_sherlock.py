@@ -390,7 +390,12 @@ class _BackendFailure(Exception):
     """decord could not read the file (the reason is kept for the final VideoDecodeError)."""
 
 
-def _load_decord(decord, source, path, data, num_frames, fps) -> VideoClip:
+def _no_frames(count: int) -> np.ndarray:
+    """The `frames` of a probed (not decoded) clip: `count` frames of size 0 x 0."""
+    return np.zeros((count, 0, 0, 3), dtype=np.uint8)
+
+
+def _load_decord(decord, source, path, data, num_frames, fps, decode=True) -> VideoClip:
     try:
         reader = decord.VideoReader(path if data is None else io.BytesIO(data), ctx=decord.cpu(0), num_threads=0)
         total = len(reader)
@@ -400,6 +405,9 @@ def _load_decord(decord, source, path, data, num_frames, fps) -> VideoClip:
         raise _BackendFailure(_not_a_video_reason(path, data, exc, library="decord")) from exc
     starts, duration, native_fps, _ = _timeline(source, times[:, 0], times[:, 1], avg_fps)
     indices = _sample_indices(source, starts, duration, num_frames, fps)
+    if not decode:
+        del reader
+        return _make_clip(_no_frames(len(indices)), starts, duration, native_fps, indices, source, "decord")
     try:
         batch = reader.get_batch(indices.tolist())
         frames = batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)  # a bridge may return torch
@@ -413,7 +421,7 @@ def _load_decord(decord, source, path, data, num_frames, fps) -> VideoClip:
     return _make_clip(frames, starts, duration, native_fps, indices, source, "decord")
 
 
-def _load_pyav(av, source, path, data, num_frames, fps) -> VideoClip:
+def _load_pyav(av, source, path, data, num_frames, fps, decode=True) -> VideoClip:
     def open_container():
         return av.open(path if data is None else io.BytesIO(data), mode="r")
 
@@ -460,6 +468,8 @@ def _load_pyav(av, source, path, data, num_frames, fps) -> VideoClip:
     if not from_pts:
         pts_to_index = None  # duplicate / odd pts: match decoded frames by their order instead
     indices = _sample_indices(source, starts, duration, num_frames, fps)
+    if not decode:
+        return _make_clip(_no_frames(len(indices)), starts, duration, native_fps, indices, source, "pyav")
 
     # Pass 2: one sequential decode from the start (no seek), stopping after the last wanted frame; only the wanted
     # frames are converted to RGB. Frames are matched to indices by pts (robust to frames the decoder drops).
@@ -521,7 +531,7 @@ def _load_array(video, num_frames, fps, array_fps) -> VideoClip:
 # ------------------------------------------------------------------------------------------------------------ public
 
 
-def load_video(video, num_frames=None, fps=None, backend="auto", array_fps=None) -> VideoClip:
+def load_video(video, num_frames=None, fps=None, backend="auto", array_fps=None, decode=True) -> VideoClip:
     """Decode a video and sample frames from it.
 
     Args:
@@ -534,6 +544,9 @@ def load_video(video, num_frames=None, fps=None, backend="auto", array_fps=None)
         backend: "auto" (decord if importable, PyAV when decord is missing or cannot read the file), "decord" or
             "pyav". Ignored for arrays.
         array_fps: the frame rate of an array / list input (required there; duration = T / array_fps).
+        decode: `False` probes the video without decoding any frame: the clip has the same timestamps, indices and
+            duration as a decoded one, and `frames` of shape `(num_sampled, 0, 0, 3)` (PyAV reads only the packet
+            headers for this; the processor uses it to look up the feature cache before decoding).
 
     Returns:
         A `VideoClip` (frames, timestamps in seconds, duration, native fps, frame indices, source, backend). The
@@ -561,7 +574,7 @@ def load_video(video, num_frames=None, fps=None, backend="auto", array_fps=None)
             decord = None
         if decord is not None:
             try:
-                return _load_decord(decord, source, path, data, num_frames, fps)
+                return _load_decord(decord, source, path, data, num_frames, fps, decode)
             except (_BackendFailure, VideoDecodeError) as exc:
                 reason = exc.reason if isinstance(exc, VideoDecodeError) else str(exc)
                 if backend == "decord":
@@ -580,7 +593,7 @@ def load_video(video, num_frames=None, fps=None, backend="auto", array_fps=None)
                 "Decoding videos needs decord or PyAV: `pip install decord` (or `pip install av`)."
             ) from exc
         raise
-    return _load_pyav(av, source, path, data, num_frames, fps)
+    return _load_pyav(av, source, path, data, num_frames, fps, decode)
 
 
 def video_content_hash(video, array_fps=None) -> str:

@@ -35,7 +35,7 @@ def test_json_output_and_the_feature_cache(model_folder, video, tmp_path, capsys
     assert isinstance(payload["answer"], str) and isinstance(payload["events"], list)
     for event in payload["events"]:
         assert set(event) >= {"start", "end", "subject", "event_type", "object", "scene", "score"}
-    assert len(list(cache.rglob("*.safetensors"))) == 1  # the extractors' outputs were cached
+    assert len(list(cache.rglob("*.safetensors"))) == 2  # the extractors' outputs and the pixels were cached
 
 
 def test_table_output(model_folder, video, capsys):

@@ -190,7 +190,8 @@ def test_cache_runs_the_extractors_once_and_misses_on_changes(folder, video, tmp
     assert calls == {"detector": 1, "pose": 1, "objects": 1, "background": 1}
     for name in first:
         torch.testing.assert_close(second[name], first[name])
-    assert len(list(cache.rglob("*.safetensors"))) == 1 and len(list(cache.rglob("*.json"))) == 1
+    # one entry of expert features, one of preprocessed pixels
+    assert len(list(cache.rglob("*.safetensors"))) == 2 and len(list(cache.rglob("*.json"))) == 2
 
     # a changed video (same name, other content) misses
     changed = write_video(tmp_path / "changed.mp4", num_frames=24, fps=8.0, size=(96, 64), pattern="texture")
@@ -209,6 +210,30 @@ def test_cache_runs_the_extractors_once_and_misses_on_changes(folder, video, tmp
     # other frame times miss
     again(videos=video, num_frames=6)
     assert again_calls["detector"] == 1
+
+
+def test_a_cached_pass_probes_the_video_without_decoding_it(folder, video, tmp_path, monkeypatch):
+    import processing.processing_sherlock as module
+
+    decoded = []
+    original = module.load_video
+
+    def counting(*args, **kwargs):
+        decoded.append(kwargs.get("decode", True))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "load_video", counting)
+    processor = load_processor(folder, cache_dir=str(tmp_path / "cache"))
+    first = processor(videos=video)
+    assert decoded == [False, True]  # probe (miss), then decode
+    second = processor(videos=video)
+    assert decoded == [False, True, False]  # probe (hit): no decoding
+    for name in first:
+        torch.testing.assert_close(second[name], first[name])
+    # without pixel caching the video is decoded again (features still come from the cache)
+    processor.cache_pixels = False
+    processor(videos=video)
+    assert decoded[-1] is True
 
 
 def test_precomputed_backend_reads_the_cache_and_runs_no_model(folder, video, tmp_path):

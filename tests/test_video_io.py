@@ -384,3 +384,18 @@ def test_benchmark_quick_run_decodes_the_right_frames_with_both_backends(monkeyp
             assert figures["frames_ok"] and figures["backend_used"] == backend and figures["median_s"] > 0
     assert results["fixed_rate"]["pyav"]["sampled_frames"] == 32  # 4 s at 8 fps
     assert results["uniform"]["decord"]["sampled_frames"] == 8
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+@pytest.mark.parametrize("sampling", [{"num_frames": 5}, {"fps": 3.0}])
+def test_probing_without_decoding_gives_the_decoded_clips_timeline(tmp_path, backend, sampling):
+    path = vf.write_video(tmp_path / "probe.mp4", num_frames=30, fps=10.0)
+    decoded = load_video(path, backend=backend, **sampling)
+    probed = load_video(path, backend=backend, decode=False, **sampling)
+    np.testing.assert_array_equal(probed.timestamps, decoded.timestamps)
+    np.testing.assert_array_equal(probed.frame_indices, decoded.frame_indices)
+    assert probed.duration == decoded.duration and probed.fps == decoded.fps
+    assert probed.frames.shape == (len(decoded.timestamps), 0, 0, 3)
+    # and the two backends probe the same timeline
+    other = load_video(path, backend="pyav" if backend == "decord" else "decord", decode=False, **sampling)
+    np.testing.assert_array_equal(other.timestamps, probed.timestamps)
