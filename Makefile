@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sherlock-installed
 
-.PHONY: setup test lint bench clean
+.PHONY: setup demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 	@$(PY) -c "import importlib.util, sys; sys.exit('torchvision must not be installed' if importlib.util.find_spec('torchvision') else 0)"
 	touch $(STAMP)
 
+# The main job on its built-in default: analyze the shipped example video with the tiny random demo model.
+demo: setup
+	$(VENV)/bin/sherlock analyze examples/demo.mp4
+
 lint: setup
 	$(VENV)/bin/ruff check modeling_sherlock processing sherlock tests benchmarks examples
 	$(VENV)/bin/ruff format --check modeling_sherlock processing sherlock tests benchmarks examples
@@ -26,6 +30,7 @@ test: setup lint
 
 bench: setup
 	$(PY) benchmarks/benchmark_gsm_overhead.py
+	$(PY) benchmarks/benchmark_processing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
