@@ -93,7 +93,7 @@ class VideoDecodeError(ValueError):
 
 @dataclass
 class VideoClip:
-    """Frames sampled from a video, with their times.
+    """Frames sampled from a video, with their times (unpacks as `frames, timestamps, duration`).
 
     frames:        uint8 (num_frames, height, width, 3), RGB, as displayed (container rotation applied).
     timestamps:    float64 (num_frames,), start time of each frame in seconds, strictly increasing.
@@ -111,6 +111,10 @@ class VideoClip:
     frame_indices: np.ndarray
     source: str
     backend: str
+
+    def __iter__(self):
+        """Unpack as `frames, timestamps, duration = load_video(path)`."""
+        return iter((self.frames, self.timestamps, self.duration))
 
 
 # ----------------------------------------------------------------------------------------------------------- helpers

@@ -399,3 +399,9 @@ def test_probing_without_decoding_gives_the_decoded_clips_timeline(tmp_path, bac
     # and the two backends probe the same timeline
     other = load_video(path, backend="pyav" if backend == "decord" else "decord", decode=False, **sampling)
     np.testing.assert_array_equal(other.timestamps, probed.timestamps)
+
+
+def test_clip_unpacks_as_frames_timestamps_duration(tmp_path):
+    path = vf.write_video(tmp_path / "unpack.mp4", num_frames=16, fps=8.0)
+    frames, timestamps, duration = load_video(path, num_frames=4)
+    assert frames.shape[0] == len(timestamps) == 4 and duration == pytest.approx(2.0)
