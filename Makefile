@@ -22,8 +22,8 @@ demo: setup
 	$(VENV)/bin/sherlock analyze examples/demo.mp4
 
 lint: setup
-	$(VENV)/bin/ruff check modeling_sherlock processing sherlock tests benchmarks examples
-	$(VENV)/bin/ruff format --check modeling_sherlock processing sherlock tests benchmarks examples
+	$(VENV)/bin/ruff check modeling_sherlock processing sherlock dataset_scripts tests benchmarks examples
+	$(VENV)/bin/ruff format --check modeling_sherlock processing sherlock dataset_scripts tests benchmarks examples
 
 test: setup lint
 	$(PY) -m pytest -q

@@ -1,0 +1,150 @@
+"""Shared output discipline of the dataset builders: deterministic parquet shards, a dataset card whose YAML
+`configs:` make `load_dataset(folder)` work without a loading script, a rejects file, and the Hub upload.
+
+Layout of a built dataset folder:
+
+    README.md                          the card (YAML header with `configs:`, licence, pretty name; markdown body)
+    <config>/<split>-00000-of-0000N.parquet
+    rejects.jsonl                      every input row that did not make it into the data, with a reason
+"""
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ROWS_PER_SHARD = 5000
+
+
+@dataclass
+class ConfigFiles:
+    """The parquet files of one config, per split, relative to the dataset folder."""
+
+    name: str
+    splits: dict[str, list[str]] = field(default_factory=dict)
+    default: bool = False
+
+
+def write_split(
+    rows: Sequence[dict],
+    features: datasets.Features,
+    output_dir: str | Path,
+    config: str,
+    split: str,
+    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
+) -> list[str]:
+    """Write `rows` (in the given order) as parquet shards `<config>/<split>-0000i-of-0000n.parquet`.
+
+    The bytes depend only on the rows, the features and the library versions (no timestamps), so the same input gives
+    the same files. Returns the shard paths relative to `output_dir`.
+    """
+    output_dir = Path(output_dir)
+    folder = output_dir / config
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(f"{split}-*.parquet"):
+        stale.unlink()
+    count = max(1, math.ceil(len(rows) / rows_per_shard))
+    paths = []
+    for index in range(count):
+        chunk = list(rows[index * rows_per_shard : (index + 1) * rows_per_shard])
+        shard = folder / f"{split}-{index:05d}-of-{count:05d}.parquet"
+        datasets.Dataset.from_list(chunk, features=features).to_parquet(str(shard))
+        paths.append(shard.relative_to(output_dir).as_posix())
+    return paths
+
+
+def _yaml_scalar(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def card_header(
+    configs: Iterable[ConfigFiles],
+    license: str,
+    pretty_name: str,
+    extra: dict[str, list[str] | str] | None = None,
+) -> str:
+    """The YAML front matter of a dataset card: licence, pretty name, tags and `configs:` with their data files."""
+    lines = ["---", f"license: {license}", f"pretty_name: {_yaml_scalar(pretty_name)}"]
+    for key, value in (extra or {}).items():
+        if isinstance(value, str):
+            lines.append(f"{key}: {_yaml_scalar(value)}")
+        else:
+            lines.append(f"{key}:")
+            lines.extend(f"- {_yaml_scalar(item)}" for item in value)
+    lines.append("configs:")
+    for config in configs:
+        lines.append(f"- config_name: {config.name}")
+        if config.default:
+            lines.append("  default: true")
+        lines.append("  data_files:")
+        for split, paths in config.splits.items():
+            lines.append(f"  - split: {split}")
+            lines.append("    path:")
+            lines.extend(f"    - {_yaml_scalar(path)}" for path in paths)
+    lines.append("---")
+    return "\n".join(lines) + "\n"
+
+
+def write_card(output_dir: str | Path, header: str, body: str) -> Path:
+    """Write `README.md` = YAML header + markdown body."""
+    path = Path(output_dir) / "README.md"
+    path.write_text(header + "\n" + body.rstrip() + "\n", encoding="utf-8")
+    return path
+
+
+def write_rejects(output_dir: str | Path, rejects: Sequence[dict]) -> Path:
+    """Write `rejects.jsonl` (one JSON object per line, in the given order; keys sorted)."""
+    path = Path(output_dir) / "rejects.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for reject in rejects:
+            handle.write(json.dumps(reject, ensure_ascii=False, sort_keys=True) + "\n")
+    return path
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    """A GitHub-markdown table."""
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def push_dataset_folder(
+    folder: str | Path,
+    repo_id: str,
+    token: str | None = None,
+    endpoint: str | None = None,
+    private: bool = False,
+    commit_message: str = "Upload dataset",
+) -> str:
+    """Create the dataset repo if needed and upload the whole folder; returns the commit URL.
+
+    `endpoint` points at another Hub-compatible server (tests use a local one); by default the one of
+    `huggingface_hub` (env `HF_ENDPOINT`).
+    """
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=endpoint, token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    info = api.upload_folder(
+        folder_path=str(folder), repo_id=repo_id, repo_type="dataset", commit_message=commit_message
+    )
+    logger.info("uploaded %s to %s", folder, repo_id)
+    return str(getattr(info, "commit_url", info))
+
+
+__all__ = [
+    "ConfigFiles",
+    "card_header",
+    "markdown_table",
+    "push_dataset_folder",
+    "write_card",
+    "write_rejects",
+    "write_split",
+]
