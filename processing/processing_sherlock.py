@@ -145,6 +145,8 @@ class SherlockProcessor(ProcessorMixin):
         self.cache_pixels = cache_pixels
         self.background_size = background_size
         self._extractor_set = None
+        if kwargs:
+            raise TypeError(f"Unknown SherlockProcessor settings {sorted(kwargs)}.")
         super().__init__(image_processor, tokenizer, chat_template=chat_template or DEFAULT_CHAT_TEMPLATE)
         self.video_token_id = self.tokenizer.convert_tokens_to_ids(self.video_token)
         if self.video_token_id is None or self.video_token_id == self.tokenizer.unk_token_id:
@@ -353,6 +355,14 @@ class SherlockProcessor(ProcessorMixin):
     @property
     def model_input_names(self) -> list[str]:
         return ["input_ids", "attention_mask", "pixel_values_videos", *EXPERT_ARRAY_NAMES, "background_pixel_values"]
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """`ProcessorMixin.from_pretrained`, loading the tokenizer and image processor with `trust_remote_code=False`
+        unless told otherwise: their auto classes read the folder's `config.json`, whose `auto_map` names the model's
+        remote code, and would otherwise stop to ask whether to run it (the processor never needs it)."""
+        kwargs.setdefault("trust_remote_code", False)
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     def to_dict(self) -> dict:
         """As `ProcessorMixin.to_dict`, without the loaded extractor models (only their settings are saved)."""

@@ -348,3 +348,18 @@ def test_end_to_end_generated_video_to_events(folder, video):
     for event in result.events:
         assert 0 <= event.start <= event.end <= result.duration
         assert 0 < event.score <= 1
+
+
+def test_loading_never_asks_to_trust_the_models_remote_code(folder, monkeypatch):
+    import transformers.models.auto.configuration_auto as configuration_auto
+
+    asked = []
+    original = configuration_auto.resolve_trust_remote_code
+
+    def recording(trust_remote_code, *args, **kwargs):
+        asked.append(trust_remote_code)
+        return original(trust_remote_code, *args, **kwargs)
+
+    monkeypatch.setattr(configuration_auto, "resolve_trust_remote_code", recording)
+    SherlockProcessor.from_pretrained(folder)
+    assert asked and None not in asked  # None would mean an interactive prompt in a terminal
