@@ -123,7 +123,8 @@ def push_dataset_folder(
     private: bool = False,
     commit_message: str = "Upload dataset",
 ) -> str:
-    """Create the dataset repo if needed and upload the whole folder; returns the commit URL.
+    """Create the dataset repo if needed and make it mirror the folder (files deleted locally are deleted in the repo
+    too); returns the commit URL.
 
     `endpoint` points at another Hub-compatible server (tests use a local one); by default the one of
     `huggingface_hub` (env `HF_ENDPOINT`).
@@ -133,7 +134,11 @@ def push_dataset_folder(
     api = HfApi(endpoint=endpoint, token=token)
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     info = api.upload_folder(
-        folder_path=str(folder), repo_id=repo_id, repo_type="dataset", commit_message=commit_message
+        folder_path=str(folder),
+        repo_id=repo_id,
+        repo_type="dataset",
+        commit_message=commit_message,
+        delete_patterns="*",  # mirror the folder: a shard dropped by a rebuild is removed from the repo too
     )
     logger.info("uploaded %s to %s", folder, repo_id)
     return str(getattr(info, "commit_url", info))
