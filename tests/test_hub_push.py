@@ -221,3 +221,21 @@ def test_model_repos_round_trip(hub, tmp_path):
     response = get_session().get(f"{hub['url']}/{repo_id}/resolve/main/config.json", headers={"Range": "bytes=1-12"})
     assert response.status_code == 206 and response.content == b'"model_type"'
     assert response.headers["X-Repo-Commit"] == info.oid
+
+
+def test_the_real_mvae_build_pushes_through_its_cli_and_loads_back(hub, tmp_path):
+    """`sherlock-build-mvae --push-to-hub` on the shared CUVA files, then `load_dataset("org/m-vae-real")` from the
+    server gives exactly the rows of the local folder."""
+    from dataset_scripts.build_mvae import main as build_mvae
+
+    cuva = Path(__file__).resolve().parents[2] / "shared" / "data" / "cuva"
+    folder = tmp_path / "m-vae"
+    argv = ["--cuva-dir", str(cuva), "--output-dir", str(folder), "--push-to-hub", "org/m-vae-real"]
+    assert build_mvae([*argv, "--hub-endpoint", hub["url"], "--hub-token", TOKEN]) == 0
+    remote, local = datasets.load_dataset("org/m-vae-real"), datasets.load_dataset(str(folder))
+    assert sorted(remote) == sorted(local) == ["test", "train"]
+    for split in local:
+        assert remote[split].features == local[split].features
+        assert remote[split].to_list() == local[split].to_list()
+    assert len(local["train"]) + len(local["test"]) == 918
+    assert HfApi(endpoint=hub["url"]).list_repo_files("org/m-vae-real", repo_type="dataset") == local_files(folder)
