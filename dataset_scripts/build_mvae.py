@@ -85,6 +85,7 @@ from dataset_scripts.dataset_io import (
     card_header,
     markdown_table,
     push_dataset_folder,
+    run_builder,
     write_card,
     write_rejects,
     write_split,
@@ -1646,14 +1647,15 @@ def summary_text(result: BuildResult) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from transformers import HfArgumentParser
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    parser = HfArgumentParser(BuildMvaeArguments, description="Build the M-VAE dataset from the CUVA annotations.")
-    (args,) = parser.parse_args_into_dataclasses(args=list(sys.argv[1:] if argv is None else argv))
-    result = build_mvae(args)
-    print(summary_text(result))
-    return 0
+    """Console script `sherlock-build-mvae`."""
+    return run_builder(
+        "sherlock-build-mvae",
+        BuildMvaeArguments,
+        build_mvae,
+        summary_text,
+        argv,
+        description="Build the M-VAE dataset from the CUVA annotations.",
+    )
 
 
 if __name__ == "__main__":

@@ -71,7 +71,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
-from transformers import HfArgumentParser
 
 from dataset_scripts.dataset_io import (
     DEFAULT_ROWS_PER_SHARD,
@@ -79,6 +78,7 @@ from dataset_scripts.dataset_io import (
     card_header,
     markdown_table,
     push_dataset_folder,
+    run_builder,
     write_card,
     write_rejects,
     write_split,
@@ -765,15 +765,13 @@ def build_pretune(args: PretuneArguments) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Console script `sherlock-build-pretune`."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    (args,) = HfArgumentParser(PretuneArguments).parse_args_into_dataclasses(args=argv)
-    try:
-        summary = build_pretune(args)
-    except (OSError, ValueError) as error:
-        print(f"sherlock-build-pretune: error: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps(summary, indent=2, sort_keys=True))
-    return 0
+    return run_builder(
+        "sherlock-build-pretune",
+        PretuneArguments,
+        build_pretune,
+        lambda summary: json.dumps(summary, indent=2, sort_keys=True),
+        argv,
+    )
 
 
 if __name__ == "__main__":

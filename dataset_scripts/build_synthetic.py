@@ -100,13 +100,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from transformers import HfArgumentParser
 
 from dataset_scripts.dataset_io import (
     ConfigFiles,
     card_header,
     markdown_table,
     push_dataset_folder,
+    run_builder,
     write_card,
     write_split,
 )
@@ -1809,15 +1809,13 @@ def card_body(args: SyntheticArguments, stats: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Console script `sherlock-build-synthetic`."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    (args,) = HfArgumentParser(SyntheticArguments).parse_args_into_dataclasses(args=argv)
-    try:
-        summary = build_synthetic(args)
-    except (OSError, ValueError) as error:
-        print(f"sherlock-build-synthetic: error: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps(summary, indent=2, sort_keys=True))
-    return 0
+    return run_builder(
+        "sherlock-build-synthetic",
+        SyntheticArguments,
+        build_synthetic,
+        lambda summary: json.dumps(summary, indent=2, sort_keys=True),
+        argv,
+    )
 
 
 if __name__ == "__main__":

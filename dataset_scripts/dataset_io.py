@@ -144,11 +144,39 @@ def push_dataset_folder(
     return str(getattr(info, "commit_url", info))
 
 
+def run_builder(prog: str, arguments_class, build, report, argv=None, description: str | None = None) -> int:
+    """The `main` of a builder's console script: parse the dataclass arguments, build, print the report.
+
+    Args:
+        prog: the console script's name (prefix of the one-line error message).
+        arguments_class: the builder's `@dataclass` of arguments (parsed with `HfArgumentParser`).
+        build: `build(args) -> result`.
+        report: `report(result) -> str`, printed on success.
+
+    Returns the exit code: 0, or 1 with one line on stderr for a bad input (`OSError` / `ValueError`).
+    """
+    import sys
+
+    from transformers import HfArgumentParser
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = HfArgumentParser(arguments_class, description=description)
+    (args,) = parser.parse_args_into_dataclasses(args=list(sys.argv[1:] if argv is None else argv))
+    try:
+        result = build(args)
+    except (OSError, ValueError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
+    print(report(result))
+    return 0
+
+
 __all__ = [
     "ConfigFiles",
     "card_header",
     "markdown_table",
     "push_dataset_folder",
+    "run_builder",
     "write_card",
     "write_rejects",
     "write_split",

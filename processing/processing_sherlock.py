@@ -20,7 +20,7 @@ from transformers.processing_utils import ProcessorMixin
 from transformers.utils import logging
 
 from .events_sherlock import AbnormalEvent, post_process_events
-from .extractors_sherlock import DEFAULT_EXTRACTOR_SETTINGS, build_extractors
+from .extractors_sherlock import DEFAULT_EXTRACTOR_SETTINGS, EXPERT_OUTPUT_KEYS, build_extractors
 from .feature_cache_sherlock import FeatureCache, FeatureCacheMiss
 from .video_sherlock import VideoClip, load_video, video_content_hash
 
@@ -52,15 +52,8 @@ DEFAULT_CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
-EXPERT_ARRAY_NAMES = (
-    "pose_keypoints",
-    "pose_mask",
-    "object_boxes",
-    "object_labels",
-    "object_mask",
-    "relation_triplets",
-    "relation_mask",
-)
+# The extractors' arrays that are model inputs as they are (background frames go through the image processor).
+EXPERT_ARRAY_NAMES = tuple(name for name in EXPERT_OUTPUT_KEYS if name != "background_frames")
 
 
 def timing_line(duration: float, timestamps) -> str:

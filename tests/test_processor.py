@@ -1,22 +1,19 @@
 """SherlockProcessor: video in, model inputs out; the feature cache; remote code; end to end with a tiny Sherlock."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from modeling_sherlock import SherlockForConditionalGeneration
+from modeling_sherlock import EXPERT_INPUT_NAMES, SherlockForConditionalGeneration
 from processing import AbnormalEvent, SherlockProcessor, VideoDecodeError
 from processing.relations_sherlock import RELATION_PREDICATES
 from sherlock.tiny_extractors import tiny_extractor_models, tiny_extractor_settings
 from sherlock.tiny_models import build_tiny_sherlock
 
+from isolated_python import run_without_repository
 from video_factory import make_empty, make_text_as_mp4, make_truncated, write_video
 
 
@@ -48,19 +45,9 @@ def load_processor(folder, **changes) -> SherlockProcessor:
 def test_outputs_are_exactly_the_model_inputs_with_their_shapes(folder, video):
     processor = load_processor(folder)
     batch = processor(videos=video)
-    expected = {
-        "input_ids",
-        "attention_mask",
-        "pixel_values_videos",
-        "pose_keypoints",
-        "pose_mask",
-        "object_boxes",
-        "object_labels",
-        "object_mask",
-        "relation_triplets",
-        "relation_mask",
-        "background_pixel_values",
-    }
+    # exactly the model's inputs: the base ones and every expert input (background as pixels, not cached features)
+    expected = {"input_ids", "attention_mask", "pixel_values_videos"} | set(EXPERT_INPUT_NAMES)
+    expected.discard("background_features")
     assert set(batch.keys()) == expected
     assert batch["pixel_values_videos"].shape == (1, NUM_FRAMES, 3, 32, 32)
     assert batch["background_pixel_values"].shape == (1, NUM_FRAMES, 3, 32, 32)
@@ -281,54 +268,27 @@ def test_save_load_round_trip_keeps_every_setting(folder, tmp_path):
     assert loaded.chat_template == processor.chat_template
 
 
-REMOTE_PROCESSOR_SCRIPT = textwrap.dedent(
-    """
-    import importlib.abc, inspect, json, os, sys
-    repo, folder, video = os.path.realpath(sys.argv[1]), sys.argv[2], sys.argv[3]
+REMOTE_PROCESSOR_SCRIPT = """
+import inspect, json
+from transformers import AutoModel, AutoProcessor
 
-    def in_repo(p):
-        p = os.path.realpath(p or os.getcwd())
-        return (p == repo or p.startswith(repo + os.sep)) and "site-packages" not in p
-
-    sys.path[:] = [p for p in sys.path if not in_repo(p)]
-    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
-
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("modeling_sherlock", "sherlock", "processing"):
-                raise ImportError(f"blocked import of the repository package {name}")
-
-    sys.meta_path.insert(0, Block())
-    from transformers import AutoModel, AutoProcessor
-
-    processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
-    model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
-    assert type(processor).__name__ == "SherlockProcessor", type(processor)
-    assert "transformers_modules" in type(processor).__module__, type(processor).__module__
-    assert not in_repo(inspect.getfile(type(processor)))
-    batch = processor(videos=video, return_metadata=True)
-    metadata = batch.pop("video_metadata")
-    out = model.generate(**batch, max_new_tokens=5, do_sample=False)
-    events = processor.post_process_events("1.0-2.0s: (people, Theft, car, Street)", metadata[0]["duration"])
-    print(json.dumps({"keys": sorted(batch.keys()), "new_tokens": out.shape[1] - batch["input_ids"].shape[1],
-                      "events": [e.to_dict() for e in events]}))
-    """
-)
+folder, video = sys.argv[1], sys.argv[2]
+processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+assert type(processor).__name__ == "SherlockProcessor", type(processor)
+assert "transformers_modules" in type(processor).__module__, type(processor).__module__
+assert not in_repo(inspect.getfile(type(processor)))
+batch = processor(videos=video, return_metadata=True)
+metadata = batch.pop("video_metadata")
+out = model.generate(**batch, max_new_tokens=5, do_sample=False)
+events = processor.post_process_events("1.0-2.0s: (people, Theft, car, Street)", metadata[0]["duration"])
+print(json.dumps({"keys": sorted(batch.keys()), "new_tokens": out.shape[1] - batch["input_ids"].shape[1],
+                  "events": [e.to_dict() for e in events]}))
+"""
 
 
 def test_auto_processor_with_remote_code_in_a_subprocess_without_the_repository(folder, video, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
-    script = tmp_path / "remote.py"
-    script.write_text(REMOTE_PROCESSOR_SCRIPT)
-    result = subprocess.run(
-        [sys.executable, str(script), str(REPO), str(folder), str(video)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_without_repository(REMOTE_PROCESSOR_SCRIPT, [folder, video], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert "pose_keypoints" in report["keys"] and "background_pixel_values" in report["keys"]

@@ -1,10 +1,6 @@
 """save_pretrained / from_pretrained, remote code in a clean subprocess, and initialisation from Video-LLaVA."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,6 +12,7 @@ from transformers import AutoModel, VideoLlavaConfig, VideoLlavaForConditionalGe
 from modeling_sherlock import SherlockForConditionalGeneration
 from sherlock.convert import ConvertArguments, convert_video_llava_to_sherlock, main
 
+from isolated_python import run_without_repository
 from sherlock_tester import build_model, prepare_inputs, video_llava_kwargs
 
 
@@ -64,65 +61,35 @@ def test_saved_folder_has_auto_map_and_remote_code_files(saved):
         assert (folder / name).is_file(), name
 
 
-REMOTE_SCRIPT = textwrap.dedent(
-    """
-    import importlib.abc, inspect, os, sys
-    repo = os.path.realpath(sys.argv[1])
-    folder, modules_cache = sys.argv[2], os.path.realpath(sys.argv[3])
+REMOTE_SCRIPT = """
+import inspect
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
 
-    # exclude the repository: from sys.path, from editable-install finders, and by refusing its package names
-    def in_repo(p):
-        p = os.path.realpath(p or os.getcwd())
-        return (p == repo or p.startswith(repo + os.sep)) and "site-packages" not in p
-
-    sys.path[:] = [p for p in sys.path if not in_repo(p)]
-    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
-
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("modeling_sherlock", "sherlock", "processing"):
-                raise ImportError(f"blocked import of the repository package {name}")
-
-    sys.meta_path.insert(0, Block())
-    import torch
-    from safetensors.torch import load_file, save_file
-    from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
-
-    config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
-    model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
-    model_itt = AutoModelForImageTextToText.from_pretrained(folder, trust_remote_code=True).eval()
-    source = os.path.realpath(inspect.getfile(type(model)))
-    assert source.startswith(modules_cache), source
-    assert not source.startswith(repo), source
-    assert type(model).__name__ == "SherlockForConditionalGeneration", type(model)
-    assert type(config).__name__ == "SherlockConfig"
-    assert not any(name.split(".")[0] in ("modeling_sherlock", "sherlock") for name in sys.modules)
-    inputs = load_file(os.path.join(folder, "inputs.safetensors"))
-    with torch.no_grad():
-        logits = model(**inputs).logits
-        logits_itt = model_itt(**inputs).logits
-    save_file({"logits": logits, "logits_itt": logits_itt}, os.path.join(folder, "remote_logits.safetensors"))
-    print("REMOTE_OK", type(model).__module__)
-    """
-)
+folder, modules_cache = sys.argv[1], os.path.realpath(sys.argv[2])
+config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+model_itt = AutoModelForImageTextToText.from_pretrained(folder, trust_remote_code=True).eval()
+source = os.path.realpath(inspect.getfile(type(model)))
+assert source.startswith(modules_cache), source
+assert not in_repo(source), source
+assert type(model).__name__ == "SherlockForConditionalGeneration", type(model)
+assert type(config).__name__ == "SherlockConfig"
+assert not any(name.split(".")[0] in ("modeling_sherlock", "sherlock") for name in sys.modules)
+inputs = load_file(os.path.join(folder, "inputs.safetensors"))
+with torch.no_grad():
+    logits = model(**inputs).logits
+    logits_itt = model_itt(**inputs).logits
+save_file({"logits": logits, "logits_itt": logits_itt}, os.path.join(folder, "remote_logits.safetensors"))
+print("REMOTE_OK", type(model).__module__)
+"""
 
 
 def test_trust_remote_code_load_in_a_subprocess_without_the_repository(saved, tmp_path):
     folder, _, inputs, logits = saved
     save_file({k: v.contiguous() for k, v in inputs.items()}, folder / "inputs.safetensors")
-    modules_cache = tmp_path / "hf_modules"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_MODULES_CACHE=str(modules_cache), HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"))
-    script = tmp_path / "load_remote.py"
-    script.write_text(REMOTE_SCRIPT)
-    result = subprocess.run(
-        [sys.executable, str(script), str(REPO), str(folder), str(modules_cache)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_without_repository(REMOTE_SCRIPT, [folder, tmp_path / "modules"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "REMOTE_OK transformers_modules" in result.stdout
     remote = load_file(folder / "remote_logits.safetensors")
