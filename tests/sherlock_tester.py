@@ -154,3 +154,11 @@ def build_model(seed: int = 0, **overrides):
             if hasattr(module, "null_node"):
                 module.null_node.normal_(0.0, 1.0)
     return model.eval()
+
+
+def cuva_dir():
+    """The shared CUVA annotation files: `../shared/data/cuva` beside the checkout (CI), else the workplace copy."""
+    from pathlib import Path
+
+    beside = Path(__file__).resolve().parents[2] / "shared" / "data" / "cuva"
+    return beside if beside.is_dir() else Path("/work/shared/data/cuva")

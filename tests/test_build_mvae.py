@@ -37,13 +37,11 @@ from dataset_scripts.mvae_schema import mvae_features
 from processing import DEFAULT_INSTRUCTION, format_events
 from processing.vocabulary_sherlock import ENTITIES, EVENT_TYPES, SCENES
 
+from sherlock_tester import cuva_dir
 from video_factory import write_video
 
 
-CUVA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cuva"
-if not CUVA.is_dir():
-    CUVA = Path("/work/shared/data/cuva")
-pytestmark = pytest.mark.skipif(not (CUVA / "annotations.xlsx").is_file(), reason="CUVA annotation files not found")
+CUVA = cuva_dir()
 
 
 def sheet_data_rows() -> list[int]:

@@ -21,6 +21,7 @@ from dataset_scripts.dataset_io import (
 from dataset_scripts.mvae_schema import make_row, mvae_features
 
 from hub_server import hub_server, hub_server_instance, use_hub_endpoint  # noqa: F401  (pytest fixtures)
+from sherlock_tester import cuva_dir
 
 
 TOKEN = "hf_test"
@@ -228,9 +229,8 @@ def test_the_real_mvae_build_pushes_through_its_cli_and_loads_back(hub, tmp_path
     server gives exactly the rows of the local folder."""
     from dataset_scripts.build_mvae import main as build_mvae
 
-    cuva = Path(__file__).resolve().parents[2] / "shared" / "data" / "cuva"
     folder = tmp_path / "m-vae"
-    argv = ["--cuva-dir", str(cuva), "--output-dir", str(folder), "--push-to-hub", "org/m-vae-real"]
+    argv = ["--cuva-dir", str(cuva_dir()), "--output-dir", str(folder), "--push-to-hub", "org/m-vae-real"]
     assert build_mvae([*argv, "--hub-endpoint", hub["url"], "--hub-token", TOKEN]) == 0
     remote, local = datasets.load_dataset("org/m-vae-real"), datasets.load_dataset(str(folder))
     assert sorted(remote) == sorted(local) == ["test", "train"]
