@@ -60,10 +60,11 @@ def analyze_video(model, processor: SherlockProcessor, video, max_new_tokens: in
     Returns:
         `AnalysisResult` with events sorted by start, each scored by the mean token probability of its line.
     """
-    clip = processor.load_video(video)
-    inputs = processor(
-        text=[processor.build_prompt(clip, question)] if question else None, videos=[video], return_metadata=True
-    )
+    text = None
+    if question:
+        clip = processor.load_video(video, decode=False)  # the frame times for the prompt; no decoding
+        text = [processor.build_prompt(clip, question)]
+    inputs = processor(text=text, videos=[video], return_metadata=True)
     metadata = inputs.pop("video_metadata")[0]
     inputs = inputs.to(model.device)
     pad = processor.tokenizer.pad_token_id

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from modeling_sherlock import EXPERT_INPUT_NAMES, SherlockForConditionalGeneration
-from processing import AbnormalEvent, SherlockProcessor, VideoDecodeError
+from processing import DEFAULT_INSTRUCTION, AbnormalEvent, SherlockProcessor, VideoDecodeError
 from processing.relations_sherlock import RELATION_PREDICATES
 from sherlock.tiny_extractors import tiny_extractor_models, tiny_extractor_settings
 from sherlock.tiny_models import build_tiny_sherlock
@@ -323,3 +323,21 @@ def test_loading_never_asks_to_trust_the_models_remote_code(folder, monkeypatch)
     monkeypatch.setattr(configuration_auto, "resolve_trust_remote_code", recording)
     SherlockProcessor.from_pretrained(folder)
     assert asked and None not in asked  # None would mean an interactive prompt in a terminal
+
+
+def test_analyze_with_a_custom_question_keeps_the_frame_times_line(folder, video):
+    from sherlock.analyze import analyze_video
+
+    processor = load_processor(folder)
+    model = SherlockForConditionalGeneration.from_pretrained(folder).eval()
+    seen = []
+    original = model.generate
+
+    def spy(**inputs):
+        seen.append(processor.tokenizer.decode(inputs["input_ids"][0], skip_special_tokens=True))
+        return original(**inputs)
+
+    model.generate = spy
+    analyze_video(model, processor, video, max_new_tokens=2, question="Is anyone falling?")
+    assert "Is anyone falling?" in seen[0] and "its frames are sampled at 0.4, 1.1, 1.9, 2.6 seconds" in seen[0]
+    assert DEFAULT_INSTRUCTION not in seen[0]
