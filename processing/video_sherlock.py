@@ -290,25 +290,12 @@ def _mp4_truncation(handle, size: int):
     return None
 
 
-def _not_a_video_reason(path, data, exc, library="") -> str:
-    """Why FFmpeg could not open the file ('contains text' when the head of the file is plain text), with the
-    library's own message in parentheses."""
-    try:
-        if data is not None:
-            head = data[:512]
-        else:
-            with open(path, "rb") as handle:
-                head = handle.read(512)
-        text = head.decode("utf-8")
-        is_text = bool(text) and all(ch.isprintable() or ch in "\r\n\t" for ch in text)
-    except (OSError, UnicodeDecodeError):
-        is_text = False
-    detail = f"{library}: {_library_reason(exc)}" if library else _library_reason(exc)
-    if is_text:
-        return f"not a video: the file contains text ({detail})"
-    return (
-        f"{library} cannot open it ({_library_reason(exc)})" if library else f"not a video FFmpeg can read ({detail})"
-    )
+def _not_a_video_reason(exc, library="") -> str:
+    """Why FFmpeg could not open the file, with the library's own message in parentheses (plain-text files never get
+    here: `_check_file` rejects them before any decoder opens them)."""
+    if library:
+        return f"{library} cannot open it ({_library_reason(exc)})"
+    return f"not a video FFmpeg can read ({_library_reason(exc)})"
 
 
 # --------------------------------------------------------------------------------------------------------- timeline
@@ -406,7 +393,7 @@ def _load_decord(decord, source, path, data, num_frames, fps, decode=True) -> Vi
         avg_fps = float(reader.get_avg_fps())
         times = np.asarray(reader.get_frame_timestamp(np.arange(total)), dtype=np.float32).reshape(total, 2)
     except Exception as exc:  # decord raises RuntimeError, DECORDError, AssertionError (0 frames), ...
-        raise _BackendFailure(_not_a_video_reason(path, data, exc, library="decord")) from exc
+        raise _BackendFailure(_not_a_video_reason(exc, library="decord")) from exc
     starts, duration, native_fps, _ = _timeline(source, times[:, 0], times[:, 1], avg_fps)
     indices = _sample_indices(source, starts, duration, num_frames, fps)
     if not decode:
@@ -433,7 +420,7 @@ def _load_pyav(av, source, path, data, num_frames, fps, decode=True) -> VideoCli
     try:
         container = open_container()
     except av.error.FFmpegError as exc:
-        raise VideoDecodeError(source, _not_a_video_reason(path, data, exc)) from exc
+        raise VideoDecodeError(source, _not_a_video_reason(exc)) from exc
     with container:
         stream = container.streams.best("video")
         if stream is None:
