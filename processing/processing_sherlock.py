@@ -56,6 +56,13 @@ DEFAULT_CHAT_TEMPLATE = (
 EXPERT_ARRAY_NAMES = tuple(name for name in EXPERT_OUTPUT_KEYS if name != "background_frames")
 
 
+def _model_arrays(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The features that are model inputs as they are: the expert arrays and cached background-tower outputs."""
+    return {
+        name: value for name, value in features.items() if name in EXPERT_ARRAY_NAMES or name == "background_features"
+    }
+
+
 def timing_line(duration: float, timestamps) -> str:
     """The prompt line that grounds timestamps: the duration and the sampled frame times, in seconds."""
     times = ", ".join(f"{float(t):.1f}" for t in np.asarray(timestamps).reshape(-1))
@@ -183,23 +190,26 @@ class SherlockProcessor(ProcessorMixin):
         frames with the foreground blanked) or `background_features` (cached background-tower outputs).
         """
         cache = FeatureCache(self.cache_dir) if self.cache_dir is not None else None
-        if self.is_precomputed:
-            if cache is None:
-                raise ValueError("The `precomputed` extractor backend reads the feature cache: set `cache_dir`.")
-            try:
-                return cache.load(video_hash, clip.timestamps)
-            except FeatureCacheMiss as error:
-                raise ValueError(f"precomputed features missing for {clip.source}: {error}") from error
-        extractor_ids = self.extractor_set.extractor_ids()
+        if self.is_precomputed and cache is None:
+            raise ValueError("The `precomputed` extractor backend reads the feature cache: set `cache_dir`.")
         if cache is not None:
             try:
-                return cache.load(video_hash, clip.timestamps, extractor_ids)
-            except FeatureCacheMiss:
-                pass
+                return self._cached_features(cache, clip, video_hash)
+            except FeatureCacheMiss as error:
+                if self.is_precomputed:
+                    raise ValueError(f"precomputed features missing for {clip.source}: {error}") from error
         features = self.extractor_set.extract(clip.frames)
         if cache is not None:
+            extractor_ids = self.extractor_set.extractor_ids()
             cache.save(video_hash, clip.timestamps, extractor_ids, features, extra={"source": clip.source})
         return features
+
+    def _cached_features(self, cache: FeatureCache, clip: VideoClip, video_hash: str) -> dict[str, np.ndarray]:
+        """The clip's features from the cache: its only entry for the `precomputed` backend, else the entry of these
+        extractors (raises `FeatureCacheMiss`)."""
+        if self.is_precomputed:
+            return cache.load(video_hash, clip.timestamps)
+        return cache.load(video_hash, clip.timestamps, self.extractor_set.extractor_ids())
 
     # ------------------------------------------------------------------------------------------------ prompt
     def build_prompt(self, clip: VideoClip, question: str | None = None) -> str:
@@ -299,29 +309,18 @@ class SherlockProcessor(ProcessorMixin):
             probe = self.load_video(video, decode=False, **probe_kwargs)
             try:
                 pixels = cache.load(video_hash, probe.timestamps, self._pixel_settings_id())
-                return probe, {**self._cached_features(cache, probe, video_hash), **pixels}
+                return probe, {**_model_arrays(self._cached_features(cache, probe, video_hash)), **pixels}
             except FeatureCacheMiss:
                 pass
         clip = self.load_video(video, **kwargs)
         features = self.extract_features(clip, video_hash)
-        item = {name: features[name] for name in EXPERT_ARRAY_NAMES if name in features}
         pixels = {"pixel_values_videos": self._pixels(clip.frames)}
-        if "background_features" in features:
-            item["background_features"] = features["background_features"]
-        elif "background_frames" in features:
+        if "background_features" not in features and "background_frames" in features:
             side = self.background_size or self._crop_side()
             pixels["background_pixel_values"] = self._pixels(features["background_frames"], side=side)
         if cache is not None and self.cache_pixels and not is_array:
             cache.save(video_hash, clip.timestamps, self._pixel_settings_id(), pixels, extra={"kind": "pixels"})
-        return clip, {**item, **pixels}
-
-    def _cached_features(self, cache: FeatureCache, clip: VideoClip, video_hash: str) -> dict[str, np.ndarray]:
-        """The expert arrays of a clip from the cache (raises `FeatureCacheMiss`)."""
-        if self.is_precomputed:
-            features = cache.load(video_hash, clip.timestamps)
-        else:
-            features = cache.load(video_hash, clip.timestamps, self.extractor_set.extractor_ids())
-        return {k: v for k, v in features.items() if k in EXPERT_ARRAY_NAMES or k == "background_features"}
+        return clip, {**_model_arrays(features), **pixels}
 
     def _pixels(self, frames: np.ndarray, side: int | None = None) -> np.ndarray:
         kwargs = {}
