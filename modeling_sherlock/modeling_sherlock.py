@@ -357,7 +357,6 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
         pixel_values_videos: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values=None,
         inputs_embeds: torch.Tensor | None = None,
         vision_feature_layer: int | list[int] | None = None,
         vision_feature_select_strategy: str | None = None,
@@ -425,7 +424,6 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
             pixel_values=pixel_values,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             vision_feature_layer=vision_feature_layer,
             vision_feature_select_strategy=vision_feature_select_strategy,
@@ -466,7 +464,6 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
         pixel_values_videos: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values=None,
         inputs_embeds: torch.Tensor | None = None,
         vision_feature_layer: int | list[int] | None = None,
         vision_feature_select_strategy: str | None = None,
@@ -500,7 +497,6 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
             pixel_values_videos=pixel_values_videos,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             vision_feature_layer=vision_feature_layer,
             vision_feature_select_strategy=vision_feature_select_strategy,
@@ -531,17 +527,20 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
             if outputs.gsb_loss is not None:
                 loss = lm_loss + self.config.gsb_loss_coef * outputs.gsb_loss.to(lm_loss.dtype)
 
+        # Every field of the backbone's output but its last hidden state carries over; their names follow the
+        # installed transformers (`cache` / `video_outputs` from 5.24, `past_key_values` / `video_hidden_states` in 5.23).
+        carried = {
+            name: value
+            for name, value in outputs.items()
+            if name not in ("last_hidden_state", "gsb_loss", "gate_weights")
+        }
         return SherlockCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-            image_hidden_states=outputs.image_hidden_states,
-            video_hidden_states=outputs.video_hidden_states,
             lm_loss=lm_loss,
             gsb_loss=outputs.gsb_loss,
             gate_weights=outputs.gate_weights,
+            **carried,
         )
 
     def save_pretrained(self, save_directory, *args, **kwargs):
