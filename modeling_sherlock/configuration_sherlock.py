@@ -23,6 +23,7 @@ EXPERT_NAMES = ("action", "object_relation", "background", "global")
 LOCAL_EXPERT_NAMES = ("action", "object_relation", "background")
 GATE_TYPES = ("soft", "uniform")
 GSB_VARIANTS = ("paper", "uniform")
+EXPERT_OUTPUT_FORMS = ("paper", "residual")
 
 # COCO-17 keypoints (the order of ViTPose / HigherHRNet / mmpose COCO models).
 COCO_KEYPOINT_NAMES = (
@@ -92,10 +93,20 @@ class SherlockConfig(VideoLlavaConfig):
             Most objects per frame the object-relation expert accepts.
         max_relations (`int`, *optional*, defaults to 32):
             Most relation triplets per frame the object-relation expert accepts.
+        expert_output (`str`, *optional*, defaults to `"paper"`):
+            What a local expert returns. `"paper"`: the attention read-out alone, `S_i = W_up softmax(Q_v K_i) V_i`
+            (the paper's `T'_a = softmax(Q_v K_a) V_a`, projected back); the "w/o GE" ablation then carries no copy of
+            the video features `T_v`. `"residual"`: `S_i = T_v + W_up softmax(Q_v K_i) V_i`, which keeps a freshly
+            initialised GSM close to Video-LLaVA's features (not in the paper).
         background_vision_config (`dict` or `PreTrainedConfig`, *optional*):
             Config of the frozen background tower (InternViT in the paper; any vision config that
             `AutoModel.from_config` builds and whose output has `last_hidden_state`). Defaults to a copy of
             `vision_config` when the background expert is used, and is `None` otherwise.
+        background_tower_name_or_path (`str`, *optional*):
+            A pretrained vision-only checkpoint (folder or Hub id, e.g. an InternViT or CLIP vision model) whose
+            weights fill the background tower when a checkpoint without them is loaded (e.g. a Video-LLaVA one). When
+            `None`, the tower is initialised from the checkpoint's own pretrained image tower (its config must then
+            equal `background_vision_config`); a tower that would stay random is reported with a warning.
 
     Example:
 
@@ -128,7 +139,9 @@ class SherlockConfig(VideoLlavaConfig):
     num_relation_classes: int = 16
     max_objects: int = 16
     max_relations: int = 32
+    expert_output: str = "paper"
     background_vision_config: dict | PreTrainedConfig | None = None
+    background_tower_name_or_path: str | None = None
 
     def __post_init__(self, **kwargs):
         # A Video-LLaVA `config.json` read into a SherlockConfig carries `model_type: video_llava`; setting it on the
@@ -150,6 +163,10 @@ class SherlockConfig(VideoLlavaConfig):
             raise ValueError(f"`experts={experts}` lists an expert more than once.")
         if self.gate not in GATE_TYPES:
             raise ValueError(f"Unknown `gate={self.gate!r}`; choose from {list(GATE_TYPES)}.")
+        if self.expert_output not in EXPERT_OUTPUT_FORMS:
+            raise ValueError(
+                f"Unknown `expert_output={self.expert_output!r}`; choose from {list(EXPERT_OUTPUT_FORMS)}."
+            )
         if self.gsb_variant not in GSB_VARIANTS:
             raise ValueError(f"Unknown `gsb_variant={self.gsb_variant!r}`; choose from {list(GSB_VARIANTS)}.")
         if not self.gsb_loss_coef >= 0:

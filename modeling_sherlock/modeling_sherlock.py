@@ -11,10 +11,12 @@ This file ships to the Hub as remote code: it may import only the standard libra
 single-dot siblings.
 """
 
+import os
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+from transformers import AutoModel
 from transformers import initialization as init
 from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
 from transformers.modeling_outputs import BaseModelOutputWithPooling
@@ -41,6 +43,21 @@ from .modeling_sherlock_inputs import prepare_expert_inputs
 
 
 logger = logging.get_logger(__name__)
+
+# Config fields that do not change what a vision tower computes.
+_PROVENANCE_FIELDS = ("_name_or_path", "architectures", "transformers_version", "dtype", "torch_dtype", "_commit_hash")
+
+
+def _same_vision_config(first, second) -> bool:
+    """Whether two vision configs build the same tower (ignoring provenance fields such as `_name_or_path`)."""
+    if first is None or second is None:
+        return False
+
+    def fields(config):
+        return {key: value for key, value in config.to_dict().items() if key not in _PROVENANCE_FIELDS}
+
+    return fields(first) == fields(second)
+
 
 LOCAL_EXPERT_CLASSES = {
     "action": SherlockActionExpert,
@@ -201,15 +218,25 @@ class SherlockPreTrainedModel(VideoLlavaPreTrainedModel):
             init.normal_(module.null_node, mean=0.0, std=std)
 
     @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`, then re-freeze the background tower: loading wraps every tensor in a
-        new `nn.Parameter` with `requires_grad=True`, which would make the frozen tower look trainable."""
-        loaded = super().from_pretrained(*args, **kwargs)
-        model = loaded[0] if isinstance(loaded, tuple) else loaded
-        for module in model.modules():
-            if isinstance(module, SherlockBackgroundExpert):
-                module.tower.requires_grad_(False)
-        return loaded
+    def from_pretrained(cls, *args, output_loading_info: bool = False, **kwargs):
+        """`PreTrainedModel.from_pretrained`, then make the background tower pretrained and frozen.
+
+        Loading wraps every tensor in a new `nn.Parameter` with `requires_grad=True`, so the tower is frozen again.
+        When the checkpoint carries no background-tower weights (a Video-LLaVA checkpoint, or one converted without
+        them), the tower is filled by [`SherlockModel.load_background_tower`]: from
+        `config.background_tower_name_or_path`, else from the checkpoint's own pretrained image tower; a tower that
+        stays random is reported with a warning.
+        """
+        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
+        base = model.model if isinstance(model, SherlockForConditionalGeneration) else model
+        if "background" in base.spatial_experts:
+            tower_missing = any(".background.tower." in key for key in info["missing_keys"])
+            if tower_missing:
+                base.load_background_tower()
+                missing = info["missing_keys"]
+                info["missing_keys"] = type(missing)(key for key in missing if ".background.tower." not in key)
+            base.spatial_experts["background"].tower.requires_grad_(False)
+        return (model, info) if output_loading_info else model
 
 
 class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
@@ -226,6 +253,51 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
         )
         self.expert_gate = SherlockExpertGate(config) if config.gate == "soft" else None
         self.post_init()
+
+    def load_background_tower(self, name_or_path: str | None = None, **from_pretrained_kwargs) -> str | None:
+        """Fill the frozen background tower with pretrained weights.
+
+        The source is, in this order: `name_or_path`, `config.background_tower_name_or_path` (a vision-only
+        checkpoint, folder or Hub id, loaded with `AutoModel.from_pretrained`), or this model's own image tower when
+        its config equals `config.background_vision_config` (Video-LLaVA checkpoints carry a pretrained one). When none
+        applies, the tower keeps its current (random) weights and a warning names it.
+
+        Returns:
+            `str` naming the source the weights came from, or `None` when the tower stays as it was.
+
+        Raises:
+            `ValueError` when the model has no background expert or the source's weights do not fit the tower.
+        """
+        if "background" not in self.spatial_experts:
+            raise ValueError(f"`config.experts={list(self.config.experts)}` has no background expert.")
+        tower = self.spatial_experts["background"].tower
+        source = name_or_path or self.config.background_tower_name_or_path
+        param = next(tower.parameters())
+        if source is not None:
+            pretrained = AutoModel.from_pretrained(source, dtype=param.dtype, **from_pretrained_kwargs)
+            state, origin = pretrained.state_dict(), f"{source!r}"
+        elif _same_vision_config(self.config.vision_config, self.config.background_vision_config):
+            state, origin = self.image_tower.state_dict(), "the checkpoint's image tower"
+        else:
+            logger.warning(
+                "The background tower (%s, %d layers, width %d) is RANDOMLY initialised: the checkpoint has no "
+                "weights for it, `config.background_tower_name_or_path` is not set, and its config differs from the "
+                "image tower's. The background expert reads noise until it is loaded (`load_background_tower`).",
+                self.config.background_vision_config.model_type,
+                getattr(self.config.background_vision_config, "num_hidden_layers", -1),
+                self.config.background_vision_config.hidden_size,
+            )
+            return None
+        try:
+            tower.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            raise ValueError(
+                f"The weights of {origin} do not fit the background tower built from `background_vision_config` "
+                f"({self.config.background_vision_config.model_type}): {str(error).splitlines()[0]}"
+            ) from error
+        tower.to(device=param.device).requires_grad_(False).eval()
+        logger.info("Background tower initialised from %s.", origin)
+        return origin
 
     def get_spatial_features(
         self, video_features: torch.Tensor, expert_inputs: dict[str, torch.Tensor | None]
@@ -525,7 +597,10 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
             )
             loss = lm_loss
             if outputs.gsb_loss is not None:
-                loss = lm_loss + self.config.gsb_loss_coef * outputs.gsb_loss.to(lm_loss.dtype)
+                gsb = outputs.gsb_loss.to(
+                    device=lm_loss.device, dtype=lm_loss.dtype
+                )  # experts may sit on another device
+                loss = lm_loss + self.config.gsb_loss_coef * gsb
 
         # Every field of the backbone's output but its last hidden state carries over; their names follow the
         # installed transformers (`cache` / `video_outputs` from 5.24, `past_key_values` / `video_hidden_states` in 5.23).
@@ -545,14 +620,23 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """`PreTrainedModel.save_pretrained`; with remote code registered, `auto_map` also names this class for
-        `AutoModelForImageTextToText` (the registered `AutoModel` entry is written by transformers)."""
+        `AutoModelForImageTextToText` (the registered `AutoModel` entry is written by transformers).
+
+        A local `background_tower_name_or_path` is not written: the tower's weights are in the checkpoint, and a
+        saved folder must not depend on a path of this machine."""
         if self._auto_class is not None:
             auto_map = dict(getattr(self.config, "auto_map", None) or {})
             auto_map.setdefault(
                 "AutoModelForImageTextToText", f"{self.__module__.split('.')[-1]}.{type(self).__name__}"
             )
             self.config.auto_map = auto_map
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        tower_path = self.config.background_tower_name_or_path
+        if tower_path is not None and os.path.exists(tower_path):
+            self.config.background_tower_name_or_path = None
+        try:
+            return super().save_pretrained(save_directory, *args, **kwargs)
+        finally:
+            self.config.background_tower_name_or_path = tower_path
 
 
 # Sherlock checkpoints use Video-LLaVA's weight names, so they get Video-LLaVA's key conversions: a Video-LLaVA folder in

@@ -2,12 +2,33 @@
 """The spatial experts and the expert gate of Sherlock's Global-local Spatial-enhanced MoE (GSM).
 
 Every local expert reads the video tokens `T_v` of one video, shaped `(batch, frames, tokens_per_frame, hidden)`,
-and returns a tensor of exactly that shape: `S_i = T_v + W_up CrossAttn(W_down T_v, nodes_i)`, where the nodes are
-the expert's own evidence of the same frame (pose keypoints, objects and relations, background patches). The
-residual keeps every token's identity so that, at initialisation, the mixture stays close to Video-LLaVA's video
-features. Experts work in their own width (`config.expert_hidden_size`). Each frame's keys start with a learned
-null node that every token may attend to, so a frame without evidence (no person, no object) attends to it alone;
-padding persons / objects / relations are masked out and never attended.
+and returns a tensor of exactly that shape. The nodes are the expert's own evidence of the same frame (pose keypoints,
+objects and relations, background patches); the video tokens are the queries. With `config.expert_output="paper"`
+(default) an expert returns the attention read-out alone, `S_i = W_up softmax(Q_v K_i) V_i` (the paper's
+`T'_a = softmax(Q_v K_a) V_a`, projected back to the LLM width); with `"residual"` it returns `T_v + W_up (...)`.
+
+Where this code departs from the paper's equations, and why:
+
+- **Expert width.** Experts work in their own width `config.expert_hidden_size` (`W_down` before, `W_up` after the
+  cross-attention), so the GSM stays a small fraction of a 7B LLM's compute; the paper does not state a width.
+- **Null node.** Each frame's keys start with a learned null node that every token may attend to, so a frame without
+  evidence (no person, no object) attends to it alone instead of to padding; padding persons / objects / relations
+  are masked out and never attended. The paper does not say what an empty frame attends to.
+- **Residual form** (`expert_output="residual"`, not in the paper): `T_v + read-out` keeps every token's identity so
+  that a freshly initialised GSM stays close to Video-LLaVA's features; with it the "w/o GE" ablation still carries a
+  full copy of `T_v`, which is why the paper's read-out-only form is the default.
+- **Eq. 1 (skeleton graph attention).** `h'_k = ReLU(W [ĥ_k, h_k])` as printed; `ĥ_k` is computed with separate
+  query, key and value projections (the paper writes a single attention over neighbours without naming them), and
+  the key projection has no bias (a key bias adds the same score to every neighbour of a query: no effect under the
+  softmax, only a dead parameter).
+- **Eq. 2 (GCN).** `H' = ReLU(D_in^-1/2 Ã D_out^-1/2 H W + b)`: the linear map carries a bias (the paper's `H W`
+  has none), and since the relation graph is *directed* (subject → relation → object) the symmetric `D^-1/2` is
+  taken as in-degree on the left and out-degree on the right, which equals the paper's form on undirected graphs.
+  A relation node's features are its predicate and the (subject box, object box) pair in that order.
+- **Cross-attention projections** have biases on queries, values and output (not on keys, see above); the paper
+  writes `softmax(Q_v K) V` without projections.
+- **Gate (Eq. 5-6)** follows the paper: `g = softmax(W_g Σ_i S_i)` per token, `O = LayerNorm(Σ_i g_i S_i)`; the
+  softmax runs in float32.
 
 This file ships to the Hub as remote code: it may import only the standard library, torch, numpy, transformers and
 single-dot siblings.
@@ -91,10 +112,12 @@ class SherlockExpertCrossAttention(nn.Module):
 
 
 class SherlockLocalExpert(nn.Module):
-    """Base of the local experts: `S = T_v + W_up CrossAttn(W_down T_v, [null; nodes])`, frame by frame."""
+    """Base of the local experts: `S = W_up CrossAttn(W_down T_v, [null; nodes])` frame by frame (the paper's form),
+    or `T_v + W_up CrossAttn(...)` with `config.expert_output="residual"`."""
 
     def __init__(self, config: SherlockConfig):
         super().__init__()
+        self.residual = config.expert_output == "residual"
         hidden = config.text_config.hidden_size
         dim = config.expert_hidden_size
         self.down_proj = nn.Linear(hidden, dim)
@@ -125,7 +148,8 @@ class SherlockLocalExpert(nn.Module):
         null_mask = torch.ones(node_mask.shape[:2] + (1,), dtype=torch.bool, device=node_mask.device)
         mask = torch.cat([null_mask, node_mask.bool()], dim=-1)
         attended = self.cross_attention(queries, keys, mask)
-        return video_tokens + self.up_proj(attended).reshape(batch, frames, num_tokens, hidden)
+        readout = self.up_proj(attended).reshape(batch, frames, num_tokens, hidden)
+        return video_tokens + readout if self.residual else readout
 
 
 class SherlockSkeletonGraphLayer(nn.Module):
@@ -173,7 +197,7 @@ class SherlockActionExpert(SherlockLocalExpert):
 
 
 class SherlockGraphConvLayer(nn.Module):
-    """One GCN layer (Eq. 2): `H' = ReLU(D^-1/2 Ã D^-1/2 H W)` with `Ã = A + I`."""
+    """One GCN layer (Eq. 2): `H' = ReLU(Â H W + b)` with `Â` the normalised adjacency of `directed_relation_graph`."""
 
     def __init__(self, dim: int):
         super().__init__()
@@ -183,12 +207,48 @@ class SherlockGraphConvLayer(nn.Module):
         return F.relu(norm_adjacency @ self.linear(nodes))
 
 
+def directed_relation_graph(
+    subject_index: torch.Tensor,
+    object_index: torch.Tensor,
+    relation_mask: torch.Tensor,
+    num_objects: int,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Normalised adjacency of the directed object-relation graph of each frame (Eq. 2, directed).
+
+    Nodes are the frame's `num_objects` objects followed by its relations. Each valid relation `r = (s, p, o)` adds
+    the edges `s → r` and `r → o`; row `i` of the matrix aggregates what node `i` receives (`Ã[i, j] = 1` for an edge
+    `j → i`), self-loops included. The normalisation `D_in^-1/2 Ã D_out^-1/2` (in-degrees of the receivers,
+    out-degrees of the senders) is the paper's `D^-1/2 Ã D^-1/2` on undirected graphs. Padding relations add no edge.
+
+    Args:
+        subject_index, object_index (`torch.LongTensor` of shape `(batch, frames, relations)`): in `[0, num_objects)`.
+        relation_mask (`torch.BoolTensor` of shape `(batch, frames, relations)`): valid relations.
+        num_objects (`int`): objects per frame (padding included).
+
+    Returns:
+        `torch.Tensor` of shape `(batch, frames, num_objects + relations, num_objects + relations)`.
+    """
+    batch, frames, num_relations = subject_index.shape
+    num_nodes = num_objects + num_relations
+    adjacency = torch.zeros(batch, frames, num_nodes, num_nodes, dtype=dtype, device=subject_index.device)
+    if num_relations > 0 and num_objects > 0:
+        valid = relation_mask.to(dtype).unsqueeze(-1)
+        from_subject = F.one_hot(subject_index, num_objects).to(dtype) * valid  # (b, f, relations, objects)
+        to_object = F.one_hot(object_index, num_objects).to(dtype) * valid
+        adjacency[..., num_objects:, :num_objects] = from_subject  # relation r receives from its subject
+        adjacency[..., :num_objects, num_objects:] = to_object.transpose(-1, -2)  # object o receives from r
+    adjacency = (adjacency + torch.eye(num_nodes, dtype=dtype, device=adjacency.device)).clamp(max=1)
+    in_degree, out_degree = adjacency.sum(-1), adjacency.sum(-2)
+    return in_degree.rsqrt().unsqueeze(-1) * adjacency * out_degree.rsqrt().unsqueeze(-2)
+
+
 class SherlockObjectRelationExpert(SherlockLocalExpert):
     """Object-relation expert: objects (class, box) and relation triplets (subject, predicate, object) of each frame
-    → a graph of object and relation nodes with edges subject–relation–object → GCN layers (Eq. 2) →
+    → a directed graph of object and relation nodes with edges subject → relation → object → GCN layers (Eq. 2) →
     cross-attention from `T_v` with object-aware masking: a patch token attends to the objects whose boxes cover
     its centre and to the relations of those objects; a CLS token attends to every node; every token may attend to
-    the null node."""
+    the null node. Boxes are in the model's (resized, centre-cropped) frame: the processor maps them there."""
 
     def __init__(self, config: SherlockConfig):
         super().__init__(config)
@@ -196,6 +256,7 @@ class SherlockObjectRelationExpert(SherlockLocalExpert):
         self.object_embedding = nn.Embedding(config.num_object_classes, dim)
         self.predicate_embedding = nn.Embedding(config.num_relation_classes, dim)
         self.box_proj = nn.Linear(4, dim)
+        self.relation_box_proj = nn.Linear(8, dim)  # (subject box, object box), in that order: direction matters
         self.graph_layers = nn.ModuleList(SherlockGraphConvLayer(dim) for _ in range(config.expert_num_layers))
 
     def forward(
@@ -214,38 +275,23 @@ class SherlockObjectRelationExpert(SherlockLocalExpert):
         object_mask, relation_mask = object_mask.bool(), relation_mask.bool()
         boxes = object_boxes.to(dtype)
 
-        # Node features: objects = class + box; relations = predicate + union box of subject and object.
+        # Node features: objects = class + box; relations = predicate + (subject box, object box).
         subject_index = relation_triplets[..., 0].clamp(0, max(num_objects - 1, 0))
         object_index = relation_triplets[..., 2].clamp(0, max(num_objects - 1, 0))
         if num_objects > 0:
             subject_boxes = torch.gather(boxes, 2, subject_index.unsqueeze(-1).expand(-1, -1, -1, 4))
             target_boxes = torch.gather(boxes, 2, object_index.unsqueeze(-1).expand(-1, -1, -1, 4))
-            union = torch.cat(
-                [torch.minimum(subject_boxes[..., :2], target_boxes[..., :2]),
-                 torch.maximum(subject_boxes[..., 2:], target_boxes[..., 2:])], dim=-1,
-            )  # fmt: skip
+            pair_boxes = torch.cat([subject_boxes, target_boxes], dim=-1)
         else:
-            union = boxes.new_zeros(batch, frames, num_relations, 4)
+            pair_boxes = boxes.new_zeros(batch, frames, num_relations, 8)
         # Padding entries may hold any id (e.g. -1): clamp them into range; they are masked everywhere below.
         labels = object_labels.clamp(0, self.object_embedding.num_embeddings - 1)
         predicates = relation_triplets[..., 1].clamp(0, self.predicate_embedding.num_embeddings - 1)
         object_nodes = self.object_embedding(labels) + self.box_proj(boxes)
-        relation_nodes = self.predicate_embedding(predicates) + self.box_proj(union)
+        relation_nodes = self.predicate_embedding(predicates) + self.relation_box_proj(pair_boxes)
         nodes = torch.cat([object_nodes, relation_nodes], dim=2)
 
-        # Symmetric normalised adjacency with self-loops; padding nodes stay isolated (self-loop only).
-        num_nodes = num_objects + num_relations
-        adjacency = torch.zeros(batch, frames, num_nodes, num_nodes, dtype=dtype, device=device)
-        if num_relations > 0 and num_objects > 0:
-            rel = relation_mask.to(dtype)
-            subject_onehot = F.one_hot(subject_index, num_objects).to(dtype) * rel.unsqueeze(-1)
-            object_onehot = F.one_hot(object_index, num_objects).to(dtype) * rel.unsqueeze(-1)
-            links = subject_onehot + object_onehot  # (b, f, relations, objects)
-            adjacency[..., num_objects:, :num_objects] = links.clamp(max=1)
-            adjacency[..., :num_objects, num_objects:] = links.clamp(max=1).transpose(-1, -2)
-        adjacency = adjacency + torch.eye(num_nodes, dtype=dtype, device=device)
-        inv_sqrt_degree = adjacency.sum(-1).rsqrt()
-        norm_adjacency = inv_sqrt_degree.unsqueeze(-1) * adjacency * inv_sqrt_degree.unsqueeze(-2)
+        norm_adjacency = directed_relation_graph(subject_index, object_index, relation_mask, num_objects, dtype)
         for layer in self.graph_layers:
             nodes = layer(nodes, norm_adjacency)
 
@@ -271,13 +317,24 @@ class SherlockObjectRelationExpert(SherlockLocalExpert):
 
 class SherlockBackgroundExpert(SherlockLocalExpert):
     """Background expert (Eq. 3): background frames (foreground blanked) → frozen background tower → projection to
-    the expert width → cross-attention from `T_v`. Accepts the cached tower output instead of pixels."""
+    the expert width → cross-attention from `T_v`. Accepts the cached tower output instead of pixels.
+
+    The tower is pretrained and frozen: `SherlockModel.load_background_tower` fills it (by default from the
+    checkpoint's own image tower, or from `config.background_tower_name_or_path`); it never trains and stays in eval
+    mode, also after `model.train()`."""
 
     def __init__(self, config: SherlockConfig):
         super().__init__(config)
         self.tower = AutoModel.from_config(config.background_vision_config)
         self.tower.requires_grad_(False)
+        self.tower.eval()
         self.feature_proj = nn.Linear(config.background_vision_config.hidden_size, config.expert_hidden_size)
+
+    def train(self, mode: bool = True):
+        """As `nn.Module.train`, but the frozen tower stays in eval mode (no dropout, fixed statistics)."""
+        super().train(mode)
+        self.tower.eval()
+        return self
 
     @torch.no_grad()
     def encode_background(self, background_pixel_values: torch.Tensor) -> torch.Tensor:
@@ -318,6 +375,7 @@ __all__ = [
     "SherlockLocalExpert",
     "SherlockObjectRelationExpert",
     "SherlockSkeletonGraphLayer",
+    "directed_relation_graph",
     "patch_centers",
     "skeleton_adjacency",
 ]

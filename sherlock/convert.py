@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import AutoConfig, AutoModel, HfArgumentParser
+from transformers import AutoConfig, HfArgumentParser
 
 from modeling_sherlock import EXPERT_NAMES, SherlockConfig, SherlockForConditionalGeneration
 
@@ -38,7 +38,7 @@ class ConvertArguments:
         default=None,
         metadata={
             "help": "Pretrained vision model (folder or Hub id, e.g. an InternViT or CLIP vision checkpoint) whose "
-            "config and weights become the frozen background tower; default: a copy of the video tower."
+            "config and weights become the frozen background tower; default: the checkpoint's own image tower."
         },
     )
     dtype: str = field(
@@ -67,26 +67,23 @@ def convert_video_llava_to_sherlock(args: ConvertArguments) -> tuple[SherlockFor
         gsb_loss_coef=args.gsb_loss_coef,
         expert_hidden_size=args.expert_hidden_size,
     )
-    background_tower = None
     if args.background_tower_path is not None and "background" in args.experts:
-        background_tower = AutoModel.from_pretrained(args.background_tower_path)
-        if getattr(background_tower.config, "vision_config", None) is not None:
+        tower_config = AutoConfig.from_pretrained(args.background_tower_path)
+        if getattr(tower_config, "vision_config", None) is not None:
             raise ValueError(
-                f"{args.background_tower_path} is a composite {background_tower.config.model_type!r} checkpoint; give "
+                f"{args.background_tower_path} is a composite {tower_config.model_type!r} checkpoint; give "
                 "a vision-only one (e.g. a CLIPVisionModel or InternVLVisionModel folder)."
             )
-        fields["background_vision_config"] = background_tower.config.to_dict()
+        fields["background_vision_config"] = tower_config.to_dict()
+        fields["background_tower_name_or_path"] = args.background_tower_path
     config = SherlockConfig(**fields)
+    # `from_pretrained` fills the background tower (from the path above, else from the image tower) and reports it.
     model, info = SherlockForConditionalGeneration.from_pretrained(
         args.video_llava_path,
         config=config,
         output_loading_info=True,
         dtype=args.dtype,
     )
-    if background_tower is not None:
-        tower = model.model.spatial_experts["background"].tower
-        tower.load_state_dict(background_tower.state_dict(), strict=True)
-        info["missing_keys"] = [key for key in info["missing_keys"] if ".background.tower." not in key]
     initialised = sorted(info["missing_keys"])
     backbone_missing = [key for key in initialised if not key.startswith(NEW_MODULE_PREFIXES)]
     if backbone_missing:

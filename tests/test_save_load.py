@@ -13,7 +13,7 @@ from modeling_sherlock import SherlockForConditionalGeneration
 from sherlock.convert import ConvertArguments, convert_video_llava_to_sherlock, main
 
 from isolated_python import run_without_repository
-from sherlock_tester import build_model, prepare_inputs, video_llava_kwargs
+from sherlock_tester import build_model, get_config, prepare_inputs, video_llava_kwargs
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,10 +120,54 @@ def test_from_pretrained_video_llava_keeps_backbone_and_initialises_only_the_gsm
         assert torch.isfinite(state[key]).all(), key
     assert state["model.spatial_experts.action.null_node"].abs().sum() > 0
     assert model.config.experts == ["action", "object_relation", "background", "global"]
+    # the background tower is not random: it is the checkpoint's own pretrained image tower, frozen
+    tower = model.model.spatial_experts["background"].tower.state_dict()
+    for key, value in tower.items():
+        torch.testing.assert_close(value, reference[f"model.image_tower.{key}"], atol=0, rtol=0, msg=key)
+    assert not any(p.requires_grad for p in model.model.spatial_experts["background"].tower.parameters())
     inputs = prepare_inputs()
     inputs["background_pixel_values"] = torch.randn(2, 2, 3, 16, 16)  # the default tower is a copy of the video tower
     with torch.no_grad():
         assert torch.isfinite(model.eval()(**inputs).logits).all()
+
+
+def test_a_background_tower_that_would_stay_random_is_reported(video_llava_folder, caplog):
+    """A background config unlike the image tower's and no tower path: the tower stays random, and a warning says so."""
+    from transformers.utils import logging as hf_logging
+
+    folder, _ = video_llava_folder
+    config = get_config()  # a 24-wide background tower: not the image tower's config
+    hf_logging.enable_propagation()
+    try:
+        with caplog.at_level("WARNING"):
+            SherlockForConditionalGeneration.from_pretrained(folder, config=config)
+    finally:
+        hf_logging.disable_propagation()
+    assert "background tower (clip_vision_model, 2 layers, width 24) is RANDOMLY initialised" in caplog.text
+
+
+def test_the_background_tower_loads_from_a_vision_checkpoint_path(video_llava_folder, tmp_path):
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    folder, _ = video_llava_folder
+    torch.manual_seed(5)
+    background = get_config().background_vision_config.to_dict()
+    tower = CLIPVisionModel(CLIPVisionConfig(**background))
+    tower.save_pretrained(tmp_path / "tower")
+    config = get_config(background_tower_name_or_path=str(tmp_path / "tower"))
+    model = SherlockForConditionalGeneration.from_pretrained(folder, config=config)
+    loaded = model.model.spatial_experts["background"].tower.state_dict()
+    for key, value in tower.state_dict().items():
+        torch.testing.assert_close(loaded[key], value, atol=0, rtol=0, msg=key)
+    # a saved folder does not keep the absolute path (the weights travel in the checkpoint)
+    model.save_pretrained(tmp_path / "saved")
+    saved = json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert saved["background_tower_name_or_path"] is None
+    reloaded = SherlockForConditionalGeneration.from_pretrained(tmp_path / "saved")
+    for key, value in tower.state_dict().items():
+        torch.testing.assert_close(
+            reloaded.model.spatial_experts["background"].tower.state_dict()[key], value, atol=0, rtol=0
+        )
 
 
 def test_convert_helper_writes_a_sherlock_checkpoint(video_llava_folder, tmp_path):
@@ -169,3 +213,21 @@ def test_convert_cli_fails_with_one_line_on_a_missing_checkpoint(tmp_path, capsy
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sherlock-convert-video-llava: error:")
+
+
+def test_convert_cli_takes_the_background_tower_from_a_vision_checkpoint(video_llava_folder, tmp_path):
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    folder, _ = video_llava_folder
+    torch.manual_seed(6)
+    tower = CLIPVisionModel(CLIPVisionConfig(**get_config().background_vision_config.to_dict()))
+    tower.save_pretrained(tmp_path / "tower")
+    out = tmp_path / "out"
+    argv = ["--video_llava_path", str(folder), "--output_dir", str(out), "--expert_hidden_size", "16"]
+    assert main([*argv, "--background_tower_path", str(tmp_path / "tower")]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["background_vision_config"]["hidden_size"] == 24
+    assert config["background_tower_name_or_path"] is None  # no path of this machine in a saved folder
+    loaded = SherlockForConditionalGeneration.from_pretrained(out).model.spatial_experts["background"].tower
+    for key, value in tower.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value, atol=0, rtol=0, msg=key)
