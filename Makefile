@@ -1,21 +1,39 @@
-# One-line entry points. `make test` sets up a fresh virtual environment if needed and runs the suite.
+# One-line entry points. `make test` sets up fresh virtual environments if needed and runs the suite on the lowest and
+# on the newest transformers release that pyproject.toml supports.
 VENV ?= .venv
+LOWEST_VENV ?= .venv-lowest
 PYTHON ?= python3
 PY := $(VENV)/bin/python
+LOWEST_PY := $(LOWEST_VENV)/bin/python
 STAMP := $(VENV)/.sherlock-installed
+LOWEST_STAMP := $(LOWEST_VENV)/.sherlock-installed
+# The lowest supported transformers, read from the one place that states it (`transformers>=X,<Y` in pyproject.toml).
+TRANSFORMERS_LOWEST := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup setup-lowest demo test test-newest test-lowest lint bench clean
 
 setup: $(STAMP)
+setup-lowest: $(LOWEST_STAMP)
 
 # torch first, pinned to the local CPU build (a plain `torch` would pull several GB of CUDA packages); never torchvision.
+# $(1): the venv, $(2): extra requirements (the transformers pin of the lowest environment).
+define make_venv
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet torch==2.13.0
+	$(1)/bin/python -m pip install --quiet -e ".[test]" $(2)
+	@$(1)/bin/python -c "import importlib.util, sys; sys.exit('torchvision must not be installed' if importlib.util.find_spec('torchvision') else 0)"
+	touch $(1)/.sherlock-installed
+endef
+
+# The newest releases the version ranges allow (what a user's fresh install gets).
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test]"
-	@$(PY) -c "import importlib.util, sys; sys.exit('torchvision must not be installed' if importlib.util.find_spec('torchvision') else 0)"
-	touch $(STAMP)
+	$(call make_venv,$(VENV),)
+
+# The same, with transformers at the lowest supported release.
+$(LOWEST_STAMP): pyproject.toml
+	@test -n "$(TRANSFORMERS_LOWEST)" || (echo "cannot read the lowest transformers from pyproject.toml" && exit 1)
+	$(call make_venv,$(LOWEST_VENV),"transformers==$(TRANSFORMERS_LOWEST)")
 
 # The main job on its built-in default: analyze the shipped example video with the tiny random demo model.
 demo: setup
@@ -25,12 +43,17 @@ lint: setup
 	$(VENV)/bin/ruff check modeling_sherlock processing sherlock dataset_scripts tests benchmarks examples
 	$(VENV)/bin/ruff format --check modeling_sherlock processing sherlock dataset_scripts tests benchmarks examples
 
-test: setup lint
+test: lint test-newest test-lowest
+
+test-newest: setup
 	$(PY) -m pytest -q
+
+test-lowest: setup-lowest
+	$(LOWEST_PY) -m pytest -q
 
 bench: setup
 	$(PY) benchmarks/benchmark_gsm_overhead.py
 	$(PY) benchmarks/benchmark_processing.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache .ruff_cache

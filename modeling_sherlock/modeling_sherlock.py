@@ -145,6 +145,12 @@ class SherlockVideoFeaturesOutput(BaseModelOutputWithPooling):
     gate_weights: torch.Tensor | None = None
 
 
+# The backbone's output fields follow the installed transformers: from 5.24 they are `cache`, `image_outputs` and
+# `video_outputs` (the encoders' `ModelOutput`s); in 5.23 they were `past_key_values`, `image_hidden_states` and
+# `video_hidden_states` (tensors). Sherlock's outputs subclass Video-LLaVA's, so they carry whichever set is installed,
+# and add the fields below.
+
+
 @dataclass
 class SherlockModelOutputWithPast(VideoLlavaModelOutputWithPast):
     r"""
@@ -152,17 +158,17 @@ class SherlockModelOutputWithPast(VideoLlavaModelOutputWithPast):
 
     last_hidden_state (`torch.Tensor` of shape `(batch_size, sequence_length, hidden_size)`):
         Hidden states of the last layer of the language model.
-    past_key_values (`Cache`, *optional*):
+    cache (`Cache`, *optional*; `past_key_values` in transformers 5.23):
         The key/value cache of the language model, returned when `use_cache=True`.
     hidden_states (`tuple(torch.Tensor)`, *optional*):
         Hidden states of every layer, each `(batch_size, sequence_length, hidden_size)`.
     attentions (`tuple(torch.Tensor)`, *optional*):
         Attention weights of every layer, each `(batch_size, num_heads, sequence_length, sequence_length)`.
-    image_hidden_states (`torch.Tensor`, *optional*):
-        Projected image features `(batch_size, image_tokens, hidden_size)` when images were given.
-    video_hidden_states (`torch.Tensor`, *optional*):
-        The GSM mixture `O` that replaced the video placeholders, `(batch_size * num_frames, tokens_per_frame,
-        hidden_size)`, returned on steps that encode a video.
+    image_outputs (`BaseModelOutputWithPooling`, *optional*; `image_hidden_states` in 5.23):
+        The image encoder's outputs when images were given.
+    video_outputs ([`SherlockVideoFeaturesOutput`], *optional*; `video_hidden_states` in 5.23, its `pooler_output`):
+        On steps that encode a video: its `pooler_output` is the GSM mixture `O` that replaced the video placeholders,
+        `(batch_size * num_frames, tokens_per_frame, hidden_size)`.
     gsb_loss (`torch.Tensor` of shape `()`, *optional*):
         The Gated Spatial Balancing loss (Eq. 7) of this batch; 0 with one expert or the uniform gate. Returned on
         steps that encode a video.
@@ -183,16 +189,17 @@ class SherlockCausalLMOutputWithPast(VideoLlavaCausalLMOutputWithPast):
         `lm_loss + config.gsb_loss_coef * gsb_loss` (`lm_loss` alone on steps without a video).
     logits (`torch.Tensor` of shape `(batch_size, sequence_length, vocab_size)`):
         Prediction scores of the language modeling head.
-    past_key_values (`Cache`, *optional*):
+    cache (`Cache`, *optional*; `past_key_values` in transformers 5.23):
         The key/value cache of the language model, returned when `use_cache=True`.
     hidden_states (`tuple(torch.Tensor)`, *optional*):
         Hidden states of every layer, each `(batch_size, sequence_length, hidden_size)`.
     attentions (`tuple(torch.Tensor)`, *optional*):
         Attention weights of every layer, each `(batch_size, num_heads, sequence_length, sequence_length)`.
-    image_hidden_states (`torch.Tensor`, *optional*):
-        Projected image features when images were given.
-    video_hidden_states (`torch.Tensor`, *optional*):
-        The GSM mixture `(batch_size * num_frames, tokens_per_frame, hidden_size)` on steps that encode a video.
+    image_outputs (`BaseModelOutputWithPooling`, *optional*; `image_hidden_states` in 5.23):
+        The image encoder's outputs when images were given.
+    video_outputs ([`SherlockVideoFeaturesOutput`], *optional*; `video_hidden_states` in 5.23, its `pooler_output`):
+        On steps that encode a video: the GSM mixture `(batch_size * num_frames, tokens_per_frame, hidden_size)` as
+        `pooler_output`, with `gsb_loss` and `gate_weights`.
     lm_loss (`torch.Tensor` of shape `()`, *optional*, returned when `labels` is provided):
         Next-token cross-entropy of the language model.
     gsb_loss (`torch.Tensor` of shape `()`, *optional*):
@@ -460,6 +467,9 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
             Background frames for the frozen background tower, or its cached output.
         output_gate_weights (`bool`, *optional*, defaults to `False`):
             Return the per-token gate weights.
+
+        The language model's cache (`cache` from transformers 5.24, `past_key_values` in 5.23) and every other keyword
+        argument go to Video-LLaVA's forward unchanged.
         """
         expert_kwargs = {
             "pose_keypoints": pose_keypoints,
@@ -602,8 +612,8 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
                 )  # experts may sit on another device
                 loss = lm_loss + self.config.gsb_loss_coef * gsb
 
-        # Every field of the backbone's output but its last hidden state carries over; their names follow the
-        # installed transformers (`cache` / `video_outputs` from 5.24, `past_key_values` / `video_hidden_states` in 5.23).
+        # Every field of the backbone's output but its last hidden state carries over, under the names of the installed
+        # transformers (see the note above `SherlockModelOutputWithPast`).
         carried = {
             name: value
             for name, value in outputs.items()

@@ -130,6 +130,14 @@ def prepare_inputs(
     return inputs
 
 
+def video_features_of(output) -> torch.Tensor:
+    """The GSM mixture that filled the `<video>` placeholders, from a model output: `video_outputs.pooler_output`
+    (transformers >= 5.24) or `video_hidden_states` (5.23, where `video_outputs` does not exist)."""
+    if "video_outputs" in output.__dataclass_fields__:
+        return output.video_outputs.pooler_output
+    return output.video_hidden_states
+
+
 def select(inputs: dict, index) -> dict:
     """Slice every batched tensor of `inputs` along the batch dimension."""
     return {name: value[index] for name, value in inputs.items()}

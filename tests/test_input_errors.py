@@ -51,15 +51,25 @@ def test_boxes_must_be_normalised(model):
 
 
 def test_masked_boxes_are_not_checked(model):
-    def padded(inputs):
-        boxes = inputs["object_boxes"].clone()
-        boxes[:, :, -1] = 5.0  # garbage in a padding slot
+    """Garbage in a padding slot raises nothing and changes nothing: the output equals that of a clean padding box."""
+
+    def padding_box(value):
+        def boxes(inputs):
+            boxes = inputs["object_boxes"].clone()
+            boxes[:, :, -1] = value
+            return boxes
+
         return boxes
 
     mask = torch.ones(2, 2, 3, dtype=torch.bool)
     mask[:, :, -1] = False
     relations = torch.tensor([0, 1, 1]).expand(2, 2, 2, 3).clone()
-    run(model, object_boxes=padded, object_mask=mask, relation_triplets=relations)
+    garbage = run(model, object_boxes=padding_box(5.0), object_mask=mask, relation_triplets=relations)
+    clean = run(model, object_boxes=padding_box(0.5), object_mask=mask, relation_triplets=relations)
+    torch.testing.assert_close(garbage.logits, clean.logits, atol=0, rtol=0)
+    # and the slot is really ignored: unmasked, the same clean box changes the output
+    unmasked = run(model, object_boxes=padding_box(0.5), relation_triplets=relations)
+    assert not torch.allclose(unmasked.logits, clean.logits, atol=1e-4)
 
 
 def test_relation_indices_must_point_to_existing_objects(model):
@@ -94,10 +104,21 @@ def test_a_listed_expert_needs_its_input(model):
         run(model, object_labels=None)
 
 
-def test_inputs_of_unlisted_experts_are_ignored():
+def test_inputs_of_unlisted_experts_are_ignored(caplog):
+    """Inputs of an expert that is not configured change nothing (even malformed ones) and a warning names them."""
+    from transformers.utils import logging as hf_logging
+
     model = build_model(experts=["object_relation", "global"])
-    out = run(model, pose_keypoints=torch.rand(2, 9, 1, 17, 3))  # wrong frames, but the expert is not used
-    assert torch.isfinite(out.logits).all()
+    without = run(model, pose_keypoints=None, pose_mask=None, background_pixel_values=None)
+    hf_logging.get_logger("x").warning_once.cache_clear()  # the message may have been logged once already
+    hf_logging.enable_propagation()
+    try:
+        with caplog.at_level("WARNING"):
+            out = run(model, pose_keypoints=torch.rand(2, 9, 1, 17, 3))  # wrong frames, but the expert is not used
+    finally:
+        hf_logging.disable_propagation()
+    torch.testing.assert_close(out.logits, without.logits, atol=0, rtol=0)
+    assert "Ignoring ['pose_keypoints', 'pose_mask']: the 'action' expert is not in" in caplog.text
 
 
 def test_both_background_inputs_and_wrong_feature_width(model):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import transformers
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel, VideoLlavaConfig, VideoLlavaForConditionalGeneration
@@ -81,20 +82,31 @@ inputs = load_file(os.path.join(folder, "inputs.safetensors"))
 with torch.no_grad():
     logits = model(**inputs).logits
     logits_itt = model_itt(**inputs).logits
-save_file({"logits": logits, "logits_itt": logits_itt}, os.path.join(folder, "remote_logits.safetensors"))
-print("REMOTE_OK", type(model).__module__)
+    generated = model.generate(**inputs, max_new_tokens=6, do_sample=False, pad_token_id=0)
+save_file(
+    {"logits": logits, "logits_itt": logits_itt, "generated": generated},
+    os.path.join(folder, "remote_logits.safetensors"),
+)
+import transformers
+print("REMOTE_OK", type(model).__module__, "transformers", transformers.__version__)
 """
 
 
 def test_trust_remote_code_load_in_a_subprocess_without_the_repository(saved, tmp_path):
-    folder, _, inputs, logits = saved
+    folder, model, inputs, logits = saved
     save_file({k: v.contiguous() for k, v in inputs.items()}, folder / "inputs.safetensors")
     result = run_without_repository(REMOTE_SCRIPT, [folder, tmp_path / "modules"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    # the subprocess ran the remote code on the transformers this suite runs on (CI runs it on the lowest and newest)
     assert "REMOTE_OK transformers_modules" in result.stdout
+    assert result.stdout.split()[-1] == transformers.__version__
     remote = load_file(folder / "remote_logits.safetensors")
     torch.testing.assert_close(remote["logits"], logits, atol=0, rtol=0)
     torch.testing.assert_close(remote["logits_itt"], logits, atol=0, rtol=0)
+    with torch.no_grad():
+        generated = model.generate(**inputs, max_new_tokens=6, do_sample=False, pad_token_id=0)
+    assert remote["generated"].shape == (2, inputs["input_ids"].shape[1] + 6)
+    torch.testing.assert_close(remote["generated"], generated, atol=0, rtol=0)
 
 
 @pytest.fixture(scope="module")
