@@ -26,3 +26,18 @@ def test_quick_run_reports_consistent_flop_counts():
     wall = results["wall_time"]["forward"]
     assert set(wall) == {"video_llava", "sherlock_features", "sherlock_pixels"}
     assert all(entry["median_s"] > 0 for entry in wall.values())
+
+
+def test_expert_forms_benchmark_separates_the_two_forms_without_the_global_expert(capsys):
+    """At initialisation the paper form's "w/o GE" mixture is unrelated to the video tokens, the residual form's is
+    a copy of them; with the global expert both stay close to Video-LLaVA's features."""
+    import benchmark_expert_forms
+
+    summary = benchmark_expert_forms.main(["--sizes", "tiny", "--seeds", "1"])
+    assert "| w/o GE | paper |" in capsys.readouterr().out
+    assert abs(summary[("w/o GE", "paper")]["cos(O, T_v)"]) < 0.5
+    assert summary[("w/o GE", "residual")]["cos(O, T_v)"] > 0.95
+    assert abs(summary[("all four experts", "paper")]["cos(S_local, T_v)"]) < 0.5
+    assert summary[("all four experts", "residual")]["cos(S_local, T_v)"] > 0.99
+    for form in ("paper", "residual"):
+        assert summary[("all four experts", form)]["cos(O, T_v)"] > 0.95
