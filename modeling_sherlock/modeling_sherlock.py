@@ -629,24 +629,29 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
         )
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """`PreTrainedModel.save_pretrained`; with remote code registered, `auto_map` also names this class for
-        `AutoModelForImageTextToText` (the registered `AutoModel` entry is written by transformers).
+        """`PreTrainedModel.save_pretrained`; when the folder carries remote code (`auto_map` names this class for
+        `AutoModel`), `auto_map` also names it for `AutoModelForImageTextToText`.
 
         A local `background_tower_name_or_path` is not written: the tower's weights are in the checkpoint, and a
         saved folder must not depend on a path of this machine."""
-        if self._auto_class is not None:
-            auto_map = dict(getattr(self.config, "auto_map", None) or {})
-            auto_map.setdefault(
-                "AutoModelForImageTextToText", f"{self.__module__.split('.')[-1]}.{type(self).__name__}"
-            )
-            self.config.auto_map = auto_map
         tower_path = self.config.background_tower_name_or_path
         if tower_path is not None and os.path.exists(tower_path):
             self.config.background_tower_name_or_path = None
         try:
-            return super().save_pretrained(save_directory, *args, **kwargs)
+            result = super().save_pretrained(save_directory, *args, **kwargs)
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            config_file = os.path.join(save_directory, "config.json")
+            if (
+                "AutoModel" in auto_map
+                and "AutoModelForImageTextToText" not in auto_map
+                and os.path.isfile(config_file)
+            ):
+                auto_map["AutoModelForImageTextToText"] = auto_map["AutoModel"]
+                self.config.auto_map = auto_map
+                self.config.to_json_file(config_file)
         finally:
             self.config.background_tower_name_or_path = tower_path
+        return result
 
 
 # Sherlock checkpoints use Video-LLaVA's weight names, so they get Video-LLaVA's key conversions: a Video-LLaVA folder in
