@@ -1,0 +1,212 @@
+# Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
+"""The paper's own tools as optional backends: HigherHRNet through mmpose (poses) and Meta's `sam2` (background).
+
+Both packages need torchvision (mmpose through mmcv), which has no CPU build next to this project's torch, so they are
+never dependencies: each backend imports its package when it is constructed, through `require` (an `ImportError` that
+names the package and how to install it), and its functions only by attribute. No `import mmpose` / `import sam2`
+statement appears in this file, because transformers' remote-code loader refuses to load a module file whose
+`import` statements name a package that is not installed, which would break the processor for every Hub user.
+
+This file ships to the Hub as remote code: it imports only numpy and single-dot siblings; torch where it is used.
+"""
+
+import numpy as np
+
+from .extractor_background_sherlock import BoxPromptedBackgroundExtractor, blank_foreground
+from .extractor_base_sherlock import (
+    CLIP_MEAN_FILL,
+    NUM_COCO_KEYPOINTS,
+    FrameDetections,
+    PoseExtractor,
+    batches,
+    check_detections,
+    check_frames,
+    check_positive,
+    require,
+    warn_capacity,
+)
+
+
+MMPOSE_HINT = (
+    "pip install mmpose mmcv (see https://mmpose.readthedocs.io); note that mmpose / mmcv need torchvision, which this "
+    "project cannot install next to its CPU build of torch: use the 'vitpose' pose backend instead"
+)
+SAM2_HINT = (
+    "pip install sam2 (https://github.com/facebookresearch/sam2); note that Meta's sam2 needs torchvision, which this "
+    "project cannot install next to its CPU build of torch: use the transformers-native 'sam2' background backend"
+)
+
+
+class HigherHRNetPoseExtractor(PoseExtractor):
+    """The paper's pose backend: HigherHRNet (or any mmpose 1.x 2D body model) through mmpose. Optional.
+
+    Args:
+        config_path (`str`): the mmpose config file of the model.
+        checkpoint (`str`): path or URL of its checkpoint (`None`: mmpose's random initialisation, for tests).
+        max_persons (`int`, *optional*, defaults to 8).
+        device (`str`, *optional*, defaults to `"cpu"`).
+        mode (`str`, *optional*, defaults to `"auto"`): `"bottomup"` runs `mmpose.apis.inference_bottomup` on the whole
+            frame (HigherHRNet / associative-embedding models find the persons themselves; persons are ranked by mean
+            keypoint score), `"topdown"` runs `inference_topdown` on the detector's person boxes, `"auto"` picks
+            bottom-up for a `BottomupPoseEstimator` and top-down otherwise.
+        min_score (`float`, *optional*, defaults to 0.0): detector score a person box needs (top-down mode).
+
+    Constructing it without mmpose raises `ImportError` with the install hint. It is written against the public
+    mmpose 1.x API (`init_model`, `inference_topdown(model, img, bboxes, bbox_format="xyxy")`,
+    `inference_bottomup(model, img)`, results in `PoseDataSample.pred_instances.keypoints` / `.keypoint_scores`); its
+    glue is tested against a stand-in `mmpose.apis`, and the real package is exercised only where it is installed.
+    """
+
+    backend = "higherhrnet"
+
+    def __init__(
+        self,
+        config_path: str,
+        checkpoint: str | None,
+        max_persons: int = 8,
+        device: str = "cpu",
+        mode: str = "auto",
+        min_score: float = 0.0,
+    ):
+        self._apis = require("mmpose.apis", MMPOSE_HINT, type(self).__name__)
+        if mode not in ("auto", "bottomup", "topdown"):
+            raise ValueError(f"`mode` must be 'auto', 'bottomup' or 'topdown', got {mode!r}.")
+        self.config_path = str(config_path)
+        self.checkpoint = None if checkpoint is None else str(checkpoint)
+        self.max_persons = check_positive("max_persons", max_persons)
+        self.device, self.mode, self.min_score = device, mode, float(min_score)
+        self._model = None
+
+    @property
+    def extractor_id(self) -> str:
+        return (
+            f"{self.backend}(config={self.config_path}, checkpoint={self.checkpoint}, mode={self.mode}, "
+            f"max_persons={self.max_persons}, min_score={self.min_score:g})"
+        )
+
+    @property
+    def model(self):
+        """The mmpose model (`mmpose.apis.init_model`, built on first access)."""
+        if self._model is None:
+            self._model = self._apis.init_model(self.config_path, self.checkpoint, device=self.device)
+        return self._model
+
+    def __call__(self, frames: np.ndarray, detections: list[FrameDetections]) -> dict[str, np.ndarray]:
+        frames = check_frames(frames)
+        check_detections(detections, len(frames))
+        output = self._empty(len(frames))
+        model = self.model
+        bottomup = self.mode == "bottomup" or (self.mode == "auto" and type(model).__name__ == "BottomupPoseEstimator")
+        persons = None if bottomup else self._select_persons(detections, self.min_score)
+        height, width = frames.shape[1:3]
+        found = []
+        for index, frame in enumerate(frames):
+            image = np.ascontiguousarray(frame[..., ::-1])  # mmpose pipelines expect BGR (cv2) images
+            if bottomup:
+                instances = self._apis.inference_bottomup(model, image)[0].pred_instances
+                keypoints = np.asarray(instances.keypoints, dtype=np.float32).reshape(-1, NUM_COCO_KEYPOINTS, 2)
+                scores = np.asarray(instances.keypoint_scores, dtype=np.float32).reshape(-1, NUM_COCO_KEYPOINTS)
+                order = np.argsort(-scores.mean(axis=1), kind="stable")
+                found.append(len(order))
+                order = order[: self.max_persons]
+                keypoints, scores = keypoints[order], scores[order]
+            else:
+                if len(persons[index]) == 0:
+                    continue  # inference_topdown would treat the whole frame as one person
+                boxes = detections[index].boxes[persons[index]] * np.array([width, height, width, height])
+                samples = self._apis.inference_topdown(model, image, bboxes=boxes, bbox_format="xyxy")
+                keypoints = np.concatenate([np.asarray(s.pred_instances.keypoints) for s in samples])
+                scores = np.concatenate([np.asarray(s.pred_instances.keypoint_scores) for s in samples])
+                keypoints = keypoints.astype(np.float32)
+            if keypoints.shape[1:] != (NUM_COCO_KEYPOINTS, 2):
+                raise ValueError(
+                    f"The mmpose model returned keypoints of shape {keypoints.shape}; expected 17 (COCO)."
+                )
+            count = len(keypoints)
+            output["pose_keypoints"][index, :count, :, 0] = np.clip(keypoints[..., 0] / width, 0.0, 1.0)
+            output["pose_keypoints"][index, :count, :, 1] = np.clip(keypoints[..., 1] / height, 0.0, 1.0)
+            output["pose_keypoints"][index, :count, :, 2] = np.clip(scores, 0.0, 1.0)
+            output["pose_mask"][index, :count] = True
+        if bottomup:
+            warn_capacity(
+                type(self).__name__, "persons", "max_persons", self.max_persons, found, "highest mean keypoint score"
+            )
+        return output
+
+
+class MetaSam2BackgroundExtractor(BoxPromptedBackgroundExtractor):
+    """The paper's background backend: Meta's `sam2` package (`SAM2ImagePredictor`) with box prompts. Optional.
+
+    Args:
+        checkpoint (`str`): the SAM2 checkpoint (e.g. `sam2.1_hiera_tiny.pt`; `None`: random weights, for tests).
+        model_cfg (`str`): its Hydra config name (e.g. `configs/sam2.1/sam2.1_hiera_t.yaml`).
+        batch_size, device, min_score, max_boxes, mask_threshold, box_margin, fill_value: as `Sam2BackgroundExtractor`.
+
+    Constructing it without `sam2` raises `ImportError` with the install hint. It is written against the public API
+    (`build_sam2(model_cfg, checkpoint, device=...)`, `SAM2ImagePredictor(model, mask_threshold=...)`,
+    `set_image_batch(list of HWC RGB uint8)` and `predict_batch(box_batch=[(n, 4) xyxy pixel boxes],
+    multimask_output=False)`); its glue is tested against a stand-in `sam2`, and the real package is exercised only
+    where it is installed.
+    """
+
+    backend = "meta_sam2"
+
+    def __init__(
+        self,
+        checkpoint: str | None,
+        model_cfg: str,
+        batch_size: int = 4,
+        device: str = "cpu",
+        min_score: float = 0.0,
+        max_boxes: int | None = None,
+        mask_threshold: float = 0.0,
+        box_margin: float = 0.1,
+        fill_value: tuple = CLIP_MEAN_FILL,
+    ):
+        what = type(self).__name__
+        self._build_sam = require("sam2.build_sam", SAM2_HINT, what)
+        self._image_predictor = require("sam2.sam2_image_predictor", SAM2_HINT, what)
+        super().__init__(batch_size, device, min_score, max_boxes, mask_threshold, box_margin, fill_value)
+        self.checkpoint = None if checkpoint is None else str(checkpoint)
+        self.model_cfg = str(model_cfg)
+        self._predictor = None
+
+    @property
+    def extractor_id(self) -> str:
+        return f"{self.backend}(checkpoint={self.checkpoint}, model_cfg={self.model_cfg}, {self._settings_id()})"
+
+    @property
+    def predictor(self):
+        """The `SAM2ImagePredictor` (built on first access)."""
+        if self._predictor is None:
+            model = self._build_sam.build_sam2(self.model_cfg, self.checkpoint, device=self.device)
+            self._predictor = self._image_predictor.SAM2ImagePredictor(model, mask_threshold=self.mask_threshold)
+        return self._predictor
+
+    def __call__(self, frames: np.ndarray, detections: list[FrameDetections]) -> np.ndarray:
+        import torch
+
+        frames = check_frames(frames)
+        check_detections(detections, len(frames))
+        output = frames.copy()
+        prompts = self._prompts(detections)
+        todo = [index for index, boxes in prompts.items() if len(boxes)]
+        height, width = frames.shape[1:3]
+        scale = np.array([width, height, width, height], dtype=np.float32)
+        for batch in batches(todo, self.batch_size):
+            predictor = self.predictor
+            with torch.inference_mode():
+                predictor.set_image_batch([np.ascontiguousarray(frames[index]) for index in batch])
+                masks, _, _ = predictor.predict_batch(
+                    box_batch=[prompts[index] * scale for index in batch], multimask_output=False
+                )
+            for index, frame_masks in zip(batch, masks, strict=True):
+                # (n, 1, H, W) for several boxes, (1, H, W) for one: flatten to (n, H, W).
+                frame_masks = np.asarray(frame_masks).reshape(-1, height, width) > 0
+                output[index] = blank_foreground(
+                    frames[index], frame_masks, prompts[index], self.box_margin, self.fill_value
+                )
+        return output
+
+
+__all__ = ["MMPOSE_HINT", "SAM2_HINT", "HigherHRNetPoseExtractor", "MetaSam2BackgroundExtractor"]
