@@ -8,14 +8,18 @@ Layout of a built dataset folder:
     rejects.jsonl                      every input row that did not make it into the data, with a reason
 """
 
+import importlib
 import json
 import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
+
+if TYPE_CHECKING:  # `datasets` is imported where rows are written, so that the builders' `--help` stays fast
+    import datasets
 
 
 logger = logging.getLogger(__name__)
@@ -34,7 +38,7 @@ class ConfigFiles:
 
 def write_split(
     rows: Sequence[dict],
-    features: datasets.Features,
+    features: "datasets.Features",
     output_dir: str | Path,
     config: str,
     split: str,
@@ -45,11 +49,12 @@ def write_split(
     The bytes depend only on the rows, the features and the library versions (no timestamps), so the same input gives
     the same files. Returns the shard paths relative to `output_dir`.
     """
+    import datasets
+
     output_dir = Path(output_dir)
     folder = output_dir / config
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(f"{split}-*.parquet"):
-        stale.unlink()
+    remove_split(output_dir, config, split)
     count = max(1, math.ceil(len(rows) / rows_per_shard))
     paths = []
     for index in range(count):
@@ -58,6 +63,35 @@ def write_split(
         datasets.Dataset.from_list(chunk, features=features).to_parquet(str(shard))
         paths.append(shard.relative_to(output_dir).as_posix())
     return paths
+
+
+def remove_split(output_dir: str | Path, config: str, split: str) -> None:
+    """Delete the shards `<config>/<split>-*.parquet` of an earlier build."""
+    for stale in (Path(output_dir) / config).glob(f"{split}-*.parquet"):
+        stale.unlink()
+
+
+def write_splits(
+    rows: Sequence[dict],
+    features: "datasets.Features",
+    output_dir: str | Path,
+    config: str,
+    splits: Sequence[str] = ("train", "test"),
+    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
+) -> dict[str, list[str]]:
+    """Write each split of `rows` (by their `split` field, in the given order) with `write_split`.
+
+    A split without rows is left out of the result (so out of the card's `configs:`) and its shards of an earlier build
+    are deleted. Returns {split: shard paths relative to `output_dir`}.
+    """
+    written = {}
+    for split in splits:
+        split_rows = [row for row in rows if row["split"] == split]
+        if split_rows:
+            written[split] = write_split(split_rows, features, output_dir, config, split, rows_per_shard)
+        else:
+            remove_split(output_dir, config, split)
+    return written
 
 
 def _yaml_scalar(value) -> str:
@@ -144,14 +178,68 @@ def push_dataset_folder(
     return str(getattr(info, "commit_url", info))
 
 
+@dataclass(kw_only=True)
+class HubArguments:
+    """The Hub upload arguments of every builder (a base of their argument dataclasses; keyword-only)."""
+
+    push_to_hub: str | None = field(default=None, metadata={"help": "Upload the folder to this dataset repo id."})
+    hub_endpoint: str | None = field(
+        default=None, metadata={"help": "Hub endpoint (default: huggingface_hub's, i.e. HF_ENDPOINT or hf.co)."}
+    )
+    hub_token: str | None = field(default=None, metadata={"help": "Hub token (default: the logged-in one)."})
+    hub_private: bool = field(default=False, metadata={"help": "Create the Hub repo as private."})
+
+    def push(self, folder: str | Path, commit_message: str = "Upload dataset") -> str | None:
+        """Upload `folder` with `push_dataset_folder` when `push_to_hub` is set; returns the commit URL, else None."""
+        if not self.push_to_hub:
+            return None
+        return push_dataset_folder(
+            folder,
+            self.push_to_hub,
+            token=self.hub_token,
+            endpoint=self.hub_endpoint,
+            private=self.hub_private,
+            commit_message=commit_message,
+        )
+
+
+def import_object(reference: str):
+    """The object named by "package.module:name" (imported now)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def lazy_exports(module_name: str, exports: dict[str, Sequence[str]]):
+    """A module `__getattr__` (PEP 562) that imports `exports` = {"package.module": names} on first access.
+
+    A builder's console-script module defines its arguments and `main` only; the library names it re-exports live in
+    modules that import torch / transformers (through `processing`), so importing them lazily keeps `--help` fast
+    while `from dataset_scripts.build_mvae import build_mvae` keeps working.
+    """
+    origin = {name: module for module, names in exports.items() for name in names}
+
+    def __getattr__(name: str):
+        if name not in origin:
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(origin[name]), name)
+
+    return __getattr__
+
+
+def json_report(summary: dict) -> str:
+    """A build summary as the console script prints it: indented JSON with sorted keys."""
+    return json.dumps(summary, indent=2, sort_keys=True)
+
+
 def run_builder(prog: str, arguments_class, build, report, argv=None, description: str | None = None) -> int:
     """The `main` of a builder's console script: parse the dataclass arguments, build, print the report.
 
     Args:
         prog: the console script's name (prefix of the one-line error message).
         arguments_class: the builder's `@dataclass` of arguments (parsed with `HfArgumentParser`).
-        build: `build(args) -> result`.
-        report: `report(result) -> str`, printed on success.
+        build: `build(args) -> result`, or its "package.module:name" (imported after parsing, so that `--help` does
+            not import the builder's heavy dependencies).
+        report: `report(result) -> str`, printed on success, or its "package.module:name".
 
     Returns the exit code: 0, or 1 with one line on stderr for a bad input (`OSError` / `ValueError`).
     """
@@ -162,6 +250,8 @@ def run_builder(prog: str, arguments_class, build, report, argv=None, descriptio
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = HfArgumentParser(arguments_class, description=description)
     (args,) = parser.parse_args_into_dataclasses(args=list(sys.argv[1:] if argv is None else argv))
+    build = import_object(build) if isinstance(build, str) else build
+    report = import_object(report) if isinstance(report, str) else report
     try:
         result = build(args)
     except (OSError, ValueError) as error:
@@ -172,12 +262,19 @@ def run_builder(prog: str, arguments_class, build, report, argv=None, descriptio
 
 
 __all__ = [
+    "DEFAULT_ROWS_PER_SHARD",
     "ConfigFiles",
+    "HubArguments",
     "card_header",
+    "import_object",
+    "json_report",
+    "lazy_exports",
     "markdown_table",
     "push_dataset_folder",
+    "remove_split",
     "run_builder",
     "write_card",
     "write_rejects",
     "write_split",
+    "write_splits",
 ]

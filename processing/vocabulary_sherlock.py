@@ -51,6 +51,12 @@ text as a synonym, (2) the whole text without leading determiners ("a", "the", "
 synonym contained in the text as whole words (ties: the earliest one). Plurals are handled by also registering the
 plural of every synonym ("cars", "buses", "thieves", "women", "policemen", "facilities"), never by guessing the
 singular of the input. Text that contains no synonym gives `None`; the normalisers never raise.
+
+Entity roles and mentions (used by the M-VAE builder's subject / object extraction): `AGENT_ENTITIES` are the
+entities that can act (be a subject), `BACKGROUND_ENTITIES` those that are mostly where an event happens;
+`find_entities` lists the entity mentions of a free text left to right with the same synonym table as
+`normalize_entity` (at each word the longest synonym, or generated plural, that starts there), and `clean_text` is the
+normalisation every lookup applies.
 """
 
 import re
@@ -317,6 +323,20 @@ ENTITIES = (
     "none",
 )
 
+AGENT_ENTITIES = frozenset(
+    (
+        "people", "man", "woman", "child", "police", "thief", "robber", "crowd", "driver", "pedestrian", "cyclist",
+        "worker", "car", "truck", "bus", "motorcycle", "bicycle", "vehicle", "train", "boat", "dog", "cat", "animal",
+        "wild animal", "fire", "smoke", "water", "firework",
+    )
+)  # fmt: skip
+"""Entities that can act, i.e. be the subject of an event: persons, vehicles, animals, fire, smoke, water and
+fireworks. The others (places, objects, property and `"none"`) are only objects."""
+
+BACKGROUND_ENTITIES = frozenset(("road",))
+"""Entities that are mostly where an event happens rather than what it acts upon: an extractor takes one as the object
+only when the text names nothing else."""
+
 ENTITY_SYNONYMS = {
     "people": (
         "person", "persons", "someone", "somebody", "human", "human being", "individual", "passerby", "passersby",
@@ -451,12 +471,13 @@ ENTITY_SYNONYMS = {
 # Normalisation
 # --------------------------------------------------------------------------------------------------------------------
 
-_DETERMINERS = frozenset(
+DETERMINERS = frozenset(
     (
         "a", "an", "the", "some", "several", "many", "few", "multiple", "one", "two", "three", "four", "five",
         "his", "her", "their", "its", "this", "that", "these", "those", "another",
     )
 )  # fmt: skip
+"""Words that the normalisers drop in front of a phrase ("the thieves", "two men")."""
 _IRREGULAR_PLURALS = {
     "man": "men",
     "woman": "women",
@@ -486,8 +507,13 @@ _POSSESSIVE = re.compile(r"['\u2019]s\b")
 _NON_WORD = re.compile(r"[\W_]+")
 
 
-def _clean(text):
-    """NFKC, lower case, no possessive 's, every run of non-word characters replaced by one space."""
+def clean_text(text):
+    """The form every vocabulary lookup uses: NFKC, lower case, no possessive 's, `&` as "and", every run of non-word
+    characters replaced by one space, stripped.
+
+    >>> clean_text("The Woman's  E-Bike & Phone!")
+    'the woman e bike and phone'
+    """
     text = unicodedata.normalize("NFKC", text).lower()
     text = _POSSESSIVE.sub("", text).replace("&", " and ")
     return _NON_WORD.sub(" ", text).strip()
@@ -520,11 +546,11 @@ class _Normalizer:
         explicit = {}
         for canonical in canonicals:
             for synonym in (canonical, *synonyms[canonical]):
-                explicit.setdefault(_clean(synonym), canonical)
+                explicit.setdefault(clean_text(synonym), canonical)
         table = {}
         for canonical in canonicals:
             for synonym in (canonical, *synonyms[canonical]):
-                plural = _pluralize(_clean(synonym))
+                plural = _pluralize(clean_text(synonym))
                 if plural is not None and plural not in explicit:
                     table.setdefault(plural, canonical)
         table.update(explicit)  # an explicit synonym always wins over a generated plural
@@ -534,13 +560,13 @@ class _Normalizer:
     def __call__(self, text):
         if not isinstance(text, str):
             return None
-        cleaned = _clean(text)
+        cleaned = clean_text(text)
         if not cleaned:
             return None
         if cleaned in self.table:
             return self.table[cleaned]
         words = cleaned.split(" ")
-        while len(words) > 1 and words[0] in _DETERMINERS:
+        while len(words) > 1 and words[0] in DETERMINERS:
             words = words[1:]
         stripped = " ".join(words)
         if stripped in self.table:
@@ -548,14 +574,20 @@ class _Normalizer:
         words = cleaned.split(" ")
         best, best_key = None, None
         for i in range(len(words)):
-            for n in range(min(self.max_words, len(words) - i), 0, -1):
-                canonical = self.table.get(" ".join(words[i : i + n]))
-                if canonical is not None:
-                    key = (len(" ".join(words[i : i + n])), -i)
-                    if best_key is None or key > best_key:
-                        best, best_key = canonical, key
-                    break
+            match = self.longest_at(words, i)
+            if match is not None:
+                key = (len(" ".join(words[i : i + match[1]])), -i)
+                if best_key is None or key > best_key:
+                    best, best_key = match[0], key
         return best
+
+    def longest_at(self, words, i):
+        """(canonical, number of words) of the longest synonym that starts at `words[i]`, or None."""
+        for n in range(min(self.max_words, len(words) - i), 0, -1):
+            canonical = self.table.get(" ".join(words[i : i + n]))
+            if canonical is not None:
+                return canonical, n
+        return None
 
 
 _EVENT_TYPE_NORMALIZER = _Normalizer(EVENT_TYPES, EVENT_TYPE_SYNONYMS)
@@ -644,16 +676,52 @@ def normalize_entity(text):
     return _ENTITY_NORMALIZER(text)
 
 
+def find_entities(text):
+    """The entity mentions of a free text, left to right, with the synonym table of `normalize_entity`.
+
+    The text is cleaned (`clean_text`) and split into words; at each word the longest entity synonym (or generated
+    plural) that starts there is a mention, and the scan goes on after it. Unlike `normalize_entity`, every mention is
+    kept (in text order), so a caller can weigh them by position ("X was robbed by Y").
+
+    Args:
+        text (`str`): free text, e.g. a CUVA description.
+
+    Returns:
+        `tuple[list[str], list[tuple[str, int, int]]]`: the cleaned words and the mentions as (canonical entity, first
+        word index, end word index); `"none"` mentions ("nobody") are included.
+
+    Example:
+
+    >>> find_entities("Two thieves stole the woman's handbag")
+    (['two', 'thieves', 'stole', 'the', 'woman', 'handbag'], [('thief', 1, 2), ('woman', 4, 5), ('bag', 5, 6)])
+    """
+    words = clean_text(text).split() if isinstance(text, str) else []
+    mentions, i = [], 0
+    while i < len(words):
+        match = _ENTITY_NORMALIZER.longest_at(words, i)
+        if match is None:
+            i += 1
+            continue
+        mentions.append((match[0], i, i + match[1]))
+        i += match[1]
+    return words, mentions
+
+
 __all__ = [
+    "AGENT_ENTITIES",
+    "BACKGROUND_ENTITIES",
     "CUVA_CLASS_NAMES",
     "CUVA_CLASS_TO_EVENT_TYPE",
     "CUVA_SUBCLASS_TO_SCENE",
+    "DETERMINERS",
     "ENTITIES",
     "ENTITY_SYNONYMS",
     "EVENT_TYPES",
     "EVENT_TYPE_SYNONYMS",
     "SCENES",
     "SCENE_SYNONYMS",
+    "clean_text",
+    "find_entities",
     "normalize_entity",
     "normalize_event_type",
     "normalize_scene",

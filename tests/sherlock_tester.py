@@ -165,8 +165,7 @@ def build_model(seed: int = 0, **overrides):
 
 
 def cuva_dir():
-    """The shared CUVA annotation files: `../shared/data/cuva` beside the checkout (CI), else the workplace copy."""
-    from pathlib import Path
+    """The CUVA annotation files shipped in the repository (`dataset_scripts/data/cuva`, the default `--cuva-dir`)."""
+    from dataset_scripts.build_mvae import SHIPPED_CUVA_DIR
 
-    beside = Path(__file__).resolve().parents[2] / "shared" / "data" / "cuva"
-    return beside if beside.is_dir() else Path("/work/shared/data/cuva")
+    return SHIPPED_CUVA_DIR

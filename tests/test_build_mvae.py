@@ -1,7 +1,10 @@
-"""`sherlock-build-mvae`: M-VAE built from the real CUVA annotation files (/work/shared/data/cuva), every input row
-accounted for, valid events, CUVA's split, an offline-loadable deterministic folder; the lexicon extraction on
-hand-checked snippets; `--video-root`, `--with-features`, `--llm-extractor` and `--push-to-hub` on small subsets."""
+"""`sherlock-build-mvae`: M-VAE built from the real CUVA annotation files shipped in `dataset_scripts/data/cuva`,
+every input row accounted for, valid events, CUVA's split, an offline-loadable deterministic folder; the lexicon
+extraction on hand-checked snippets; `--video-root`, `--with-features`, `--llm-extractor` and `--push-to-hub` on small
+subsets."""
 
+import fnmatch
+import hashlib
 import json
 import re
 from importlib.metadata import entry_points
@@ -12,28 +15,26 @@ import openpyxl
 import pytest
 import yaml
 
-from dataset_scripts import build_mvae as builder
-from dataset_scripts.build_mvae import (
-    MVAE_SOURCE_FIELDS,
+import dataset_scripts
+from dataset_scripts import dataset_io
+from dataset_scripts.build_mvae import SHIPPED_CUVA_DIR, BuildMvaeArguments, main
+from dataset_scripts.mvae_build import build_mvae
+from dataset_scripts.mvae_cuva import (
+    CUVA_FILES,
     REJECT_REASONS,
-    BuildMvaeArguments,
     CuvaRow,
     RowProblem,
-    build_mvae,
-    build_rows,
-    extract_scene,
-    extract_subject_object,
-    features_config_features,
-    main,
     pair_types_with_segments,
     parse_descriptions,
-    parse_llm_reply,
     parse_moments,
     parse_type_codes,
     parse_video_id,
-    temporal_iou,
 )
+from dataset_scripts.mvae_elements import LlmElementExtractor, extract_scene, extract_subject_object, parse_llm_reply
+from dataset_scripts.mvae_features import features_config_features
+from dataset_scripts.mvae_rows import MVAE_SOURCE_FIELDS, build_rows
 from dataset_scripts.mvae_schema import mvae_features
+from dataset_scripts.mvae_statistics import temporal_iou
 from processing import DEFAULT_INSTRUCTION, format_events
 from processing.vocabulary_sherlock import ENTITIES, EVENT_TYPES, SCENES
 
@@ -517,27 +518,54 @@ def tiny_llm(tmp_path_factory):
     return folder
 
 
-def test_llm_extractor_runs_and_stays_in_the_vocabulary(tiny_llm, tmp_path, monkeypatch):
-    replies = []
-    generate = builder.LlmElementExtractor.generate
+def test_llm_extractor_decodes_only_the_generated_reply_and_its_answer_is_used(built, tiny_llm, tmp_path, monkeypatch):
+    """The real model path (prompt, tokenizer, greedy `generate`, decoding of the new tokens only): the random tiny LLM
+    generates, then its new tokens are replaced by a scripted reply whose elements differ from every lexicon value,
+    so the rows show whether the LLM path (and not the lexicon fallback) gave them."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
 
-    def recording_generate(self, description, reason):
-        replies.append(generate(self, description, reason))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llm)
+    reply = "subject: dog; object: phone; scene: zoo"
+    generate, calls = LlamaForCausalLM.generate, []
+
+    def scripted_generate(self, input_ids, **kwargs):
+        output = generate(self, input_ids=input_ids, **kwargs)  # the real greedy decoding runs
+        assert kwargs["do_sample"] is False and output.shape[1] > input_ids.shape[1]
+        calls.append(input_ids)
+        new_tokens = torch.tensor([tokenizer(reply, add_special_tokens=False)["input_ids"]])
+        return torch.cat([input_ids, new_tokens], dim=1)
+
+    extract, replies = LlmElementExtractor.generate, []
+
+    def recording_extract(self, description, reason):
+        replies.append(extract(self, description, reason))
         return replies[-1]
 
-    monkeypatch.setattr(builder.LlmElementExtractor, "generate", recording_generate)
+    monkeypatch.setattr(LlamaForCausalLM, "generate", scripted_generate)
+    monkeypatch.setattr(LlmElementExtractor, "generate", recording_extract)
     args = BuildMvaeArguments(cuva_dir=str(CUVA), output_dir=str(tmp_path), limit=3, llm_extractor=str(tiny_llm))
     result = build_mvae(args)
-    assert len(replies) == sum(len(row["events"]) for row in result.rows) > 0  # one call per distinct event text
-    for row in result.rows:
-        for event in row["events"]:
-            assert event["subject"] in ENTITIES and event["object"] in ENTITIES and event["scene"] in SCENES
-    assert "LLM extraction" in (tmp_path / "README.md").read_text()
+    events = [(row, event) for row in result.rows for event in row["events"]]
+    assert len(calls) == len(replies) == len(events) > 0  # one generation per distinct event text
+    assert replies == [reply] * len(events)  # the decoded text is the new tokens only, not the prompt
+    assert "Extract the subject" in tokenizer.decode(calls[0][0])
+    lexicon = {(e["subject"], e["object"], e["scene"]) for row in built.rows[:3] for e in row["events"]}
+    assert [row["video_id"] for row in built.rows[:3]] == [row["video_id"] for row in result.rows]
+    assert not {(s, o) for s, o, _ in lexicon} & {("dog", "phone")} and "Wild" not in {e[2] for e in lexicon}
+    for row, event in events:
+        subclass_scene = row["source"]["type_codes"].startswith("[7-1")  # 7-1 Residential names the scene
+        assert (event["subject"], event["object"]) == ("dog", "phone")
+        assert event["scene"] == ("Residence" if subclass_scene else "Wild")
+    assert result.counters["subject_from_llm"] == result.counters["object_from_llm"] == len(events)
+    assert 0 < result.counters["scene_from_llm"] < len(events)
+    card = (tmp_path / "README.md").read_text()
+    assert f"LLM extraction** with `{Path(tiny_llm).name}`" in card and str(tiny_llm) not in card
 
 
 def test_llm_answers_in_the_vocabulary_replace_the_lexicon_but_not_the_subclass_scene(tiny_llm, tmp_path, monkeypatch):
     reply = "subject: two men; object: a black SUV; scene: on the highway"
-    monkeypatch.setattr(builder.LlmElementExtractor, "generate", lambda self, description, reason: reply)
+    monkeypatch.setattr(LlmElementExtractor, "generate", lambda self, description, reason: reply)
     args = BuildMvaeArguments(cuva_dir=str(CUVA), output_dir=str(tmp_path), limit=1, llm_extractor=str(tiny_llm))
     result = build_mvae(args)
     events = result.rows[0]["events"]  # video 1: 7-1 Residential
@@ -557,13 +585,58 @@ def test_cli_with_dashes_and_push_to_hub(tmp_path, monkeypatch, capsys):
         assert (Path(folder) / "README.md").is_file()  # pushed after the card is written
         return "http://hub.test/datasets/org/m-vae/commit/1"
 
-    monkeypatch.setattr(builder, "push_dataset_folder", fake_push)
-    argv = ["--cuva-dir", str(CUVA), "--output-dir", str(tmp_path), "--limit", "3"]
+    monkeypatch.setattr(dataset_io, "push_dataset_folder", fake_push)
+    argv = ["--output-dir", str(tmp_path), "--limit", "3"]  # no --cuva-dir: the CUVA files shipped in the package
     argv += ["--push-to-hub", "org/m-vae", "--hub-endpoint", "http://hub.test", "--hub-token", "hf_x"]
     assert main(argv) == 0
     assert calls == [{"folder": tmp_path, "repo_id": "org/m-vae", "token": "hf_x", "endpoint": "http://hub.test"}]
     out = capsys.readouterr().out
     assert "input rows: 3" in out and "| Scene |" in out and "uploaded: http://hub.test" in out
+    rows = datasets.load_dataset(str(tmp_path), split="train")
+    assert rows["video_id"] == ["00001", "00002", "00003"]
+    assert rows[0]["source"]["gt_description"].startswith("[Three masked thieves")  # read from the shipped files
+    card = (tmp_path / "README.md").read_text()
+    for name in CUVA_FILES:  # the card's input hashes are those of the shipped copy
+        assert hashlib.sha256((SHIPPED_CUVA_DIR / name).read_bytes()).hexdigest() in card, name
+
+
+def test_the_cuva_files_ship_inside_the_package_with_their_licence():
+    package = Path(dataset_scripts.__file__).resolve().parent
+    assert CUVA == SHIPPED_CUVA_DIR == package / "data" / "cuva"
+    assert BuildMvaeArguments(output_dir="out").cuva_dir == str(SHIPPED_CUVA_DIR)  # the default --cuva-dir
+    shipped = sorted(path.name for path in SHIPPED_CUVA_DIR.iterdir())
+    assert shipped == sorted([*CUVA_FILES, "LICENSE", "SOURCE.md"])
+    licence = (SHIPPED_CUVA_DIR / "LICENSE").read_text()
+    assert "CC BY-NC-SA 4.0" in licence and "creativecommons.org/licenses/by-nc-sa/4.0" in licence
+    assert "2405.00181" in licence and "github.com/fesvhtr/CUVA" in licence and "github.com/Dulpy/ECVA" in licence
+    # package data: a `pip install` copies every shipped file (setuptools globs, relative to the package)
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["dataset_scripts"]
+    for name in shipped:
+        relative = (SHIPPED_CUVA_DIR / name).relative_to(package).as_posix()
+        assert any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns), relative
+
+
+def test_names_of_the_split_builder_stay_importable_from_the_cli_module():
+    from dataset_scripts import build_mvae as cli
+    from dataset_scripts import mvae_build, mvae_cuva, mvae_elements, mvae_rows, mvae_statistics
+
+    origins = {
+        mvae_build: ["BuildResult", "build_mvae"],
+        mvae_cuva: ["parse_moments", "parse_type_codes", "parse_video_id"],
+        mvae_elements: ["LlmElementExtractor", "extract_scene", "extract_subject_object", "parse_llm_reply"],
+        mvae_rows: ["build_rows"],
+        mvae_statistics: ["compute_statistics", "round2_agreement", "temporal_iou"],
+    }
+    for module, names in origins.items():
+        for name in names:
+            assert getattr(cli, name) is getattr(module, name), name
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        cli.no_such_name  # noqa: B018
 
 
 def test_console_script_is_declared():

@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from dataset_scripts import build_pretune
-from dataset_scripts.build_pretune import (
+from dataset_scripts import build_pretune, dataset_io
+from dataset_scripts.build_pretune import PretuneArguments
+from dataset_scripts.pretune_sources import (
     INSTRUCTIONS,
     SOURCES,
-    PretuneArguments,
     convert_humanml3d,
     convert_ref_l4,
     normalize_box,
@@ -401,7 +401,7 @@ def test_cli_pushes_the_folder_with_the_hub_arguments(sources, tmp_path, monkeyp
         calls.append((folder, repo_id, kwargs))
         return "http://hub.local/commit/1"
 
-    monkeypatch.setattr(build_pretune, "push_dataset_folder", fake_push)
+    monkeypatch.setattr(dataset_io, "push_dataset_folder", fake_push)
     out = tmp_path / "pushed"
     code = build_pretune.main(
         ["--output-dir", str(out), "--rsi-cb-dir", str(sources["base"] / "RSI-CB256"), "--max-per-source", "3",
@@ -418,11 +418,12 @@ def test_cli_pushes_the_folder_with_the_hub_arguments(sources, tmp_path, monkeyp
 
     calls.clear()
     assert build_pretune.main(["--output-dir", str(tmp_path / "none")]) == 1  # no source given
+    assert "sherlock-build-pretune: error: no source given" in capsys.readouterr().err
     assert (
         build_pretune.main(["--output-dir", str(tmp_path / "x"), "--coco-captions-file", str(tmp_path / "c.json")])
         == 1
     )  # images folder missing
-    assert "no source given" in capsys.readouterr().err and not calls
+    assert "need both --coco-captions-file and --coco-images-dir" in capsys.readouterr().err and not calls
 
 
 def test_ref_l4_file_input_and_box_rules(sources, tmp_path):

@@ -3,6 +3,8 @@ through the processor's `precomputed` backend (and feed a tiny Sherlock), eviden
 claims, and a folder that `load_dataset` reads offline."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import datasets
@@ -11,23 +13,21 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from dataset_scripts import build_synthetic
-from dataset_scripts.build_synthetic import (
-    EVENT_SPECS,
-    EXTRACTOR_IDS,
+from dataset_scripts.build_synthetic import SyntheticArguments, main
+from dataset_scripts.mvae_schema import mvae_features
+from dataset_scripts.synthetic_build import EXTRACTOR_IDS, SOURCE_FIELDS, build_synthetic
+from dataset_scripts.synthetic_oracle import (
     MAX_OBJECTS,
     MAX_PERSONS,
     MAX_RELATIONS,
     OBJECT_LABELS,
-    SCENE_SPECS,
-    SOURCE_FIELDS,
-    SYNTHETIC_EVENT_TYPES,
-    SyntheticArguments,
+    keypoints_inside,
     oracle_features,
-    plan_video,
-    split_of,
 )
-from dataset_scripts.mvae_schema import mvae_features
+from dataset_scripts.synthetic_plan import plan_video, split_of
+from dataset_scripts.synthetic_render import frame_state, render_frame
+from dataset_scripts.synthetic_scenes import SCENE_SPECS
+from dataset_scripts.synthetic_world import ADULT, EVENT_SPECS, SYNTHETIC_EVENT_TYPES
 from modeling_sherlock import SherlockForConditionalGeneration
 from processing import (
     NO_EVENT_ANSWER,
@@ -48,11 +48,10 @@ SEED, NUM_VIDEOS, NUM_FRAMES = 3, 6, 4
 SMALL = {"num_videos": NUM_VIDEOS, "num_frames": NUM_FRAMES, "duration": 4.0, "size": "96x64", "num_workers": 1}
 VEHICLES = {OBJECT_LABELS[k] for k in ("bicycle", "car", "motorcycle", "bus", "truck")}
 PERSON = OBJECT_LABELS["person"]
-build = build_synthetic.build_synthetic
 
 
 def _build(folder: Path, seed: int = SEED, **changes) -> dict:
-    return build(SyntheticArguments(output_dir=str(folder), seed=seed, **{**SMALL, **changes}))
+    return build_synthetic(SyntheticArguments(output_dir=str(folder), seed=seed, **{**SMALL, **changes}))
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +126,7 @@ def test_one_video_regenerates_alone_from_seed_and_index(built):
     assert row["split"] == split_of(SEED, NUM_VIDEOS - 1, 0.2)
     clip = load_video(folder / "videos" / row["video"], num_frames=NUM_FRAMES)
     for frame, index in zip(clip.frames, clip.frame_indices):
-        rendered = build_synthetic.render_frame(plan, int(index)).astype(np.int16)
+        rendered = render_frame(plan, int(index)).astype(np.int16)
         assert np.abs(frame.astype(np.int16) - rendered).mean() < 6  # the decoded frame is the rendered one (lossy)
 
 
@@ -190,23 +189,29 @@ def test_oracle_features_load_through_the_precomputed_processor(built):
     assert batch["object_boxes"].shape == (B, F, MAX_OBJECTS, 4)
     assert batch["relation_triplets"].shape == (B, F, MAX_RELATIONS, 3)
     assert batch["background_pixel_values"].shape == (B, F, 3, 32, 32)
+    window = processor.view_window(64, 96)  # the centre crop the model sees (DESIGN §2, "Coordinates")
+
+    def in_view(points):
+        x, y = points[:, 0] / 96, points[:, 1] / 64
+        return (x >= window.x0) & (x <= window.x1) & (y >= window.y0) & (y <= window.y1)
+
     for b, row in enumerate(rows):
         plan = plan_video(SEED, int(row["source"]["index"]), duration=4.0, fps=8.0, size=(96, 64))
         times = batch["video_metadata"][b]["timestamps"]
         for f, t in enumerate(times):
-            # pose rows = persons drawn in the frame (some keypoint inside it) = person objects
+            # pose rows = persons drawn with some keypoint inside the frame and inside the model's view
             drawn = [
                 d
-                for d in build_synthetic.frame_state(plan, round(t * plan.fps) / plan.fps)
-                if d.kind == "person" and build_synthetic._inside(d.keypoints, 96, 64).any()
+                for d in frame_state(plan, round(t * plan.fps) / plan.fps)
+                if d.kind == "person" and (keypoints_inside(d.keypoints, 96, 64) & in_view(d.keypoints)).any()
             ]
-            persons = int(batch["pose_mask"][b, f].sum())
-            assert persons == len(drawn) >= 1
-            labels = batch["object_labels"][b, f][batch["object_mask"][b, f]]
-            assert int((labels == PERSON).sum()) == persons
-            assert labels[:persons].eq(PERSON).all()  # persons come first: pose row p is object p
-            keypoints = batch["pose_keypoints"][b, f, :persons]
-            boxes = batch["object_boxes"][b, f, :persons]
+            pose_mask = batch["pose_mask"][b, f]
+            assert int(pose_mask.sum()) == len(drawn) >= 1
+            person_objects = batch["object_mask"][b, f] & (batch["object_labels"][b, f] == PERSON)
+            assert person_objects[:MAX_PERSONS][pose_mask].all()  # pose row p is (person) object p
+            assert not person_objects[MAX_PERSONS:].any() and person_objects.sum() >= pose_mask.sum()
+            keypoints = batch["pose_keypoints"][b, f][pose_mask]
+            boxes = batch["object_boxes"][b, f, :MAX_PERSONS][pose_mask]
             visible = keypoints[..., 2] > 0
             assert visible.any(-1).all() and set(keypoints[..., 2].unique().tolist()) <= {0.0, 1.0}
             xy = keypoints[..., :2]
@@ -322,18 +327,21 @@ def test_each_event_type_shows_its_evidence_in_its_modality(event_type):
     modality = EVENT_SPECS[event_type].modality
     W, H = plan.width, plan.height
     if event_type == "Fighting":  # pose: two persons punch toward each other (wrist far in front of the shoulder)
+        shown = "pose"  # the kind of evidence the check below reads
         features = _frames(plan, (t0 + t1) / 2)
         keypoints = features["pose_keypoints"][0][features["pose_mask"][0]]
-        reach = (keypoints[:, [9, 10], 0] - keypoints[:, [5, 6], 0]) * W / (build_synthetic.ADULT * H)
+        reach = (keypoints[:, [9, 10], 0] - keypoints[:, [5, 6], 0]) * W / (ADULT * H)
         punching = [np.sign(r[np.argmax(np.abs(r))]) for r in reach if np.abs(r).max() > 0.22]
         assert len(punching) >= 2 and {-1.0, 1.0} <= set(punching)
     elif event_type == "Pedestrian":  # pose: a person lies (box wider than tall)
+        shown = "pose"  # the kind of evidence the check below reads
         features = _frames(plan, 0.0, t0 + 0.5)
         for f, lying in ((0, False), (1, True)):
             labels, boxes = _objects(features, f)
             widths = (boxes[:, 2] - boxes[:, 0]) * W > (boxes[:, 3] - boxes[:, 1]) * H
             assert bool((widths & (labels == PERSON)).any()) == lying
     elif event_type in ("Theft", "Robbery"):  # relation: who holds the bag / phone changes
+        shown = "relation"  # the kind of evidence the check below reads
         item = OBJECT_LABELS["cell phone" if event["object"] == "phone" else "handbag"]
         features = _frames(plan, t0, t0 + 0.7)
         holders = []
@@ -345,6 +353,7 @@ def test_each_event_type_shows_its_evidence_in_its_modality(event_type):
         else:
             assert len(holders[0]) == len(holders[1]) == 1 and not np.allclose(holders[0][0], holders[1][0])
     elif event_type == "Accidents":  # relation: a vehicle suddenly touches another vehicle / a person in its lane
+        shown = "relation"  # the kind of evidence the check below reads
         features = _frames(plan, 0.0, t0 + 0.7)
         contacts = []
         for f in range(2):
@@ -364,11 +373,13 @@ def test_each_event_type_shows_its_evidence_in_its_modality(event_type):
             )
         assert contacts[0] == [] and contacts[1] != []
     elif event_type == "Animals":  # relation: the dog touches a person
+        shown = "relation"  # the kind of evidence the check below reads
         features = _frames(plan, t1 - 0.5)
         labels, boxes = _objects(features, 0)
         dogs = boxes[labels == OBJECT_LABELS["dog"]]
         assert any(_intersect(d, p) for d in dogs for p in boxes[labels == PERSON])
     elif event_type == "Violations":  # object: a vehicle moves left in the right-moving lane
+        shown = "object"  # the kind of evidence the check below reads
         features = _frames(plan, t0 + 0.3, t1 - 0.3)
         lane = SCENE_SPECS[event["scene"]].lanes[1]
         centres = []
@@ -379,6 +390,7 @@ def test_each_event_type_shows_its_evidence_in_its_modality(event_type):
             centres.append(max((b[0] + b[2]) / 2 for b in in_lane))
         assert centres[1] < centres[0] - 0.1
     elif event_type == "Vandalism":  # object: the sign / bench falls over (its box turns)
+        shown = "object"  # the kind of evidence the check below reads
         features = _frames(plan, t0, t1)
         target = OBJECT_LABELS["bench" if event["scene"] == "Lawn" else "stop sign"]
         shapes = []
@@ -388,11 +400,13 @@ def test_each_event_type_shows_its_evidence_in_its_modality(event_type):
             shapes.append((box[2] - box[0]) * W > (box[3] - box[1]) * H)
         assert shapes[0] != shapes[1]
     elif event_type == "Fire":  # scene: the background darkens and reddens; no object box for the fire
+        shown = "scene"  # the kind of evidence the check below reads
         features = _frames(plan, 0.0, min(t0 + 1.5, plan.duration - 0.2))
         before, after = (features["background_frames"][f].astype(float) for f in range(2))
         assert np.abs(after - before).mean() > 20
         assert after[..., 2].mean() < before[..., 2].mean() - 15
     elif event_type == "Forbidden":  # scene: flame colours appear on the ground next to the crouching person
+        shown = "scene"  # the kind of evidence the check below reads
         features = _frames(plan, 0.0, (t0 + t1) / 2)
         (flame,) = [effect for effect in plan.effects if effect.kind == "flame"]
         x, y = int(flame.x * W), int(flame.y * H)
@@ -403,7 +417,7 @@ def test_each_event_type_shows_its_evidence_in_its_modality(event_type):
             assert (flame_pixels >= 3) == burning
     else:
         raise AssertionError(f"no evidence check for {event_type}")
-    assert modality in ("pose", "relation", "object", "scene")
+    assert modality == shown, f"{event_type} claims {modality} evidence, its evidence is {shown}"
 
 
 # ------------------------------------------------------------------------------------------------ dataset folder
@@ -426,14 +440,68 @@ def test_load_dataset_offline_reads_the_rows_and_the_card(built, tmp_path, monke
     assert sum(stats["events_per_type"].values()) == sum(len(r["events"]) for r in _rows(folder))
     assert sum(stats["events_per_modality"].values()) == sum(stats["events_per_type"].values())
     for event_type, count in stats["events_per_type"].items():
-        assert f"| {event_type} | {EVENT_SPECS[event_type].modality} |" in card and count >= 0
+        spec = EVENT_SPECS[event_type]
+        assert f"| {event_type} | {spec.modality} | {', '.join(spec.scenes)} | {count} |" in card
+    assert sorted(stats["events_per_type"]) == sorted(SYNTHETIC_EVENT_TYPES)
 
 
 def test_cli_writes_the_folder_and_rejects_bad_arguments(tmp_path, capsys):
-    assert build_synthetic.main(["--output-dir", str(tmp_path / "cli"), "--num-videos", "2", "--size", "64x48",
+    assert main(["--output-dir", str(tmp_path / "cli"), "--num-videos", "2", "--size", "64x48",
                                  "--num-workers", "1", "--duration", "4"]) == 0  # fmt: skip
     summary = json.loads(capsys.readouterr().out)
     assert summary["videos"] == 2 and len(list((tmp_path / "cli" / "videos").glob("*.mp4"))) == 2
-    assert build_synthetic.main(["--output-dir", str(tmp_path / "bad"), "--size", "65x48"]) == 1
+    assert main(["--output-dir", str(tmp_path / "bad"), "--size", "65x48"]) == 1
     assert "--size" in capsys.readouterr().err
-    assert build_synthetic.main(["--output-dir", str(tmp_path / "bad"), "--duration", "2"]) == 1
+    assert main(["--output-dir", str(tmp_path / "bad"), "--duration", "2"]) == 1
+    assert "--duration must be at least 4 s" in capsys.readouterr().err
+
+
+BUILDERS = {
+    "sherlock-build-mvae": ("dataset_scripts.build_mvae", "CUVA annotation files"),
+    "sherlock-build-synthetic": ("dataset_scripts.build_synthetic", "Mean duration in seconds"),
+    "sherlock-build-pretune": ("dataset_scripts.build_pretune", "HumanML3D root"),
+}
+HEAVY_MODULES = (
+    "torch",
+    "datasets",
+    "pyarrow",
+    "av",
+    "processing",
+    "modeling_sherlock",
+    "transformers.modeling_utils",
+)
+
+
+@pytest.mark.parametrize("script", sorted(BUILDERS))
+def test_every_builder_answers_help_without_heavy_imports(script):
+    module, help_text = BUILDERS[script]
+    installed = Path(sys.executable).parent / script
+    command = [str(installed)] if installed.is_file() else [sys.executable, "-m", module]
+    done = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("usage:") and "--output_dir" in done.stdout and help_text in done.stdout
+    assert "--push_to_hub" in done.stdout and "Traceback" not in done.stderr
+    # `--help` imports no model / data library: they are imported inside the commands (DESIGN §8)
+    probe = (
+        f"import sys\nfrom {module} import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(name for name in {HEAVY_MODULES!r} if name in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_names_of_the_split_builder_stay_importable_from_the_cli_module():
+    from dataset_scripts import build_synthetic as cli
+    from dataset_scripts import synthetic_build, synthetic_oracle, synthetic_plan, synthetic_world
+
+    origins = {
+        synthetic_build: ["build_synthetic"],
+        synthetic_oracle: ["OBJECT_LABELS", "oracle_features"],
+        synthetic_plan: ["event_type_order", "plan_video", "split_of"],
+        synthetic_world: ["EVENT_SPECS", "body_keypoints"],
+    }
+    for module, names in origins.items():
+        for name in names:
+            assert getattr(cli, name) is getattr(module, name), name
+    assert cli.render_frame is render_frame and cli.SCENE_SPECS is SCENE_SPECS

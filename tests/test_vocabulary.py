@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from processing import vocabulary_sherlock
 from processing.vocabulary_sherlock import (
+    AGENT_ENTITIES,
+    BACKGROUND_ENTITIES,
     CUVA_CLASS_NAMES,
     CUVA_CLASS_TO_EVENT_TYPE,
     CUVA_SUBCLASS_TO_SCENE,
@@ -20,6 +22,8 @@ from processing.vocabulary_sherlock import (
     EVENT_TYPES,
     SCENE_SYNONYMS,
     SCENES,
+    clean_text,
+    find_entities,
     normalize_entity,
     normalize_event_type,
     normalize_scene,
@@ -286,15 +290,58 @@ def test_entity_normaliser_is_stable_under_articles_case_and_punctuation(entity,
     assert normalize_entity(f"{prefix}{entity}{suffix}") == entity
 
 
+def test_entity_roles_partition_the_vocabulary():
+    assert AGENT_ENTITIES < set(ENTITIES) and BACKGROUND_ENTITIES < set(ENTITIES)
+    assert not AGENT_ENTITIES & BACKGROUND_ENTITIES and "none" not in AGENT_ENTITIES | BACKGROUND_ENTITIES
+    persons = {"people", "man", "woman", "child", "police", "thief", "robber", "crowd", "driver", "pedestrian"}
+    vehicles_animals_hazards = {"car", "truck", "bus", "motorcycle", "dog", "wild animal", "fire", "water", "firework"}
+    assert persons | vehicles_animals_hazards <= AGENT_ENTITIES
+    objects = {"building", "house", "shop", "bank", "window", "door", "facility", "money", "bag", "phone", "paper"}
+    assert not objects & AGENT_ENTITIES  # things acted upon, never subjects
+
+
+def test_clean_text_is_the_form_of_every_lookup():
+    assert clean_text("The Woman’s  E-Bike & Phone!") == "the woman e bike and phone"
+    assert clean_text("ＳＵＶ") == "suv"  # NFKC folds full-width letters
+    assert clean_text(" ?! ") == ""
+
+
+def test_find_entities_reads_the_entity_normalisers_table():
+    for canonical in ENTITIES:
+        for word in (canonical, *ENTITY_SYNONYMS[canonical]):
+            words, mentions = find_entities(word)
+            assert words == clean_text(word).split()
+            assert mentions == [(canonical, 0, len(words))], word  # a synonym is one whole mention of its canonical
+    assert find_entities("policemen chased two thieves")[1] == [("police", 0, 1), ("thief", 3, 4)]  # plurals
+
+
+def test_find_entities_lists_every_mention_in_order_longest_first():
+    words, mentions = find_entities("A police car hit the bank's ATM; nobody was hurt, the fire truck came.")
+    assert words[:5] == ["a", "police", "car", "hit", "the"] and words[5:7] == ["bank", "atm"]
+    found = [(entity, " ".join(words[start:end])) for entity, start, end in mentions]
+    assert found == [
+        ("car", "police car"),  # the longest synonym at a word wins over "police"
+        ("bank", "bank"),
+        ("facility", "atm"),
+        ("none", "nobody"),  # kept: callers decide what "none" means
+        ("truck", "fire truck"),
+    ]
+    assert find_entities("firework near the fireplace")[1] == [("firework", 0, 1)]  # whole words only
+    assert find_entities(None) == ([], []) and find_entities("") == ([], [])
+
+
 def test_module_doctests_pass():
     result = doctest.testmod(vocabulary_sherlock, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 10
     assert result.failed == 0
 
 
-@pytest.mark.parametrize("name", ["vocabulary_sherlock.py", "events_sherlock.py"])
-def test_remote_code_modules_import_only_allowed_packages(name):
-    allowed = set(sys.stdlib_module_names) | {"numpy", "torch", "transformers"}
+@pytest.mark.parametrize(
+    "name, packages",
+    [("vocabulary_sherlock.py", set()), ("events_sherlock.py", {"numpy", "torch", "transformers"})],
+)
+def test_remote_code_modules_import_only_allowed_packages(name, packages):
+    allowed = set(sys.stdlib_module_names) | packages  # the vocabulary is pure standard library
     tree = ast.parse((PROCESSING / name).read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
