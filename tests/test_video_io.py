@@ -4,20 +4,26 @@ Every video is written on the spot by tests/video_factory.py; each frame encodes
 """
 
 import ast
+import builtins
 import hashlib
 import io
+import json
 import logging
 import math
+import os
 import pickle
+import subprocess
 import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from processing import video_sherlock
-from processing.video_sherlock import VideoClip, VideoDecodeError, load_video, video_content_hash
+from processing import video_check_sherlock, video_sherlock
+from processing.video_check_sherlock import check_video_file
+from processing.video_sherlock import VideoClip, VideoDecodeError, load_video, round_seconds, video_content_hash
 
 import video_factory as vf
 
@@ -114,6 +120,11 @@ def test_more_frames_asked_than_the_video_has_returns_each_frame_once(videos, ba
         clip = load_video(path, num_frames=total + 25, backend=backend)
     assert clip.frame_indices.tolist() == list(range(total)) == decoded_indices(clip)
     assert f"fewer than the {total + 25} asked for" in caplog.text
+    # a probe (the processor probes, then decodes) stays quiet: the warning comes once, from the decode
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=video_sherlock.logger.name):
+        probe = load_video(path, num_frames=total + 25, backend=backend, decode=False)
+    assert probe.frame_indices.tolist() == list(range(total)) and not caplog.records
     # a rate above the native one also gives every frame once
     faster = load_video(path, fps=3 * native_fps, backend=backend)
     assert faster.frame_indices.tolist() == list(range(total))
@@ -377,13 +388,17 @@ def test_benchmark_quick_run_decodes_the_right_frames_with_both_backends(monkeyp
     import benchmark_video_io
 
     results = benchmark_video_io.main(["--quick"])
-    for mode in ("fixed_rate", "uniform"):
+    for mode in ("fixed_rate", "uniform", "sparse"):
         assert results[mode]["backends_agree"] and results[mode]["mean_abs_pixel_diff"] < 2.0
         for backend in BACKENDS:
             figures = results[mode][backend]
             assert figures["frames_ok"] and figures["backend_used"] == backend and figures["median_s"] > 0
     assert results["fixed_rate"]["pyav"]["sampled_frames"] == 32  # 4 s at 8 fps
     assert results["uniform"]["decord"]["sampled_frames"] == 8
+    # PyAV's decoded-frame count: at least the sampled frames, at most the frames up to the last one
+    for mode in ("fixed_rate", "uniform", "sparse"):
+        figures = results[mode]["pyav"]
+        assert figures["sampled_frames"] <= figures["decoded_frames"] <= results["video"]["frames"]
 
 
 @pytest.mark.parametrize("backend", ["decord", "pyav"])
@@ -405,3 +420,305 @@ def test_clip_unpacks_as_frames_timestamps_duration(tmp_path):
     path = vf.write_video(tmp_path / "unpack.mp4", num_frames=16, fps=8.0)
     frames, timestamps, duration = load_video(path, num_frames=4)
     assert frames.shape[0] == len(timestamps) == 4 and duration == pytest.approx(2.0)
+
+
+# ------------------------------------------------------------------------------------- cheap input checks (CLI too)
+
+
+def _image_file(path, fmt):
+    from PIL import Image
+
+    Image.fromarray(vf.index_frame(5)).save(path, format=fmt)
+    return path
+
+
+NOT_VIDEOS = {
+    "missing": (lambda p: p, "no such file"),
+    "directory": (lambda p: (p.mkdir(), p)[1], "is a directory, not a video file"),
+    "empty": (vf.make_empty, "empty file (0 bytes)"),
+    "text": (vf.make_text_as_mp4, "not a video: the file contains text"),
+    "png": (lambda p: _image_file(p, "PNG"), "is an image, not a video (PNG)"),
+    "jpeg": (lambda p: _image_file(p, "JPEG"), "is an image, not a video (JPEG)"),
+    "gif": (lambda p: _image_file(p, "GIF"), "is an image, not a video (GIF)"),
+    "bmp": (lambda p: _image_file(p, "BMP"), "is an image, not a video (BMP)"),
+    "webp": (lambda p: _image_file(p, "WEBP"), "is an image, not a video (WebP)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_VIDEOS))
+def test_check_video_file_gives_the_precise_reason_and_load_video_the_same_error(tmp_path, case, caplog):
+    make, reason = NOT_VIDEOS[case]
+    path = make(tmp_path / f"{case}.mp4")
+    with pytest.raises(VideoDecodeError) as checked:
+        check_video_file(path)
+    assert checked.value.reason == reason and checked.value.source == str(path)
+    assert str(checked.value) == f"cannot load video {path}: {reason}"
+    for backend in ("auto", "decord", "pyav"):
+        with caplog.at_level(logging.WARNING), pytest.raises(VideoDecodeError) as loaded:
+            load_video(path, backend=backend)
+        assert str(loaded.value) == str(checked.value)  # the same one-line message everywhere
+    assert not caplog.records  # one error, nothing logged besides (no "fewer frames" warning for an image)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_images_given_as_bytes_or_file_objects_are_rejected_too(tmp_path, fmt):
+    data = _image_file(tmp_path / "frame.img", fmt).read_bytes()
+    with pytest.raises(VideoDecodeError, match=rf"^cannot load video <bytes>: is an image, not a video \({fmt}\)$"):
+        load_video(data)
+    with pytest.raises(VideoDecodeError, match=r"<file object>: is an image, not a video"):
+        load_video(io.BytesIO(data), backend="pyav")
+
+
+def test_check_video_file_accepts_videos_reading_only_their_headers(videos, tmp_path, monkeypatch):
+    big = vf.write_video(tmp_path / "big.mp4", num_frames=30, size=(160, 96), pattern="texture")
+    read = []
+    real_open = builtins.open
+
+    class CountingFile:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def read(self, size=-1):
+            data = self.handle.read(size)
+            read.append(len(data))
+            return data
+
+        def seek(self, *args):
+            return self.handle.seek(*args)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+    monkeypatch.setattr(builtins, "open", lambda *args, **kwargs: CountingFile(real_open(*args, **kwargs)))
+    for path in [big, *(path for path, _, _ in videos.values())]:
+        read.clear()
+        assert check_video_file(path) is None and check_video_file(str(path)) is None
+        assert 0 < sum(read) <= 2 * (512 + 16 * 8), (path, read)  # the head and a few box headers, twice
+    assert big.stat().st_size > 10_000  # far more than was read
+    monkeypatch.undo()
+    # an mp4 cut short is caught without any decoder, from a file or from memory
+    data = big.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    with pytest.raises(VideoDecodeError, match="cut.mp4: truncated"):
+        check_video_file(tmp_path / "cut.mp4")
+    with pytest.raises(VideoDecodeError, match="<bytes>: truncated"):
+        video_check_sherlock.check_video_bytes(data[: len(data) // 2])
+
+
+def test_video_decode_error_is_one_class_defined_in_the_cheap_module():
+    assert video_sherlock.VideoDecodeError is video_check_sherlock.VideoDecodeError
+    error = pickle.loads(
+        pickle.dumps(video_check_sherlock.VideoDecodeError("a.png", "is an image, not a video (PNG)"))
+    )
+    assert isinstance(error, VideoDecodeError) and isinstance(error, ValueError) and error.source == "a.png"
+
+
+def test_video_check_module_imports_only_the_standard_library():
+    source_file = Path(video_check_sherlock.__file__)
+    tree = ast.parse(source_file.read_text())
+    roots = set()
+    for node in ast.walk(tree):  # anywhere in the file, not only at the top
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            roots.add("." if node.level else node.module.split(".")[0])
+    assert roots <= set(sys.stdlib_module_names), roots
+    # and loading it (on its own, as the CLI does through a lazy package) pulls in neither numpy nor transformers
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('video_check_sherlock', {str(source_file)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "print(sorted(name for name in ('numpy', 'transformers', 'torch') if name in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------------- frame cap of fps sampling
+
+
+def test_fixed_rate_sampling_beyond_max_frames_raises_before_decoding(tmp_path, monkeypatch):
+    path = vf.write_video(tmp_path / "ten_s.mp4", num_frames=300, fps=30, size=(32, 24), codec="mpeg4")
+    calls = []
+    monkeypatch.setattr(video_sherlock, "_decode_packet", lambda packet: calls.append(1) or packet.decode())
+    for backend in BACKENDS:
+        for decode in (True, False):  # a probe refuses like the decode
+            with pytest.raises(ValueError) as info:
+                load_video(path, fps=30, backend=backend, decode=decode)  # 300 frames, default cap 256
+            message = str(info.value)
+            assert not isinstance(info.value, VideoDecodeError)  # the file is fine, the request is too large
+            for needle in ("300 frames", "10.0 s", "max_frames=256", "lower fps", "raise max_frames"):
+                assert needle in message, message
+    assert calls == []  # refused before decoding anything
+    assert video_sherlock.DEFAULT_MAX_FRAMES == 256
+    # the suggested rate really fits under the cap
+    with pytest.raises(
+        ValueError, match=r"gives 50 frames over its 10.0 s, more than max_frames=20: lower fps \(to at most 2 "
+    ):
+        load_video(path, fps=5, max_frames=20, decode=False)
+    assert len(load_video(path, fps=2, max_frames=20, decode=False).frame_indices) <= 20
+    # a raised or removed cap allows it; uniform sampling is not capped (num_frames is the count)
+    assert len(load_video(path, fps=30, max_frames=300, decode=False).frame_indices) == 300
+    assert len(load_video(path, fps=30, max_frames=None, decode=False).frame_indices) == 300
+    assert len(load_video(path, num_frames=280, decode=False).frame_indices) == 280
+    frames = np.zeros((300, 8, 8, 3), dtype=np.uint8)  # arrays follow the same rule
+    with pytest.raises(ValueError, match="300 frames"):
+        load_video(frames, fps=30, array_fps=30)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_frames"):
+            load_video(path, max_frames=bad)
+
+
+# ----------------------------------------------------------------------------------------- PyAV seeks on long videos
+
+
+@pytest.fixture(scope="module")
+def many_keyframes(tmp_path_factory):
+    """10 s at 30 fps, libx264 (B-frames) with a keyframe at least every 10 frames."""
+    path = vf.write_video(tmp_path_factory.mktemp("gop") / "gop10.mp4", num_frames=300, fps=30, size=(32, 24), gop=10)
+    keyframes = vf.keyframe_indices(path)
+    assert len(keyframes) >= 20 and keyframes[0] == 0
+    return path
+
+
+def count_decoded(monkeypatch):
+    counter = [0]
+    original = video_sherlock._decode_packet
+
+    def counting(packet):
+        frames = original(packet)
+        counter[0] += len(frames)
+        return frames
+
+    monkeypatch.setattr(video_sherlock, "_decode_packet", counting)
+    return counter
+
+
+@pytest.mark.parametrize("settings", [{"fps": 1.0}, {"num_frames": 6}, {"fps": 0.4}])
+def test_pyav_seeks_to_keyframes_and_gives_decords_frames(many_keyframes, monkeypatch, settings):
+    reference = load_video(many_keyframes, backend="decord", **settings)
+    counter = count_decoded(monkeypatch)
+    clip = load_video(many_keyframes, backend="pyav", **settings)
+    np.testing.assert_array_equal(clip.frame_indices, reference.frame_indices)
+    np.testing.assert_array_equal(clip.timestamps, reference.timestamps)
+    assert decoded_indices(clip) == clip.frame_indices.tolist()
+    assert np.abs(clip.frames.astype(np.int16) - reference.frames).mean() < 2.0
+    # a sequential decode goes through every frame up to the last wanted one; seeking decodes a GOP per frame
+    last = int(clip.frame_indices[-1])
+    assert len(clip.frame_indices) <= counter[0] <= (last + 1) // 3, (counter[0], last)
+    # and the pixels are exactly those of a sequential decode
+    monkeypatch.setattr(video_sherlock, "_SEEK_MIN_SKIP", 10**9)
+    counter[0] = 0
+    sequential = load_video(many_keyframes, backend="pyav", **settings)
+    assert counter[0] >= last + 1
+    np.testing.assert_array_equal(sequential.frames, clip.frames)
+
+
+def test_frames_a_seek_skipped_are_decoded_from_the_start(many_keyframes, monkeypatch, caplog):
+    reference = load_video(many_keyframes, backend="decord", fps=1.0)
+    keyframes = np.asarray(vf.keyframe_indices(many_keyframes))
+    original_plan = video_sherlock._seek_plan
+
+    def overshooting_plan(indices, known):  # every seek goes to the keyframe *after* the frames it should give
+        return [(int(keyframes[keyframes > max(wanted)][0]), wanted) for _, wanted in original_plan(indices, known)]
+
+    monkeypatch.setattr(video_sherlock, "_seek_plan", overshooting_plan)
+    with caplog.at_level(logging.DEBUG, logger=video_sherlock.logger.name):
+        clip = load_video(many_keyframes, backend="pyav", fps=1.0)
+    assert "missed after seeking" in caplog.text
+    assert decoded_indices(clip) == clip.frame_indices.tolist() == reference.frame_indices.tolist()
+
+
+def test_seeking_where_the_demuxer_seeks_imprecisely_still_gives_the_right_frames(tmp_path, monkeypatch):
+    # MPEG-TS has no index: FFmpeg seeks by timestamp search and may land after the keyframe asked for
+    path = vf.write_video(
+        tmp_path / "gop.ts", num_frames=300, fps=30, size=(32, 24), gop=10, container_format="mpegts"
+    )
+    clip = load_video(path, backend="pyav", fps=1.0)
+    assert clip.frame_indices.tolist() == list(range(0, 300, 30))
+    assert decoded_indices(clip) == clip.frame_indices.tolist()
+    np.testing.assert_array_equal(clip.timestamps, np.arange(10.0))
+    monkeypatch.setattr(video_sherlock, "_SEEK_MIN_SKIP", 10**9)
+    np.testing.assert_array_equal(load_video(path, backend="pyav", fps=1.0).frames, clip.frames)
+
+
+# ----------------------------------------------------------------------------------------- frame times without noise
+
+
+def test_frame_times_and_duration_are_clean_decimals(tmp_path):
+    # 25 fps: t = i / 25 (18.72, 16.04, ...) is not exact in binary, and decord's float32 made it 18.719999
+    path = vf.write_video(tmp_path / "pal.mp4", num_frames=500, fps=25, size=(32, 24), codec="mpeg4")
+    expected = [round(i / 25, 6) for i in range(500)]
+    for backend in BACKENDS:
+        probe = load_video(path, num_frames=500, backend=backend, decode=False)
+        assert probe.timestamps.dtype == np.float64
+        assert probe.timestamps.tolist() == expected  # exactly the float64 of the decimal: repr is "18.72"
+        assert probe.duration == 20.0 and type(probe.duration) is float
+        assert repr(probe.timestamps.tolist()[468]) == "18.72"
+        clip = load_video(path, fps=0.5, backend=backend)
+        assert json.dumps(clip.timestamps.tolist()) == json.dumps([float(2 * k) for k in range(10)])
+        sampled = load_video(path, num_frames=16, backend=backend, decode=False)
+        text = json.dumps({"frame_times": sampled.timestamps.tolist(), "duration": sampled.duration})
+        assert "9999" not in text and "0001" not in text, text
+
+
+def test_round_seconds_removes_float32_noise_only():
+    assert round_seconds([np.float32(18.72)]).tolist() == [18.72]
+    assert round_seconds(np.array([18.72, 0.36, 2.0, 0.0], dtype=np.float32)).tolist() == [18.72, 0.36, 2.0, 0.0]
+    assert round_seconds([float(np.float32(18.72))]).tolist() == [18.72]  # float32 noise given as a float64
+    assert round_seconds([1 / 30, 1001 / 30000]).tolist() == [0.033333, 0.033367]  # at most 6 decimals
+    times = np.arange(0, 4000, 0.37, dtype=np.float64)
+    rounded = round_seconds(times.astype(np.float32))
+    # never further than half a float32 ulp plus half a microsecond from the float32 value
+    ulp = np.spacing(times.astype(np.float32)).astype(np.float64)
+    assert np.all(np.abs(rounded - times.astype(np.float32)) <= ulp / 2 + 5e-7 + 1e-12)
+    assert np.all(np.diff(rounded) > 0)
+    np.testing.assert_array_equal(round_seconds(rounded), rounded)  # rounding again changes nothing
+    # elementwise the shortest decimal of the float32, rounded to the microsecond
+    sample = np.random.default_rng(0).uniform(0, 40, 2000).astype(np.float32)
+    assert round_seconds(sample).tolist() == [round(float(str(t)), 6) for t in sample]
+
+
+# ------------------------------------------------------------------------------------------ hashing, memoised
+
+
+def test_content_hash_of_a_path_is_memoised_until_the_file_changes(tmp_path, monkeypatch):
+    path = vf.write_video(tmp_path / "memo.mp4", num_frames=8, codec="mpeg4")
+    original = path.read_bytes()
+    changed = bytearray(original)
+    changed[-1] ^= 0xFF
+    reads = []
+    real_open = builtins.open
+
+    def watching_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.path.realpath(file) == os.path.realpath(path):
+            reads.append(file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", watching_open)
+    first = video_content_hash(path)
+    assert first == hashlib.sha256(original).hexdigest() and len(reads) == 1
+    assert video_content_hash(str(path)) == first and video_content_hash(path) == first
+    assert len(reads) == 1  # an unchanged file is only stat-ed, not read again
+    info = path.stat()
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))  # touched: read again, same content
+    assert video_content_hash(path) == first and len(reads) == 2
+    # changed in place (same size, another modification time): a new hash
+    path.write_bytes(bytes(changed))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 2 * 10**9))
+    assert video_content_hash(path) == hashlib.sha256(bytes(changed)).hexdigest() != first and len(reads) == 3
+    # changed back in place with the modification time put back: the status-change time still tells
+    before = path.stat().st_ctime_ns
+    path.write_bytes(original)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 2 * 10**9))
+    while path.stat().st_ctime_ns == before:  # a coarse file-system clock: wait for its next tick
+        time.sleep(0.005)
+        os.chmod(path, path.stat().st_mode)
+    assert video_content_hash(path) == first
+    path.write_bytes(original + b"\0")  # another size
+    assert video_content_hash(path) == hashlib.sha256(original + b"\0").hexdigest()
+    with pytest.raises(VideoDecodeError, match="is a directory, not a video file"):
+        video_content_hash(tmp_path)

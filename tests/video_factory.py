@@ -3,6 +3,8 @@
 downloaded and no video file is checked in).
 
     write_video(path, num_frames=16, fps=8.0, size=(64, 48))   a valid mp4 whose frames encode their own index
+    write_video(path, num_frames=300, fps=30, gop=10)           ... with a keyframe at least every 10 frames
+    keyframe_indices(path)                                     presentation indices of the keyframes of a video
     frame_index_of(frame)                                      reads that index back from a decoded RGB frame
     make_truncated(path)                                       the first 30 % of the bytes of a valid mp4
     make_truncated(path, fraction=0.6, faststart=True)         header intact, the tail (frame data) cut off
@@ -92,13 +94,18 @@ def write_video(
     faststart: bool = False,
     codec_options: dict | None = None,
     rotation: int = 0,
+    gop: int | None = None,
+    container_format: str = "mp4",
 ):
     """Write an mp4 of `num_frames` frames at `fps` whose frame i encodes i (see the module docstring).
 
     `size` is (width, height), both even. `faststart=True` puts the index (moov atom) before the frame data, as
     streaming encoders do. `codec_options` go to the encoder (libx264 defaults to {"preset": "veryfast"}; e.g.
     {"crf": "18"} for a higher bitrate). `rotation` (degrees, counter-clockwise) is stored as the stream's display
-    matrix, as phones do: players (and `load_video`) turn the frames upright. Returns the path.
+    matrix, as phones do: players (and `load_video`) turn the frames upright. `gop` is the largest distance between
+    keyframes (the encoder's default when None: 250 frames for libx264, 12 for mpeg4); a small one gives a video with
+    many keyframes, to test seeking (libx264 may add more at scene cuts). `container_format` is FFmpeg's muxer name:
+    "mp4" (default), or e.g. "mpegts" (no index: seeking there is by timestamp search, imprecise). Returns the path.
     """
     import av
 
@@ -106,11 +113,13 @@ def write_video(
     width, height = size
     rate = Fraction(fps).limit_denominator(1001)
     options = {"movflags": "faststart"} if faststart else {}
-    with av.open(str(path), mode="w", format="mp4", options=options) as container:
+    with av.open(str(path), mode="w", format=container_format, options=options) as container:
         stream = container.add_stream(codec or default_codec(), rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         defaults = {"preset": "veryfast"} if stream.codec_context.name == "libx264" else {}
         stream.options = {**defaults, **(codec_options or {})}
+        if gop is not None:
+            stream.codec_context.gop_size = gop
         if rotation:
             stream.set_display_rotation(rotation)
         for i in range(num_frames):
@@ -118,6 +127,16 @@ def write_video(
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return path
+
+
+def keyframe_indices(path) -> list[int]:
+    """Presentation-order indices of the frames whose packets are keyframes (read by demuxing with PyAV)."""
+    import av
+
+    with av.open(str(path)) as container:
+        packets = [p for p in container.demux(container.streams.video[0]) if p.size]
+    order = sorted(range(len(packets)), key=lambda i: packets[i].pts)
+    return sorted(rank for rank, i in enumerate(order) if packets[i].is_keyframe)
 
 
 def make_truncated(path, fraction: float = 0.3, faststart: bool = False, **video_kwargs):
