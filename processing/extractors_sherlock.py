@@ -35,7 +35,7 @@ and single-dot siblings; torch, scipy and model classes are imported inside the 
 
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,7 @@ from .extractor_paper_sherlock import MMPOSE_HINT, SAM2_HINT, HigherHRNetPoseExt
 from .extractor_pose_sherlock import ViTPoseExtractor, coco_pixel_boxes
 from .extractor_precomputed_sherlock import PRECOMPUTED_BACKEND, is_precomputed
 from .extractor_relations_sherlock import GeometricRelationExtractor
+from .feature_cache_sherlock import weights_fingerprint
 
 
 @dataclass
@@ -80,6 +81,9 @@ class ExtractorSet:
     pose: PoseExtractor | None = None
     objects: ObjectRelationExtractor | None = None
     background: BackgroundExtractor | None = None
+    # `{part: (model location, ...)}`: the weights each part loads (Hub ids or local paths, from the settings keys of
+    # `EXTRACTOR_PATH_SETTINGS`); their fingerprints join the extractor ids, so weights changed in place are a miss.
+    weight_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self):
         needing = [name for name in ("pose", "objects", "background") if getattr(self, name) is not None]
@@ -89,7 +93,15 @@ class ExtractorSet:
     def extractor_ids(self) -> dict[str, str]:
         """`{part: extractor_id}` for the parts that exist (the feature cache keys on it)."""
         parts = {"detector": self.detector, "pose": self.pose, "objects": self.objects, "background": self.background}
-        return {name: part.extractor_id for name, part in parts.items() if part is not None}
+        ids = {}
+        for name, part in parts.items():
+            if part is None:
+                continue
+            weights = "".join(
+                f"|weights={weights_fingerprint(source)}" for source in self.weight_sources.get(name, ())
+            )
+            ids[name] = part.extractor_id + weights
+        return ids
 
     def extract(self, frames: np.ndarray) -> dict[str, np.ndarray]:
         """The expert inputs of one clip's frames (uint8 `(F, H, W, 3)`)."""
@@ -179,7 +191,12 @@ def build_extractors(settings: Mapping[str, Any] | None = None) -> ExtractorSet:
     if unknown:
         raise ValueError(f"Unknown extractor parts {unknown}; known: {list(EXTRACTOR_BACKENDS)}.")
     parts = {part: _build_part(part, value) for part, value in settings.items() if value is not None}
-    return ExtractorSet(**parts)
+    weight_sources = {
+        part: tuple(str(value[key]) for key in EXTRACTOR_PATH_SETTINGS if value.get(key) is not None)
+        for part, value in settings.items()
+        if value is not None
+    }
+    return ExtractorSet(**parts, weight_sources=weight_sources)
 
 
 __all__ = [

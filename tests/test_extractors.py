@@ -718,6 +718,23 @@ def test_extractor_ids_change_with_every_output_setting_and_only_with_those(path
         assert part_id(**{name: value}) == base, f"{part}.{name} does not change the outputs but changes the key"
 
 
+def test_extractor_ids_change_when_weights_change_in_place(tmp_path):
+    """Weights rewritten at the same path are new weights: the cache key must change (no stale features)."""
+    from safetensors.torch import load_file, save_file
+
+    from sherlock.tiny_extractors import build_tiny_extractor_models
+
+    paths = build_tiny_extractor_models(str(tmp_path))
+    before = build_extractors(tiny_extractor_settings(paths)).extractor_ids()
+    assert build_extractors(tiny_extractor_settings(paths)).extractor_ids() == before
+    weights = next(Path(paths["vitpose"]).glob("*.safetensors"))
+    state = load_file(weights)
+    save_file({name: value + 1 for name, value in state.items()}, weights, metadata={"format": "pt"})
+    after = build_extractors(tiny_extractor_settings(paths)).extractor_ids()
+    assert after["pose"] != before["pose"]
+    assert {part: after[part] for part in after if part != "pose"} == {p: before[p] for p in before if p != "pose"}
+
+
 def test_settings_errors():
     with pytest.raises(ValueError, match=r"Unknown detector backend 'yolo'; known: \['rt_detr'\]"):
         build_extractors({"detector": {"backend": "yolo"}})
