@@ -12,16 +12,20 @@ single-dot siblings.
 import copy
 import hashlib
 import importlib.util
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import torch
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ProcessorMixin
-from transformers.utils import logging
+from transformers.utils import PROCESSOR_NAME, logging
 
 from .events_sherlock import AbnormalEvent, post_process_events
 from .extractors_sherlock import DEFAULT_EXTRACTOR_SETTINGS, EXPERT_OUTPUT_KEYS, build_extractors
 from .feature_cache_sherlock import FeatureCache, FeatureCacheMiss
+from .geometry_sherlock import ViewWindow, frame_size_of, image_processor_window, map_expert_arrays
 from .video_sherlock import VideoClip, load_video, video_content_hash
 
 
@@ -56,11 +60,153 @@ DEFAULT_CHAT_TEMPLATE = (
 EXPERT_ARRAY_NAMES = tuple(name for name in EXPERT_OUTPUT_KEYS if name != "background_frames")
 
 
+# Extractor settings that may name a local model folder or file: copied into a saved folder and referenced relative to
+# it (`./extractor-<part>/...`), so that the folder can be moved, copied or pushed to the Hub.
+EXTRACTOR_PATH_KEYS = ("model", "config_path", "checkpoint")
+# Prefix of a path saved relative to the processor's folder (a Hub id never starts with it).
+RELATIVE_PREFIX = "./"
+# Name, in the cached pixel entry, of the decoded frame size `(height, width)`: the cached path needs it to map boxes
+# and keypoints into the cropped view without decoding the video.
+FRAME_SIZE_KEY = "video_frame_size"
+# Version of the cached pixel entry's layout (part of its cache key).
+PIXEL_ENTRY_VERSION = 2
+
+
 def _model_arrays(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The features that are model inputs as they are: the expert arrays and cached background-tower outputs."""
     return {
         name: value for name, value in features.items() if name in EXPERT_ARRAY_NAMES or name == "background_features"
     }
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def _relative_reference(path: Path, folder: Path) -> str:
+    return RELATIVE_PREFIX + path.relative_to(folder).as_posix()
+
+
+def relocate_extractor_settings(settings: dict, save_directory) -> dict:
+    """The extractor settings to save in `save_directory`: every local model folder or file they name (under
+    `EXTRACTOR_PATH_KEYS`) is copied into `save_directory/extractor-<part>/` unless it lies inside `save_directory`
+    already, and referenced relative to it (`./extractor-<part>`); Hub ids stay ids.
+
+    Raises `ValueError` for a path that looks local (absolute, `./`, `../`, `~`) but does not exist.
+    """
+    folder = Path(save_directory).resolve()
+    out = copy.deepcopy(settings)
+    for part, part_settings in out.items():
+        if not isinstance(part_settings, dict):
+            continue
+        for key in EXTRACTOR_PATH_KEYS:
+            value = part_settings.get(key)
+            if not isinstance(value, str) or not value:
+                continue
+            local = Path(os.path.expanduser(value))
+            if not local.exists():
+                if local.is_absolute() or value.startswith((".", "~")):
+                    raise ValueError(
+                        f"The {part} extractor's {key} {value!r} is a local path that does not exist: the saved "
+                        "folder could not carry it. Point it at an existing folder or at a Hub id."
+                    )
+                continue  # a Hub id
+            source = local.resolve()
+            if _is_inside(source, folder):
+                part_settings[key] = _relative_reference(source, folder)
+                continue
+            if source.is_dir() and _is_inside(folder, source):
+                raise ValueError(
+                    f"Cannot save into {folder}: it lies inside the {part} extractor's model folder {source}, which "
+                    "would be copied into itself."
+                )
+            target = folder / f"extractor-{part}"
+            if source.is_dir():
+                if target.exists():
+                    shutil.rmtree(target)
+                shutil.copytree(source, target)
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+                target = target / source.name
+                shutil.copy2(source, target)
+            part_settings[key] = _relative_reference(target, folder)
+    return out
+
+
+def _relative_cache_dir(cache_dir, save_directory):
+    """The `cache_dir` to save: relative (`./...`) when it lies inside the saved folder, else `None` (an absolute
+    path would not travel with the folder)."""
+    if cache_dir is None:
+        return None
+    folder = Path(save_directory).resolve()
+    path = Path(os.path.expanduser(str(cache_dir))).resolve()
+    if _is_inside(path, folder):
+        return _relative_reference(path, folder)
+    logger.warning(
+        f"The feature cache {cache_dir} lies outside {save_directory}: `cache_dir` is saved as None (a saved folder "
+        "holds no absolute path); set `processor.cache_dir` after loading."
+    )
+    return None
+
+
+def _relative_references(processor_dict: dict) -> list[str]:
+    """The `./` references of a saved processor config (extractor models and `cache_dir`), without the prefix."""
+    references = []
+    for part_settings in (processor_dict.get("extractors") or {}).values():
+        if isinstance(part_settings, dict):
+            for key in EXTRACTOR_PATH_KEYS:
+                value = part_settings.get(key)
+                if isinstance(value, str) and value.startswith(RELATIVE_PREFIX):
+                    references.append(value[len(RELATIVE_PREFIX) :])
+    return references
+
+
+def resolve_saved_paths(processor_dict: dict, root) -> dict:
+    """A saved processor config with its folder-relative references (`./...` extractor models and `cache_dir`)
+    resolved against `root`, the folder it was loaded from (for a Hub repo, its snapshot folder)."""
+    root = Path(root)
+    out = dict(processor_dict)
+
+    def resolve(value):
+        if isinstance(value, str) and value.startswith(RELATIVE_PREFIX):
+            return str(root / value[len(RELATIVE_PREFIX) :])
+        return value
+
+    if isinstance(out.get("extractors"), dict):
+        extractors = copy.deepcopy(out["extractors"])
+        for part_settings in extractors.values():
+            if isinstance(part_settings, dict):
+                for key in EXTRACTOR_PATH_KEYS:
+                    if key in part_settings:
+                        part_settings[key] = resolve(part_settings[key])
+        out["extractors"] = extractors
+    if "cache_dir" in out:
+        out["cache_dir"] = resolve(out["cache_dir"])
+    return out
+
+
+def _hub_root(repo_id: str, references: list[str], kwargs: dict) -> Path:
+    """The snapshot folder of a Hub repo (with `subfolder`), after downloading the folders of `references` into it."""
+    from transformers.utils.hub import cached_file, snapshot_download
+
+    hub = {
+        "cache_dir": kwargs.get("cache_dir"),
+        "revision": kwargs.get("revision"),
+        "token": kwargs.get("token"),
+        "local_files_only": kwargs.get("local_files_only", False),
+    }
+    subfolder = kwargs.get("subfolder") or ""
+    config_file = cached_file(repo_id, PROCESSOR_NAME, subfolder=subfolder, **hub)
+    root = Path(config_file).parent
+    if references:
+        prefix = f"{subfolder.strip('/')}/" if subfolder else ""
+        patterns = [pattern for ref in references for pattern in (f"{prefix}{ref}", f"{prefix}{ref}/*")]
+        snapshot_download(repo_id, allow_patterns=patterns, force_download=kwargs.get("force_download", False), **hub)
+    return root
 
 
 def timing_line(duration: float, timestamps) -> str:
@@ -100,10 +246,12 @@ class SherlockProcessor(ProcessorMixin):
             The default question when no text is given.
         extractors (`dict`, *optional*, defaults to `DEFAULT_EXTRACTOR_SETTINGS`):
             Backend settings of the expert extractors (see `build_extractors`); `{"backend": "precomputed"}` reads
-            every expert input from the feature cache and runs no model.
+            every expert input from the feature cache and runs no model. `save_pretrained` copies the extractor
+            models that are local folders into the saved folder (`extractor-<part>/`) and references them relative to
+            it, so a saved folder can be moved, copied or pushed; Hub ids stay ids.
         cache_dir (`str`, *optional*):
-            Folder of the feature cache; `None` disables caching (the `precomputed` backend needs it). It is saved
-            in `processor_config.json` like every setting: set it to `None` before publishing a processor.
+            Folder of the feature cache; `None` disables caching (the `precomputed` backend needs it). Saved only when
+            it lies inside the saved folder (as a relative path); otherwise saved as `None`.
         cache_pixels (`bool`, *optional*, defaults to `True`):
             With a cache, also store the preprocessed `pixel_values_videos` / `background_pixel_values` (keyed by the
             image-processor settings), so that a cached pass probes the video's frame times without decoding it.
@@ -176,6 +324,18 @@ class SherlockProcessor(ProcessorMixin):
         """Video tokens per frame: `(crop / patch_size) ** 2 + num_additional_image_tokens`."""
         return (self._crop_side() // self.patch_size) ** 2 + self.num_additional_image_tokens
 
+    def view_window(self, height: int, width: int, background: bool = False) -> ViewWindow:
+        """The part of a `height` x `width` frame that the video tower sees (the image processor's resize and centre
+        crop), or with `background=True` that the background tower sees (the `background_size` square)."""
+        side = (self.background_size or self._crop_side()) if background else None
+        return image_processor_window(self.image_processor, height, width, side=side)
+
+    def to_model_view(self, arrays: dict[str, np.ndarray], height: int, width: int) -> dict[str, np.ndarray]:
+        """Expert arrays of a `height` x `width` video (boxes and keypoints normalised to the full frame, as the
+        extractors and the feature cache hold them) in the frame the model sees: boxes and keypoints mapped into the
+        centre crop, what lies outside it masked (see `geometry_sherlock.py`). Other arrays pass unchanged."""
+        return map_expert_arrays(arrays, self.view_window(height, width))
+
     # ------------------------------------------------------------------------------------------------- video
     def load_video(self, video, **kwargs) -> VideoClip:
         """Decode and sample a video with this processor's `num_frames` / `fps` (overridable by keyword)."""
@@ -187,7 +347,9 @@ class SherlockProcessor(ProcessorMixin):
         """Expert inputs of one sampled clip: from the cache when present, else from the extractors (then cached).
 
         Returns numpy arrays: the seven expert arrays of `EXPERT_ARRAY_NAMES` and either `background_frames` (uint8
-        frames with the foreground blanked) or `background_features` (cached background-tower outputs).
+        frames with the foreground blanked) or `background_features` (cached background-tower outputs). Boxes and
+        keypoints are normalised to the FULL frame (what the feature cache stores); `to_model_view` maps them into
+        the frame the model sees, as `__call__` does.
         """
         cache = FeatureCache(self.cache_dir) if self.cache_dir is not None else None
         if self.is_precomputed and cache is None:
@@ -278,26 +440,36 @@ class SherlockProcessor(ProcessorMixin):
         prompts = [self._expand_video_tokens(prompt, len(clip.timestamps)) for prompt, clip in zip(prompts, clips)]
         data = dict(self.tokenizer(prompts, padding=padding, return_tensors=None))
         for name in ("pixel_values_videos", *EXPERT_ARRAY_NAMES, "background_features", "background_pixel_values"):
-            if all(name in item for item in items):
-                data[name] = np.stack([item[name] for item in items])
+            lacking = [index for index, item in enumerate(items) if name not in item]
+            if len(lacking) == len(items):
+                continue
+            if lacking:
+                raise ValueError(
+                    f"The expert input `{name}` is missing for {len(lacking)} of the {len(items)} videos of the batch "
+                    f"(videos {lacking}: {[clips[index].source for index in lacking]}); it cannot be stacked. Their "
+                    "features come from different extractors or cache entries: process them with the same extractor "
+                    "settings (or one by one)."
+                )
+            data[name] = np.stack([item[name] for item in items])
         batch = BatchFeature(data=data, tensor_type=return_tensors)
         if return_metadata:
-            batch["video_metadata"] = [
-                {"duration": clip.duration, "timestamps": clip.timestamps.tolist(), "source": clip.source}
-                for clip in clips
-            ]
+            batch["video_metadata"] = [video_metadata(clip) for clip in clips]
         return batch
 
     def _pixel_settings_id(self) -> dict[str, str]:
         """Cache id of the preprocessing that makes the pixel values (image-processor settings, background side)."""
-        settings = self.image_processor.to_json_string() + f"|background_size={self.background_size}"
+        settings = (
+            self.image_processor.to_json_string()
+            + f"|background_size={self.background_size}|entry_version={PIXEL_ENTRY_VERSION}"
+        )
         return {"pixel_values": hashlib.sha256(settings.encode("utf-8")).hexdigest()[:16]}
 
     def _prepare_video(self, video, **kwargs) -> tuple[VideoClip, dict[str, np.ndarray]]:
         """Decode (or, on a full cache hit, only probe) one video and compute its arrays.
 
-        Returns the clip (frames empty when only probed) and a dict with `pixel_values_videos`, the expert arrays and
-        `background_pixel_values` or `background_features`.
+        Returns the clip (frames empty when only probed) and a dict with `pixel_values_videos`, the expert arrays
+        (boxes and keypoints in the frame the model sees: `to_model_view`) and `background_pixel_values` or
+        `background_features`.
         """
         video_hash = video_content_hash(video, array_fps=kwargs.get("array_fps"))
         cache = FeatureCache(self.cache_dir) if self.cache_dir is not None else None
@@ -309,18 +481,22 @@ class SherlockProcessor(ProcessorMixin):
             probe = self.load_video(video, decode=False, **probe_kwargs)
             try:
                 pixels = cache.load(video_hash, probe.timestamps, self._pixel_settings_id())
-                return probe, {**_model_arrays(self._cached_features(cache, probe, video_hash)), **pixels}
-            except FeatureCacheMiss:
-                pass
+                height, width = (int(side) for side in pixels.pop(FRAME_SIZE_KEY))
+                features = self._cached_features(cache, probe, video_hash)
+                return probe, {**self.to_model_view(_model_arrays(features), height, width), **pixels}
+            except (FeatureCacheMiss, KeyError):
+                pass  # no entry (or one without the frame size): decode
         clip = self.load_video(video, **kwargs)
         features = self.extract_features(clip, video_hash)
+        height, width = frame_size_of(clip.frames)
         pixels = {"pixel_values_videos": self._pixels(clip.frames)}
         if "background_features" not in features and "background_frames" in features:
             side = self.background_size or self._crop_side()
             pixels["background_pixel_values"] = self._pixels(features["background_frames"], side=side)
         if cache is not None and self.cache_pixels and not is_array:
-            cache.save(video_hash, clip.timestamps, self._pixel_settings_id(), pixels, extra={"kind": "pixels"})
-        return clip, {**_model_arrays(features), **pixels}
+            entry = {**pixels, FRAME_SIZE_KEY: np.array([height, width], dtype=np.int64)}
+            cache.save(video_hash, clip.timestamps, self._pixel_settings_id(), entry, extra={"kind": "pixels"})
+        return clip, {**self.to_model_view(_model_arrays(features), height, width), **pixels}
 
     def _pixels(self, frames: np.ndarray, side: int | None = None) -> np.ndarray:
         kwargs = {}
@@ -356,6 +532,47 @@ class SherlockProcessor(ProcessorMixin):
         kwargs.setdefault("trust_remote_code", False)
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
+    @classmethod
+    def get_processor_dict(cls, pretrained_model_name_or_path, **kwargs):
+        """`ProcessorMixin.get_processor_dict`, with the folder-relative references of the saved config (`./...`
+        extractor models and `cache_dir`) resolved against the folder it is loaded from: the local folder, or the Hub
+        repo's snapshot folder (their files are downloaded there first)."""
+        processor_dict, unused = super().get_processor_dict(pretrained_model_name_or_path, **kwargs)
+        path = os.fspath(pretrained_model_name_or_path)
+        if os.path.isfile(path):
+            root = Path(path).parent
+        elif os.path.isdir(path):
+            root = Path(path) / (kwargs.get("subfolder") or "")
+        else:
+            references = _relative_references(processor_dict)
+            if not references and not str(processor_dict.get("cache_dir") or "").startswith(RELATIVE_PREFIX):
+                return processor_dict, unused
+            root = _hub_root(path, references, kwargs)
+        return resolve_saved_paths(processor_dict, root), unused
+
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
+        """`ProcessorMixin.save_pretrained`, writing a folder that can be moved, copied or pushed: the extractor models
+        that are local folders are copied into it (`extractor-<part>/`, unless they lie inside it already) and
+        referenced relative to it (`./extractor-<part>`); Hub ids stay ids. `cache_dir` is saved only when it lies
+        inside the folder. No absolute path is written.
+
+        With `push_to_hub=True` the folder is saved, then pushed whole with `push_to_hub` (`repo_id` defaults to the
+        folder's name; other keyword arguments go to `push_to_hub`): transformers' own upload of modified files
+        would skip the extractor folders copied here before it takes its file timestamps."""
+        if push_to_hub:
+            repo_id = kwargs.pop("repo_id", Path(save_directory).name)
+            files = self.save_pretrained(save_directory)
+            self.push_to_hub(repo_id, **kwargs)
+            return files
+        os.makedirs(save_directory, exist_ok=True)
+        saved = (self.extractors, self.cache_dir)
+        self.extractors = relocate_extractor_settings(self.extractors, save_directory)
+        self.cache_dir = _relative_cache_dir(self.cache_dir, save_directory)
+        try:
+            return super().save_pretrained(save_directory, **kwargs)
+        finally:
+            self.extractors, self.cache_dir = saved
+
     def to_dict(self) -> dict:
         """As `ProcessorMixin.to_dict`, without the loaded extractor models (only their settings are saved)."""
         extractor_set = self.__dict__.pop("_extractor_set", None)
@@ -365,6 +582,40 @@ class SherlockProcessor(ProcessorMixin):
             self._extractor_set = extractor_set
 
 
+def clean_seconds(value) -> float:
+    """A time in seconds as a plain float (float64) without float32 noise: the shortest decimal that float32 reads as
+    the same number, rounded to the microsecond.
+
+    Frame times are float32-precise at best (decord computes them in float32), so `18.719999313354492` (float32
+    18.72), `18.719999` (that, rounded to the microsecond) and `18.72` all denote the same frame time: they become
+    `18.72`. The change is below float32 resolution (6e-8 relative: 0.2 ms after an hour).
+
+    ```python
+    >>> clean_seconds(np.float32(18.72)), clean_seconds(18.719999), clean_seconds(0.375), clean_seconds(1 / 3)
+    (18.72, 18.72, 0.375, 0.333333)
+
+    ```
+    """
+    return round(float(str(np.float32(value))), 6)
+
+
+def video_metadata(clip: VideoClip) -> dict:
+    """`{"duration", "timestamps", "source"}` of a clip with plain float64 times without float32 noise
+    (`clean_seconds`), so that JSON shows `18.72`, never `18.719999313354492` or `18.719999`."""
+    return {
+        "duration": clean_seconds(clip.duration),
+        "timestamps": [clean_seconds(t) for t in np.asarray(clip.timestamps, dtype=np.float64).reshape(-1)],
+        "source": clip.source,
+    }
+
+
 SherlockProcessor.register_for_auto_class()
 
-__all__ = ["DEFAULT_CHAT_TEMPLATE", "DEFAULT_INSTRUCTION", "SherlockProcessor", "timing_line"]
+__all__ = [
+    "DEFAULT_CHAT_TEMPLATE",
+    "DEFAULT_INSTRUCTION",
+    "SherlockProcessor",
+    "clean_seconds",
+    "timing_line",
+    "video_metadata",
+]

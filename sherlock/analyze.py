@@ -18,8 +18,8 @@ class AnalysisResult:
 
     events: list[AbnormalEvent]
     answer: str
-    duration: float
-    timestamps: list[float]
+    duration: float  # seconds (float64, rounded to the microsecond)
+    timestamps: list[float]  # the sampled frame times in seconds (float64, rounded to the microsecond)
 
 
 def line_scores(answer_ids: list[int], token_logprobs: list[float], tokenizer) -> list[tuple[str, float]]:
@@ -47,48 +47,68 @@ def line_scores(answer_ids: list[int], token_logprobs: list[float], tokenizer) -
 
 
 @torch.inference_mode()
-def analyze_video(model, processor: SherlockProcessor, video, max_new_tokens: int = 128, question: str | None = None):
+def analyze_video(
+    model,
+    processor: SherlockProcessor,
+    video,
+    max_new_tokens: int = 128,
+    question: str | None = None,
+    array_fps: float | None = None,
+    **generation_kwargs,
+):
     """Analyze one video with a Sherlock model and processor.
 
     Args:
         model: a `SherlockForConditionalGeneration` (or any model with the same inputs and `generate`).
         processor: the matching `SherlockProcessor`.
-        video: a path, file object or array (see `load_video`).
+        video: a path, `bytes`, a binary file object (read once, from its current position) or a `(T, H, W, 3)` uint8
+            array / list of frames (then give `array_fps`; see `load_video`).
         max_new_tokens: the answer budget.
-        question: another instruction than the paper's.
+        question: another instruction than the paper's (the frame-times line is kept).
+        array_fps: the frame rate of an array input (required for arrays, ignored otherwise).
+        generation_kwargs: passed to `model.generate` (e.g. `logits_processor`, `num_beams`, `do_sample=True`);
+            greedy decoding by default. The output always carries the scores, which give the event scores.
 
     Returns:
-        `AnalysisResult` with events sorted by start, each scored by the mean token probability of its line.
+        `AnalysisResult` with events sorted by start, each scored by the mean token probability of its line, and the
+        clip's duration and frame times (float64 seconds, rounded to the microsecond).
     """
+    if hasattr(video, "read"):
+        video = video.read()  # once: the probe for the prompt and the processor both read these bytes
+        if not isinstance(video, (bytes, bytearray, memoryview)):
+            raise TypeError("A video file object must be opened in binary mode ('rb'); its read() returned text.")
+        video = bytes(video)
+    video_kwargs = {"array_fps": array_fps} if array_fps is not None else {}
     text = None
     if question:
-        clip = processor.load_video(video, decode=False)  # the frame times for the prompt; no decoding
+        clip = processor.load_video(video, decode=False, **video_kwargs)  # the frame times for the prompt
         text = [processor.build_prompt(clip, question)]
-    inputs = processor(text=text, videos=[video], return_metadata=True)
+    inputs = processor(text=text, videos=[video], return_metadata=True, **video_kwargs)
     metadata = inputs.pop("video_metadata")[0]
     inputs = inputs.to(model.device)
     pad = processor.tokenizer.pad_token_id
-    output = model.generate(
-        **inputs,
-        max_new_tokens=max_new_tokens,
-        do_sample=False,
-        return_dict_in_generate=True,
-        output_scores=True,
-        pad_token_id=pad if pad is not None else processor.tokenizer.eos_token_id,
-    )
+    settings = {
+        "max_new_tokens": max_new_tokens,
+        "do_sample": False,
+        "pad_token_id": pad if pad is not None else processor.tokenizer.eos_token_id,
+        **generation_kwargs,
+        "return_dict_in_generate": True,
+        "output_scores": True,
+    }
+    output = model.generate(**inputs, **settings)
     prompt_length = inputs["input_ids"].shape[1]
     answer_ids = output.sequences[0, prompt_length:].tolist()
     logprobs = model.compute_transition_scores(output.sequences, output.scores, normalize_logits=True)[0].tolist()
     answer = processor.tokenizer.decode(answer_ids, skip_special_tokens=True)
+    duration = float(metadata["duration"])
     events = []
     for line, score in line_scores(answer_ids, logprobs, processor.tokenizer):
-        for event in post_process_events(line, duration=metadata["duration"]):
+        for event in post_process_events(line, duration=duration):
             event.score = score
             events.append(event)
     events.sort(key=lambda e: (e.start, e.end))
-    return AnalysisResult(
-        events=events, answer=answer, duration=metadata["duration"], timestamps=metadata["timestamps"]
-    )
+    timestamps = [float(t) for t in metadata["timestamps"]]
+    return AnalysisResult(events=events, answer=answer, duration=duration, timestamps=timestamps)
 
 
 __all__ = ["AnalysisResult", "analyze_video", "line_scores"]

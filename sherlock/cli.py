@@ -2,22 +2,28 @@
 
     sherlock analyze VIDEO [--model PATH_OR_ID] [--json] [--cache-dir DIR] [--max-new-tokens N]
 
-Errors (a bad video, a missing model) are one readable line on stderr and a non-zero exit code.
+Errors (a bad video, a missing model, a Hub that cannot be reached) are one readable line on stderr and a non-zero exit
+code. The inputs are checked first, with the standard library only (`--help` and input errors answer at once); torch,
+transformers and the model load only when there is something to analyze.
 """
 
 import argparse
 import json
 import logging
+import os
 import sys
+import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
-
-from processing import SherlockProcessor, VideoDecodeError
 
 
 logger = logging.getLogger("sherlock")
 
 DEMO_MODEL = "demo"
+# Seconds to wait for the Hub before saying that it cannot be reached (env SHERLOCK_HUB_TIMEOUT).
+HUB_TIMEOUT = float(os.environ.get("SHERLOCK_HUB_TIMEOUT", "5"))
+# Files a Sherlock model folder holds.
+MODEL_FILES = ("config.json", "processor_config.json")
 
 
 @dataclass
@@ -33,10 +39,125 @@ class AnalyzeArguments:
     device: str = "cpu"
 
 
-def _load(args: AnalyzeArguments):
-    from modeling_sherlock import SherlockForConditionalGeneration
+class ModelNotFoundError(OSError):
+    """The `--model` value names no local Sherlock folder and no usable Hub repo (one-line message)."""
 
-    model_path = args.model
+
+def _looks_like_hub_id(value: str) -> bool:
+    parts = value.split("/")
+    return (
+        len(parts) == 2
+        and all(parts)
+        and not value.startswith((".", "/", "~"))
+        and not any(c.isspace() or c in "\\:" for c in value)
+    )
+
+
+def _hub_error(repo_id: str, error: Exception) -> str | None:
+    """Why the Hub refuses `repo_id` (not found, gated, ...), or None when the Hub could not be reached at all."""
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    if isinstance(error, GatedRepoError):
+        return f"model {repo_id!r} is gated on the Hub: request access and log in (`hf auth login`)"
+    if isinstance(error, RepositoryNotFoundError):
+        return f"model {repo_id!r} not found on the Hub (or private: log in with `hf auth login`)"
+    if isinstance(error, HfHubHTTPError) and getattr(error, "response", None) is not None:
+        return f"the Hub refused model {repo_id!r} (HTTP {error.response.status_code})"
+    return None
+
+
+def _ask_hub(model_info, repo_id: str) -> Exception | None:
+    """`model_info(repo_id)` within `HUB_TIMEOUT` seconds: None when the Hub answered, else the error (a
+    `TimeoutError` when it did not answer in time; the request runs in a daemon thread, so a name lookup that hangs
+    cannot hold the command)."""
+    outcome: list = []
+
+    def ask():
+        try:
+            model_info(repo_id, timeout=HUB_TIMEOUT)
+            outcome.append(None)
+        except Exception as error:  # any failure: refused, timed out, DNS, proxy, HTTP errors
+            outcome.append(error)
+
+    thread = threading.Thread(target=ask, name="sherlock-hub-probe", daemon=True)
+    thread.start()
+    thread.join(HUB_TIMEOUT + 1.0)
+    if not outcome:
+        return TimeoutError(f"no answer within {HUB_TIMEOUT:g} s")
+    return outcome[0]
+
+
+def resolve_model(model: str) -> str:
+    """Check `--model` without loading anything heavy; returns what to load it from.
+
+    - `demo` stays `demo`;
+    - an existing path must be a Sherlock model folder (`config.json` and `processor_config.json`);
+    - a Hub id (`org/name`) is looked up in the local cache first: when it is not cached, the Hub must answer within
+      `HUB_TIMEOUT` seconds (and not be switched off with `HF_HUB_OFFLINE`); when it is cached but the Hub cannot be
+      reached, the cached snapshot folder is used.
+
+    Raises `ModelNotFoundError` with a one-line message otherwise.
+    """
+    if model == DEMO_MODEL:
+        return model
+    path = Path(os.path.expanduser(model))
+    if path.exists():
+        if not path.is_dir():
+            raise ModelNotFoundError(f"model {model!r} is a file: give a model folder, a Hub id or 'demo'")
+        missing = [name for name in MODEL_FILES if not (path / name).is_file()]
+        if missing:
+            raise ModelNotFoundError(f"model folder {model!r} is not a Sherlock model (no {' or '.join(missing)})")
+        return str(path)
+    if not _looks_like_hub_id(model):
+        raise ModelNotFoundError(f"model {model!r} not found: give a model folder, a Hub id or 'demo'")
+
+    from huggingface_hub import constants, model_info, snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    try:
+        cached = snapshot_download(model, local_files_only=True)
+    except HFValidationError as error:
+        raise ModelNotFoundError(f"model {model!r} is not a valid Hub id ({error})") from error
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        cached = None
+    offline = constants.HF_HUB_OFFLINE or os.environ.get("TRANSFORMERS_OFFLINE", "").upper() in ("1", "ON", "YES")
+    if offline:
+        if cached is None:
+            raise ModelNotFoundError(
+                f"model {model!r} is not in the local cache and the Hub cannot be reached (HF_HUB_OFFLINE is set): "
+                "download it first or give a local folder"
+            )
+        return cached
+    error = _ask_hub(model_info, model)
+    if error is not None:
+        refused = _hub_error(model, error)
+        if refused is not None:
+            raise ModelNotFoundError(refused) from error
+        if cached is None:
+            raise ModelNotFoundError(
+                f"model {model!r} is not in the local cache and the Hub cannot be reached ({type(error).__name__}: "
+                f"{_one_line(error)[:160]}): check the network or give a local folder"
+            ) from error
+        logger.warning("The Hub cannot be reached: using the cached copy of %s", model)
+        return cached
+    return model
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    if verbose:
+        return
+    from huggingface_hub.utils import logging as hub_logging
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    hub_logging.set_verbosity_error()
+
+
+def _load(args: AnalyzeArguments, model_path: str):
+    from modeling_sherlock import SherlockForConditionalGeneration
+    from processing import SherlockProcessor
+
     if model_path == DEMO_MODEL:
         from .demo import ensure_demo_model
 
@@ -45,17 +166,20 @@ def _load(args: AnalyzeArguments):
             "Using the built-in demo model: tiny and RANDOMLY initialised, so its events are not meaningful "
             "(a trained demo model arrives with the training issue)."
         )
-    elif not Path(model_path).exists() and (model_path.count("/") != 1 or model_path.startswith((".", "/", "~"))):
-        raise FileNotFoundError(f"model {model_path!r} not found: give a model folder, a Hub id or 'demo'")
     processor = SherlockProcessor.from_pretrained(model_path)
     if args.cache_dir is not None:
         processor.cache_dir = args.cache_dir
-    elif processor.cache_dir is None and Path(model_path).is_dir():
+    elif processor.cache_dir is None and Path(model_path).is_dir() and not _in_hub_cache(model_path):
         processor.cache_dir = str(Path(model_path) / "feature_cache")
     if args.num_frames is not None:
         processor.num_frames = args.num_frames
     model = SherlockForConditionalGeneration.from_pretrained(model_path).to(args.device).eval()
     return model, processor
+
+
+def _in_hub_cache(path: str) -> bool:
+    """Whether `path` is a snapshot folder of the Hugging Face cache (never write a feature cache there)."""
+    return Path(path).resolve().parent.name == "snapshots"
 
 
 def format_table(result) -> str:
@@ -81,18 +205,23 @@ def format_table(result) -> str:
     return "\n".join(lines)
 
 
-def analyze_command(args: AnalyzeArguments) -> int:
+def analyze_command(args: AnalyzeArguments, verbose: bool = False) -> int:
+    from processing.video_check_sherlock import check_video_file
+
+    check_video_file(args.video)  # before anything heavy: a bad video answers at once
+    model_path = resolve_model(args.model)
+    _quiet_libraries(verbose)
     from .analyze import analyze_video
 
-    if not Path(args.video).is_file():
-        raise VideoDecodeError(args.video, "no such file")
-    model, processor = _load(args)
+    model, processor = _load(args, model_path)
     result = analyze_video(model, processor, args.video, max_new_tokens=args.max_new_tokens)
     if args.json:
+        from processing.processing_sherlock import clean_seconds  # 18.72, never 18.719999313354492 or 18.719999
+
         payload = {
             "video": args.video,
-            "duration": result.duration,
-            "frame_times": result.timestamps,
+            "duration": clean_seconds(result.duration),
+            "frame_times": [clean_seconds(t) for t in result.timestamps],
             "answer": result.answer,
             "events": [event.to_dict() for event in result.events],
         }
@@ -120,29 +249,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sherlock` console script; returns the exit code."""
+    from processing.video_check_sherlock import VideoDecodeError
+
     namespace = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if namespace.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    if not namespace.verbose:
-        from huggingface_hub.utils import logging as hub_logging
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        hub_logging.set_verbosity_error()
     values = {k: v for k, v in vars(namespace).items() if k not in ("command", "verbose")}
     args = AnalyzeArguments(**values)
     try:
-        return analyze_command(args)
+        return analyze_command(args, verbose=namespace.verbose)
     except VideoDecodeError as error:
-        print(f"sherlock analyze: bad video: {error}", file=sys.stderr)
+        print(f"sherlock analyze: bad video: {_one_line(error)}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print(f"sherlock analyze: error: {message}", file=sys.stderr)
+    except (OSError, ValueError, ImportError) as error:
+        print(f"sherlock analyze: error: {_one_line(error)}", file=sys.stderr)
         return 1
 
 
@@ -150,4 +278,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["AnalyzeArguments", "analyze_command", "build_parser", "format_table", "main"]
+__all__ = ["AnalyzeArguments", "ModelNotFoundError", "analyze_command", "build_parser", "format_table", "main"]

@@ -6,6 +6,7 @@ ships a trained demo model."""
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 from .tiny_extractors import build_tiny_extractor_models, tiny_extractor_settings
@@ -14,7 +15,7 @@ from .tiny_models import build_tiny_sherlock
 
 logger = logging.getLogger(__name__)
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2  # 2: extractor models inside the folder, referenced relative to it
 EXAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "examples" / "demo.mp4"
 
 
@@ -32,9 +33,12 @@ def ensure_demo_model(folder: str | Path | None = None) -> Path:
         return folder
     logger.warning("Building the tiny random demo model in %s (first use only) ...", folder)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = build_tiny_extractor_models(str(folder / "extractors"))
-    settings = tiny_extractor_settings(paths, threshold=0.15, max_persons=8, max_objects=16, max_relations=32)
-    build_tiny_sherlock(folder, extractors=settings)
+    with tempfile.TemporaryDirectory(prefix="sherlock-demo-extractors-") as scratch:
+        paths = build_tiny_extractor_models(scratch)
+        settings = tiny_extractor_settings(paths, threshold=0.15, max_persons=8, max_objects=16, max_relations=32)
+        # the processor copies the extractor models into the folder (`extractor-<part>/`) and references them
+        # relative to it, so the demo folder can be moved like any saved model
+        build_tiny_sherlock(folder, extractors=settings)
     stamp.write_text(json.dumps({"version": DEMO_VERSION, "random_weights": True}))
     return folder
 

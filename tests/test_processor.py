@@ -1,18 +1,24 @@
 """SherlockProcessor: video in, model inputs out; the feature cache; remote code; end to end with a tiny Sherlock."""
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from forced_answer import FORCED_ANSWER, FORCED_EVENT, forced_generation_kwargs
 
 from modeling_sherlock import EXPERT_INPUT_NAMES, SherlockForConditionalGeneration
+from modeling_sherlock.modeling_sherlock_experts import patch_centers
 from processing import DEFAULT_INSTRUCTION, AbnormalEvent, SherlockProcessor, VideoDecodeError
+from processing.extractors_sherlock import FrameDetections
 from processing.relations_sherlock import RELATION_PREDICATES
-from sherlock.tiny_extractors import tiny_extractor_models, tiny_extractor_settings
+from sherlock.tiny_extractors import build_tiny_extractor_models, tiny_extractor_models, tiny_extractor_settings
 from sherlock.tiny_models import build_tiny_sherlock
 
+from hub_server import hub_server, hub_server_instance, use_hub_endpoint  # noqa: F401  (pytest fixtures)
 from isolated_python import run_without_repository
 from video_factory import make_empty, make_text_as_mp4, make_truncated, write_video
 
@@ -33,6 +39,41 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
     return write_video(tmp_path_factory.mktemp("videos") / "clip.mp4", num_frames=24, fps=8.0, size=(96, 64))
+
+
+@pytest.fixture(scope="module")
+def moved_folder(tmp_path_factory):
+    """A tiny Sherlock saved with extractor models from a folder of their own, then moved elsewhere, with the
+    original extractor folder deleted: it only loads if the saved folder carries its extractors."""
+    root = tmp_path_factory.mktemp("travel")
+    paths = build_tiny_extractor_models(str(root / "extractor_models"))
+    settings = tiny_extractor_settings(paths, threshold=0.0, max_persons=8, max_objects=16)
+    settings["objects"]["max_relations"] = 32
+    build_tiny_sherlock(root / "saved", extractors=settings, num_frames=NUM_FRAMES)
+    moved = root / "elsewhere" / "moved"
+    moved.parent.mkdir()
+    shutil.move(str(root / "saved"), str(moved))
+    shutil.rmtree(root / "extractor_models")
+    return moved
+
+
+def absolute_paths_in_json(folder: Path) -> list[tuple[str, str]]:
+    """(file, value) for every string in the folder's JSON files that is an absolute path."""
+    found = []
+
+    def walk(value, name):
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item, name)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, name)
+        elif isinstance(value, str) and (os.path.isabs(value) or value.startswith("~")):
+            found.append((name, value))
+
+    for path in folder.rglob("*.json"):
+        walk(json.loads(path.read_text()), str(path.relative_to(folder)))
+    return found
 
 
 def load_processor(folder, **changes) -> SherlockProcessor:
@@ -75,12 +116,24 @@ def test_expert_masks_for_videos_without_and_with_detections(folder, video, thre
         assert (batch["pose_keypoints"] == 0).all()
     else:
         counts = batch["object_mask"].sum(-1)
-        assert (counts == 10).all()  # the tiny detector's 10 queries, all above threshold 0
+        # the tiny detector's 10 queries are all above threshold 0 ...
+        raw = processor.extract_features(processor.load_video(video), "no-cache")
+        assert (raw["object_mask"].sum(-1) == 10).all()
+        # ... and the model sees those whose boxes keep an area inside the centre crop of the 96 x 64 frames
+        window = processor.view_window(64, 96)
+        boxes = raw["object_boxes"]
+        visible = (np.minimum(boxes[..., 2], window.x1) - np.maximum(boxes[..., 0], window.x0) > 1e-6) & (
+            np.minimum(boxes[..., 3], window.y1) - np.maximum(boxes[..., 1], window.y0) > 1e-6
+        )
+        assert counts[0].tolist() == (visible & raw["object_mask"]).sum(-1).tolist()
         assert batch["pose_mask"].any()
         boxes = batch["object_boxes"][batch["object_mask"]]
         assert (boxes >= 0).all() and (boxes <= 1).all()
-        triplets = batch["relation_triplets"][batch["relation_mask"]]
-        assert (triplets[:, [0, 2]] < counts.max()).all() and (triplets[:, 1] < len(RELATION_PREDICATES)).all()
+        # every kept relation joins two objects the model sees, with a known predicate
+        b, f, r = torch.nonzero(batch["relation_mask"], as_tuple=True)
+        triplets = batch["relation_triplets"][b, f, r]
+        assert len(triplets) > 0 and (triplets[:, 1] < len(RELATION_PREDICATES)).all()
+        assert batch["object_mask"][b, f, triplets[:, 0]].all() and batch["object_mask"][b, f, triplets[:, 2]].all()
     # whatever was detected, the tiny Sherlock accepts these inputs
     model = SherlockForConditionalGeneration.from_pretrained(folder).eval()
     with torch.no_grad():
@@ -259,13 +312,92 @@ def test_save_load_round_trip_keeps_every_setting(folder, tmp_path):
     processor.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "processor_config.json").read_text())
     assert config["auto_map"] == {"AutoProcessor": "processing_sherlock.SherlockProcessor"}
-    assert config["extractors"] == processor.extractors and config["num_frames"] == 6
-    for name in ("processing_sherlock.py", "video_sherlock.py", "events_sherlock.py", "extractors_sherlock.py"):
+    assert config["num_frames"] == 6
+    # the extractor models are copied into the folder and referenced relative to it; every other setting is kept
+    assert config["extractors"]["detector"]["model"] == "./extractor-detector"
+    assert config["extractors"]["pose"]["model"] == "./extractor-pose"
+    assert config["extractors"]["background"]["model"] == "./extractor-background"
+    for part in ("detector", "pose", "background"):
+        assert (tmp_path / f"extractor-{part}" / "config.json").is_file(), part
+        saved = {k: v for k, v in config["extractors"][part].items() if k != "model"}
+        assert saved == {k: v for k, v in processor.extractors[part].items() if k != "model"}
+    assert config["extractors"]["objects"] == processor.extractors["objects"]
+    assert absolute_paths_in_json(tmp_path) == []
+    for name in (
+        "processing_sherlock.py",
+        "video_sherlock.py",
+        "video_check_sherlock.py",
+        "events_sherlock.py",
+        "extractors_sherlock.py",
+        "geometry_sherlock.py",
+    ):
         assert (tmp_path / name).is_file(), name
     loaded = SherlockProcessor.from_pretrained(tmp_path)
-    assert loaded.num_frames == 6 and loaded.extractors == processor.extractors
+    assert loaded.num_frames == 6
+    assert loaded.extractors["detector"]["model"] == str(tmp_path / "extractor-detector")
     assert loaded.tokens_per_frame == processor.tokens_per_frame
     assert loaded.chat_template == processor.chat_template
+    # saving a loaded processor into its own folder references its models in place (no copy of a copy)
+    loaded.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "processor_config.json").read_text())["extractors"] == config["extractors"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("extractor-")) == [
+        "extractor-background",
+        "extractor-detector",
+        "extractor-pose",
+    ]
+
+
+def test_a_saved_folder_can_be_moved_and_loads_its_own_extractors(moved_folder, video, tmp_path):
+    assert absolute_paths_in_json(moved_folder) == []
+    processor = SherlockProcessor.from_pretrained(moved_folder)
+    for part in ("detector", "pose", "background"):
+        assert Path(processor.extractors[part]["model"]).parent == moved_folder, part
+    batch = processor(videos=video)
+    assert batch["object_mask"].any() and batch["background_pixel_values"].shape == (1, NUM_FRAMES, 3, 32, 32)
+    model = SherlockForConditionalGeneration.from_pretrained(moved_folder).eval()
+    with torch.no_grad():
+        assert torch.isfinite(model(**batch).logits).all()
+    # a cache dir inside the folder is saved relative to it, one outside is not saved
+    processor.cache_dir = str(tmp_path / "copy" / "feature_cache")
+    processor.save_pretrained(tmp_path / "copy")
+    assert json.loads((tmp_path / "copy" / "processor_config.json").read_text())["cache_dir"] == "./feature_cache"
+    assert SherlockProcessor.from_pretrained(tmp_path / "copy").cache_dir == str(tmp_path / "copy" / "feature_cache")
+    processor.cache_dir = str(tmp_path / "elsewhere")
+    processor.save_pretrained(tmp_path / "other")
+    assert json.loads((tmp_path / "other" / "processor_config.json").read_text())["cache_dir"] is None
+    assert absolute_paths_in_json(tmp_path / "copy") == [] and absolute_paths_in_json(tmp_path / "other") == []
+
+
+def test_saving_a_missing_local_extractor_path_fails_loudly(folder, tmp_path):
+    processor = load_processor(folder)
+    processor.extractors["detector"]["model"] = str(tmp_path / "gone")
+    with pytest.raises(ValueError, match="detector extractor's model .*gone.* does not exist"):
+        processor.save_pretrained(tmp_path / "out")
+    processor.extractors["detector"]["model"] = str(tmp_path)
+    with pytest.raises(ValueError, match="inside the detector extractor's model folder"):
+        processor.save_pretrained(tmp_path / "out")
+
+
+def test_a_processor_pushed_to_the_hub_loads_its_extractors_from_the_snapshot(
+    moved_folder,
+    video,
+    hub_server,  # noqa: F811
+    monkeypatch,
+    tmp_path,
+):
+    setup = use_hub_endpoint(monkeypatch, hub_server, tmp_path)
+    processor = SherlockProcessor.from_pretrained(moved_folder)
+    processor.push_to_hub("org/tiny-sherlock-processor", token="hf_test")
+    loaded = SherlockProcessor.from_pretrained("org/tiny-sherlock-processor")
+    snapshot = Path(loaded.extractors["detector"]["model"]).parent
+    assert snapshot.parent.name == "snapshots" and Path(setup["cache_dir"]) in snapshot.parents
+    for part in ("detector", "pose", "background"):
+        assert (Path(loaded.extractors[part]["model"]) / "config.json").is_file(), part
+    reference = processor(videos=video)
+    batch = loaded(videos=video)
+    for name in reference:
+        torch.testing.assert_close(batch[name], reference[name])
+    assert setup["blocked"] == []
 
 
 REMOTE_PROCESSOR_SCRIPT = """
@@ -283,31 +415,40 @@ metadata = batch.pop("video_metadata")
 out = model.generate(**batch, max_new_tokens=5, do_sample=False)
 events = processor.post_process_events("1.0-2.0s: (people, Theft, car, Street)", metadata[0]["duration"])
 print(json.dumps({"keys": sorted(batch.keys()), "new_tokens": out.shape[1] - batch["input_ids"].shape[1],
-                  "events": [e.to_dict() for e in events]}))
+                  "events": [e.to_dict() for e in events], "objects": int(batch["object_mask"].sum()),
+                  "extractors": {part: processor.extractors[part]["model"] for part in ("detector", "background")}}))
 """
 
 
-def test_auto_processor_with_remote_code_in_a_subprocess_without_the_repository(folder, video, tmp_path):
-    result = run_without_repository(REMOTE_PROCESSOR_SCRIPT, [folder, video], tmp_path)
+def test_auto_processor_with_remote_code_in_a_subprocess_without_the_repository(moved_folder, video, tmp_path):
+    # the moved folder: its extractors' original folder is gone, so this also proves the folder travels
+    result = run_without_repository(REMOTE_PROCESSOR_SCRIPT, [moved_folder, video], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert "pose_keypoints" in report["keys"] and "background_pixel_values" in report["keys"]
     assert report["new_tokens"] == 5
     assert report["events"][0]["event_type"] == "Theft" and report["events"][0]["start"] == 1.0
+    assert report["objects"] > 0  # the extractors ran from the moved folder
+    assert report["extractors"] == {
+        "detector": str(moved_folder / "extractor-detector"),
+        "background": str(moved_folder / "extractor-background"),
+    }
 
 
 def test_end_to_end_generated_video_to_events(folder, video):
+    """Through the real generate -> score -> parse path; a logits processor makes the random model say one event."""
     from sherlock.analyze import analyze_video
 
     processor = load_processor(folder)
     model = SherlockForConditionalGeneration.from_pretrained(folder).eval()
-    result = analyze_video(model, processor, video, max_new_tokens=12)
-    assert isinstance(result.events, list) and all(isinstance(e, AbnormalEvent) for e in result.events)
-    assert isinstance(result.answer, str) and result.duration == pytest.approx(3.0)
-    assert len(result.timestamps) == NUM_FRAMES
-    for event in result.events:
-        assert 0 <= event.start <= event.end <= result.duration
-        assert 0 < event.score <= 1
+    result = analyze_video(model, processor, video, max_new_tokens=30, **forced_generation_kwargs(processor.tokenizer))
+    assert result.answer == FORCED_ANSWER
+    assert len(result.events) == 1 and isinstance(result.events[0], AbnormalEvent)
+    event = result.events[0].to_dict()
+    score = event.pop("score")
+    assert event == FORCED_EVENT
+    assert 0 < score < 1  # forced by a logit bonus, not made certain
+    assert result.duration == 3.0 and result.timestamps == [0.375, 1.125, 1.875, 2.625]
 
 
 def test_loading_never_asks_to_trust_the_models_remote_code(folder, monkeypatch):
@@ -341,3 +482,128 @@ def test_analyze_with_a_custom_question_keeps_the_frame_times_line(folder, video
     analyze_video(model, processor, video, max_new_tokens=2, question="Is anyone falling?")
     assert "Is anyone falling?" in seen[0] and "its frames are sampled at 0.4, 1.1, 1.9, 2.6 seconds" in seen[0]
     assert DEFAULT_INSTRUCTION not in seen[0]
+
+
+# ------------------------------------------------------------------------------------- boxes in the model's view
+
+
+def fixed_detections(processor, boxes, labels, scores):
+    """Make the processor's detector return these detections (full-frame normalised boxes) on every frame."""
+    detector = processor.extractor_set.detector
+    person, id2label = detector.person_label_id, detector.id2label
+
+    def detect(frames):
+        return [FrameDetections(np.array(boxes), np.array(labels), np.array(scores), person, id2label) for _ in frames]
+
+    detector.detect = detect
+
+
+def test_boxes_and_keypoints_are_mapped_into_the_cropped_view(folder, tmp_path, monkeypatch):
+    """A 2:1 video: the 32 x 32 crop of the 64 x 32 resized frame keeps x in [0.25, 0.75] of the full frame."""
+    import processing.processing_sherlock as module
+
+    video = write_video(tmp_path / "wide.mp4", num_frames=16, fps=8.0, size=(128, 64))
+    car, person = 2, 0
+    boxes = [
+        [0.5, 0.25, 0.625, 0.5],  # covers exactly patch (row 1, column 2) of the crop's 4 x 4 grid: x' = 2x - 0.5
+        [0.2, 0.4, 0.3, 0.6],  # across the crop's left border: clipped to x' in [0, 0.1]
+        [0.05, 0.4, 0.2, 0.6],  # a person in the cropped-away left margin, touching the second car
+    ]
+    processor = load_processor(folder, cache_dir=str(tmp_path / "cache"))
+    fixed_detections(processor, boxes, [car, car, person], [0.9, 0.85, 0.8])
+    window = processor.view_window(64, 128)
+    assert (window.x0, window.x1, window.y0, window.y1) == (0.25, 0.75, 0.0, 1.0)
+
+    raw = processor.extract_features(processor.load_video(video), "not-cached")
+    assert raw["object_mask"][:, :3].all() and raw["pose_mask"][:, 0].all()  # the extractors saw all three
+    touching, right_of = RELATION_PREDICATES.index("touching"), RELATION_PREDICATES.index("right of")
+    raw_relations = raw["relation_triplets"][0][raw["relation_mask"][0]].tolist()
+    assert raw_relations == [[1, touching, 2], [0, right_of, 1]]
+
+    decoded = []
+    original = module.load_video
+    monkeypatch.setattr(
+        module, "load_video", lambda *a, **k: decoded.append(k.get("decode", True)) or original(*a, **k)
+    )
+    first = processor(videos=video)
+    second = processor(videos=video)  # from the cache: the video is only probed, the frame size comes from the cache
+    assert decoded == [False, True, False]
+    for batch in (first, second):
+        assert batch["object_mask"][0, :, :3].tolist() == [[True, True, False]] * NUM_FRAMES
+        for frame in range(NUM_FRAMES):
+            assert batch["object_boxes"][0, frame, 0].tolist() == [0.5, 0.25, 0.75, 0.5]  # exactly the patch
+            torch.testing.assert_close(batch["object_boxes"][0, frame, 1], torch.tensor([0.0, 0.4, 0.1, 0.6]))
+        assert (batch["object_boxes"][0, :, 2] == 0).all() and (batch["object_labels"][0, :, 2] == 0).all()
+        # the relation with the person is masked, the one between the two visible cars is kept
+        for frame in range(NUM_FRAMES):
+            kept = batch["relation_triplets"][0, frame][batch["relation_mask"][0, frame]].tolist()
+            assert kept == [[0, right_of, 1]]
+        assert not batch["pose_mask"].any()  # the only person is outside the crop
+        assert (batch["pose_keypoints"] == 0).all()
+    # the object-relation expert's patch centres: the mapped box covers exactly patch 1 * 4 + 2
+    centers, has_cls = patch_centers(TOKENS_PER_FRAME, torch.device("cpu"))
+    x1, y1, x2, y2 = first["object_boxes"][0, 0, 0]
+    covered = (x1 <= centers[:, 0]) & (centers[:, 0] <= x2) & (y1 <= centers[:, 1]) & (centers[:, 1] <= y2)
+    assert has_cls and torch.nonzero(covered).flatten().tolist() == [6]
+
+
+def test_an_expert_input_missing_for_some_videos_of_a_batch_is_an_error(folder, video, tmp_path):
+    other = write_video(tmp_path / "other.mp4", num_frames=40, fps=10.0, size=(80, 48))
+    processor = load_processor(folder)
+    original = processor._prepare_video
+    calls = []
+
+    def second_lacks_background(video, **kwargs):
+        clip, item = original(video, **kwargs)
+        calls.append(clip.source)
+        if len(calls) == 2:
+            item.pop("background_pixel_values")
+        return clip, item
+
+    processor._prepare_video = second_lacks_background
+    with pytest.raises(ValueError, match=r"`background_pixel_values` is missing for 1 of the 2 videos .*videos \[1\]"):
+        processor(videos=[video, other])
+
+
+def test_metadata_times_are_float64_without_float32_noise(folder, video, monkeypatch):
+    import processing.processing_sherlock as module
+
+    original = module.load_video
+
+    def float32_times(*args, **kwargs):
+        clip = original(*args, **kwargs)
+        clip.timestamps = np.array([0.6, 1.8, 18.72, 3599.04], dtype=np.float32)[: len(clip.timestamps)]
+        clip.duration = np.float32(3.84)
+        return clip
+
+    monkeypatch.setattr(module, "load_video", float32_times)
+    metadata = load_processor(folder)(videos=video, return_metadata=True)["video_metadata"][0]
+    # 18.72 in float32 is 18.719999313354492: neither that nor its microsecond rounding 18.719999 may show
+    assert metadata["timestamps"] == [0.6, 1.8, 18.72, 3599.04] and metadata["duration"] == 3.84
+    assert all(type(t) is float for t in metadata["timestamps"]) and type(metadata["duration"]) is float
+    assert json.dumps(metadata["timestamps"]) == "[0.6, 1.8, 18.72, 3599.04]"
+
+
+# ------------------------------------------------------------------------------------------------- analyze_video
+
+
+def test_analyze_a_file_object_with_a_question_reads_it_once(folder, video):
+    from sherlock.analyze import analyze_video
+
+    processor = load_processor(folder)
+    model = SherlockForConditionalGeneration.from_pretrained(folder).eval()
+    with open(video, "rb") as handle:
+        result = analyze_video(model, processor, handle, max_new_tokens=2, question="Is anyone falling?")
+    assert result.duration == 3.0 and result.timestamps == [0.375, 1.125, 1.875, 2.625]
+
+
+def test_analyze_an_array_with_its_frame_rate(folder):
+    from sherlock.analyze import analyze_video
+
+    processor = load_processor(folder)
+    model = SherlockForConditionalGeneration.from_pretrained(folder).eval()
+    frames = np.stack([np.full((48, 64, 3), i * 10, dtype=np.uint8) for i in range(12)])
+    result = analyze_video(model, processor, frames, max_new_tokens=2, array_fps=4.0, question="What happens?")
+    assert result.duration == 3.0 and result.timestamps == [0.25, 1.0, 1.75, 2.5]
+    with pytest.raises(ValueError, match="array_fps is required"):
+        analyze_video(model, processor, frames, max_new_tokens=2)
