@@ -9,13 +9,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from forced_answer import FORCED_ANSWER, FORCED_EVENT, forced_generation_kwargs
 
 from sherlock.cli import main
 from sherlock.demo import EXAMPLE_VIDEO, ensure_demo_model
 from sherlock.tiny_extractors import tiny_extractor_models, tiny_extractor_settings
 from sherlock.tiny_models import build_tiny_sherlock
 
+from forced_answer import FORCED_ANSWER, FORCED_EVENT, forced_generation_kwargs
 from video_factory import make_text_as_mp4, make_truncated, write_video
 
 

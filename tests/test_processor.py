@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from forced_answer import FORCED_ANSWER, FORCED_EVENT, forced_generation_kwargs
 
 from modeling_sherlock import EXPERT_INPUT_NAMES, SherlockForConditionalGeneration
 from modeling_sherlock.modeling_sherlock_experts import patch_centers
@@ -18,6 +17,7 @@ from processing.relations_sherlock import RELATION_PREDICATES
 from sherlock.tiny_extractors import build_tiny_extractor_models, tiny_extractor_models, tiny_extractor_settings
 from sherlock.tiny_models import build_tiny_sherlock
 
+from forced_answer import FORCED_ANSWER, FORCED_EVENT, forced_generation_kwargs
 from hub_server import hub_server, hub_server_instance, use_hub_endpoint  # noqa: F401  (pytest fixtures)
 from isolated_python import run_without_repository
 from video_factory import make_empty, make_text_as_mp4, make_truncated, write_video
