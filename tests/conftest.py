@@ -66,10 +66,14 @@ def transformers_deprecation_logs():
 
     guard = DeprecationLogGuard()
     library_logger = hf_logging.get_logger()
+    level = library_logger.level
+    # a test that silenced transformers (e.g. the CLI's `set_verbosity_error`) must not hide the next test's logs
+    library_logger.setLevel(min(level or logging.WARNING, logging.WARNING))
     library_logger.addHandler(guard)
     try:
         yield guard
     finally:
         library_logger.removeHandler(guard)
+        library_logger.setLevel(level)
     if guard.messages:
         pytest.fail("transformers logged a deprecation: " + " | ".join(guard.messages), pytrace=False)
