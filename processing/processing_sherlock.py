@@ -13,20 +13,32 @@ import copy
 import hashlib
 import importlib.util
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ProcessorMixin
-from transformers.utils import PROCESSOR_NAME, logging
+from transformers.utils import logging
 
 from .events_sherlock import AbnormalEvent, post_process_events
-from .extractors_sherlock import DEFAULT_EXTRACTOR_SETTINGS, EXPERT_OUTPUT_KEYS, build_extractors
+from .extractors_sherlock import (
+    DEFAULT_EXTRACTOR_SETTINGS,
+    EXPERT_OUTPUT_KEYS,
+    build_extractors,
+    is_precomputed,
+)
 from .feature_cache_sherlock import FeatureCache, FeatureCacheMiss
 from .geometry_sherlock import ViewWindow, frame_size_of, image_processor_window, map_expert_arrays
-from .video_sherlock import VideoClip, load_video, video_content_hash
+from .saved_paths_sherlock import (
+    RELATIVE_PREFIX,
+    hub_root,
+    relative_cache_dir,
+    relative_references,
+    relocate_extractor_settings,
+    resolve_saved_paths,
+)
+from .video_sherlock import VideoClip, load_video, round_seconds, video_content_hash
 
 
 logger = logging.get_logger(__name__)
@@ -60,11 +72,6 @@ DEFAULT_CHAT_TEMPLATE = (
 EXPERT_ARRAY_NAMES = tuple(name for name in EXPERT_OUTPUT_KEYS if name != "background_frames")
 
 
-# Extractor settings that may name a local model folder or file: copied into a saved folder and referenced relative to
-# it (`./extractor-<part>/...`), so that the folder can be moved, copied or pushed to the Hub.
-EXTRACTOR_PATH_KEYS = ("model", "config_path", "checkpoint")
-# Prefix of a path saved relative to the processor's folder (a Hub id never starts with it).
-RELATIVE_PREFIX = "./"
 # Name, in the cached pixel entry, of the decoded frame size `(height, width)`: the cached path needs it to map boxes
 # and keypoints into the cropped view without decoding the video.
 FRAME_SIZE_KEY = "video_frame_size"
@@ -77,136 +84,6 @@ def _model_arrays(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {
         name: value for name, value in features.items() if name in EXPERT_ARRAY_NAMES or name == "background_features"
     }
-
-
-def _is_inside(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-    except ValueError:
-        return False
-    return True
-
-
-def _relative_reference(path: Path, folder: Path) -> str:
-    return RELATIVE_PREFIX + path.relative_to(folder).as_posix()
-
-
-def relocate_extractor_settings(settings: dict, save_directory) -> dict:
-    """The extractor settings to save in `save_directory`: every local model folder or file they name (under
-    `EXTRACTOR_PATH_KEYS`) is copied into `save_directory/extractor-<part>/` unless it lies inside `save_directory`
-    already, and referenced relative to it (`./extractor-<part>`); Hub ids stay ids.
-
-    Raises `ValueError` for a path that looks local (absolute, `./`, `../`, `~`) but does not exist.
-    """
-    folder = Path(save_directory).resolve()
-    out = copy.deepcopy(settings)
-    for part, part_settings in out.items():
-        if not isinstance(part_settings, dict):
-            continue
-        for key in EXTRACTOR_PATH_KEYS:
-            value = part_settings.get(key)
-            if not isinstance(value, str) or not value:
-                continue
-            local = Path(os.path.expanduser(value))
-            if not local.exists():
-                if local.is_absolute() or value.startswith((".", "~")):
-                    raise ValueError(
-                        f"The {part} extractor's {key} {value!r} is a local path that does not exist: the saved "
-                        "folder could not carry it. Point it at an existing folder or at a Hub id."
-                    )
-                continue  # a Hub id
-            source = local.resolve()
-            if _is_inside(source, folder):
-                part_settings[key] = _relative_reference(source, folder)
-                continue
-            if source.is_dir() and _is_inside(folder, source):
-                raise ValueError(
-                    f"Cannot save into {folder}: it lies inside the {part} extractor's model folder {source}, which "
-                    "would be copied into itself."
-                )
-            target = folder / f"extractor-{part}"
-            if source.is_dir():
-                if target.exists():
-                    shutil.rmtree(target)
-                shutil.copytree(source, target)
-            else:
-                target.mkdir(parents=True, exist_ok=True)
-                target = target / source.name
-                shutil.copy2(source, target)
-            part_settings[key] = _relative_reference(target, folder)
-    return out
-
-
-def _relative_cache_dir(cache_dir, save_directory):
-    """The `cache_dir` to save: relative (`./...`) when it lies inside the saved folder, else `None` (an absolute
-    path would not travel with the folder)."""
-    if cache_dir is None:
-        return None
-    folder = Path(save_directory).resolve()
-    path = Path(os.path.expanduser(str(cache_dir))).resolve()
-    if _is_inside(path, folder):
-        return _relative_reference(path, folder)
-    logger.warning(
-        f"The feature cache {cache_dir} lies outside {save_directory}: `cache_dir` is saved as None (a saved folder "
-        "holds no absolute path); set `processor.cache_dir` after loading."
-    )
-    return None
-
-
-def _relative_references(processor_dict: dict) -> list[str]:
-    """The `./` references of a saved processor config (extractor models and `cache_dir`), without the prefix."""
-    references = []
-    for part_settings in (processor_dict.get("extractors") or {}).values():
-        if isinstance(part_settings, dict):
-            for key in EXTRACTOR_PATH_KEYS:
-                value = part_settings.get(key)
-                if isinstance(value, str) and value.startswith(RELATIVE_PREFIX):
-                    references.append(value[len(RELATIVE_PREFIX) :])
-    return references
-
-
-def resolve_saved_paths(processor_dict: dict, root) -> dict:
-    """A saved processor config with its folder-relative references (`./...` extractor models and `cache_dir`)
-    resolved against `root`, the folder it was loaded from (for a Hub repo, its snapshot folder)."""
-    root = Path(root)
-    out = dict(processor_dict)
-
-    def resolve(value):
-        if isinstance(value, str) and value.startswith(RELATIVE_PREFIX):
-            return str(root / value[len(RELATIVE_PREFIX) :])
-        return value
-
-    if isinstance(out.get("extractors"), dict):
-        extractors = copy.deepcopy(out["extractors"])
-        for part_settings in extractors.values():
-            if isinstance(part_settings, dict):
-                for key in EXTRACTOR_PATH_KEYS:
-                    if key in part_settings:
-                        part_settings[key] = resolve(part_settings[key])
-        out["extractors"] = extractors
-    if "cache_dir" in out:
-        out["cache_dir"] = resolve(out["cache_dir"])
-    return out
-
-
-def _hub_root(repo_id: str, references: list[str], kwargs: dict) -> Path:
-    """The snapshot folder of a Hub repo (with `subfolder`), after downloading the folders of `references` into it."""
-    from transformers.utils.hub import cached_file, snapshot_download
-
-    hub = {
-        "cache_dir": kwargs.get("cache_dir"),
-        "revision": kwargs.get("revision"),
-        "token": kwargs.get("token"),
-        "local_files_only": kwargs.get("local_files_only", False),
-    }
-    subfolder = kwargs.get("subfolder") or ""
-    config_file = cached_file(repo_id, PROCESSOR_NAME, subfolder=subfolder, **hub)
-    root = Path(config_file).parent
-    if references:
-        prefix = f"{subfolder.strip('/')}/" if subfolder else ""
-        patterns = [pattern for ref in references for pattern in (f"{prefix}{ref}", f"{prefix}{ref}/*")]
-        snapshot_download(repo_id, allow_patterns=patterns, force_download=kwargs.get("force_download", False), **hub)
-    return root
 
 
 def timing_line(duration: float, timestamps) -> str:
@@ -304,7 +181,7 @@ class SherlockProcessor(ProcessorMixin):
     @property
     def is_precomputed(self) -> bool:
         """Whether the expert inputs come from the feature cache only."""
-        return self.extractors.get("backend") == "precomputed"
+        return is_precomputed(self.extractors)
 
     @property
     def extractor_set(self):
@@ -544,10 +421,10 @@ class SherlockProcessor(ProcessorMixin):
         elif os.path.isdir(path):
             root = Path(path) / (kwargs.get("subfolder") or "")
         else:
-            references = _relative_references(processor_dict)
+            references = relative_references(processor_dict)
             if not references and not str(processor_dict.get("cache_dir") or "").startswith(RELATIVE_PREFIX):
                 return processor_dict, unused
-            root = _hub_root(path, references, kwargs)
+            root = hub_root(path, references, kwargs)
         return resolve_saved_paths(processor_dict, root), unused
 
     def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
@@ -567,7 +444,7 @@ class SherlockProcessor(ProcessorMixin):
         os.makedirs(save_directory, exist_ok=True)
         saved = (self.extractors, self.cache_dir)
         self.extractors = relocate_extractor_settings(self.extractors, save_directory)
-        self.cache_dir = _relative_cache_dir(self.cache_dir, save_directory)
+        self.cache_dir = relative_cache_dir(self.cache_dir, save_directory)
         try:
             return super().save_pretrained(save_directory, **kwargs)
         finally:
@@ -583,20 +460,9 @@ class SherlockProcessor(ProcessorMixin):
 
 
 def clean_seconds(value) -> float:
-    """A time in seconds as a plain float (float64) without float32 noise: the shortest decimal that float32 reads as
-    the same number, rounded to the microsecond.
-
-    Frame times are float32-precise at best (decord computes them in float32), so `18.719999313354492` (float32
-    18.72), `18.719999` (that, rounded to the microsecond) and `18.72` all denote the same frame time: they become
-    `18.72`. The change is below float32 resolution (6e-8 relative: 0.2 ms after an hour).
-
-    ```python
-    >>> clean_seconds(np.float32(18.72)), clean_seconds(18.719999), clean_seconds(0.375), clean_seconds(1 / 3)
-    (18.72, 18.72, 0.375, 0.333333)
-
-    ```
-    """
-    return round(float(str(np.float32(value))), 6)
+    """One time in seconds as a plain float without float32 noise (`round_seconds` of the video module, the one
+    definition): `clean_seconds(np.float32(18.72)) == clean_seconds(18.719999) == 18.72`."""
+    return float(round_seconds([value])[0])
 
 
 def video_metadata(clip: VideoClip) -> dict:
@@ -604,7 +470,7 @@ def video_metadata(clip: VideoClip) -> dict:
     (`clean_seconds`), so that JSON shows `18.72`, never `18.719999313354492` or `18.719999`."""
     return {
         "duration": clean_seconds(clip.duration),
-        "timestamps": [clean_seconds(t) for t in np.asarray(clip.timestamps, dtype=np.float64).reshape(-1)],
+        "timestamps": round_seconds(np.asarray(clip.timestamps, dtype=np.float64).reshape(-1)).tolist(),
         "source": clip.source,
     }
 
