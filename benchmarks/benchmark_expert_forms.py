@@ -27,21 +27,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from modeling_sherlock import SherlockForConditionalGeneration  # noqa: E402
+from modeling_sherlock import EXPERT_INPUT_NAMES, SherlockForConditionalGeneration  # noqa: E402
 
 from benchmark_gsm_overhead import MID, TINY, VIDEO_LLAVA_INPUTS, build_pair, make_inputs  # noqa: E402
 
 
-EXPERT_INPUTS = (
-    "pose_keypoints",
-    "pose_mask",
-    "object_boxes",
-    "object_labels",
-    "object_mask",
-    "relation_triplets",
-    "relation_mask",
-    "background_pixel_values",
-)
+EXPERT_INPUTS = tuple(name for name in EXPERT_INPUT_NAMES if name != "background_features")  # pixels here
 SETTINGS = {
     "all four experts": ["action", "object_relation", "background", "global"],
     "w/o GE": ["action", "object_relation", "background"],
@@ -73,7 +64,9 @@ def measure(model, video_llava, inputs: dict, text_positions: slice) -> dict[str
     t_v = tokens_v.reshape(1, frames, tokens_v.shape[1], tokens_v.shape[2])
     prepared = {
         "action": (experts["pose_keypoints"], experts["pose_mask"]),
-        "object_relation": tuple(experts[k] for k in EXPERT_INPUTS[2:7]),
+        "object_relation": tuple(
+            experts[k] for k in ("object_boxes", "object_labels", "object_mask", "relation_triplets", "relation_mask")
+        ),
         "background": (base.spatial_experts["background"].encode_background(experts["background_pixel_values"]),),
     }
     local_cos = [

@@ -5,6 +5,7 @@ from unittest import mock
 import pytest
 import torch
 
+from modeling_sherlock import EXPERT_INPUT_NAMES
 from modeling_sherlock.modeling_sherlock_experts import directed_relation_graph
 
 from sherlock_tester import BACKGROUND_HIDDEN, BACKGROUND_SIZE, PATCH, build_model, prepare_inputs
@@ -15,17 +16,7 @@ LOCAL_ONLY = ["action", "object_relation", "background"]
 
 def video_features(model, inputs):
     """The GSM mixture that fills the `<video>` placeholders, `(batch * frames, tokens, hidden)`."""
-    names = (
-        "pixel_values_videos",
-        "pose_keypoints",
-        "pose_mask",
-        "object_boxes",
-        "object_labels",
-        "object_mask",
-        "relation_triplets",
-        "relation_mask",
-        "background_features",
-    )
+    names = ("pixel_values_videos", *EXPERT_INPUT_NAMES)
     with torch.no_grad():
         return model.model.get_video_features(**{k: inputs[k] for k in names if k in inputs}).pooler_output
 
