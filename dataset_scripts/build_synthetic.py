@@ -1,5 +1,5 @@
 """`sherlock-build-synthetic`: a synthetic, M-VAE-like dataset of procedurally rendered videos with oracle expert
-features (DESIGN §4, issue 4 part 3).
+features.
 
 Every video is a short clip (a few seconds, small frames) of a scene with people drawn as stick figures from explicit
 COCO-17 keypoints, vehicles drawn as boxes with wheels, and objects (bags, phones, signs, benches, dogs, plants). It

@@ -164,7 +164,7 @@ def _load(args: AnalyzeArguments, model_path: str):
         model_path = str(ensure_demo_model())
         logger.warning(
             "Using the built-in demo model: tiny and RANDOMLY initialised, so its events are not meaningful "
-            "(a trained demo model arrives with the training issue)."
+            "(no trained Sherlock checkpoint exists yet: pass --model for real answers)."
         )
     processor = SherlockProcessor.from_pretrained(model_path)
     if args.cache_dir is not None:

@@ -1,7 +1,7 @@
 """The built-in demo model of `sherlock analyze` (`--model demo`): a tiny RANDOMLY initialised Sherlock with tiny random
 extractors, built locally on first use (nothing is downloaded). It exercises the whole pipeline — decoding, the
-extractors, the feature cache, generation and parsing — but its answers are not meaningful until the training issue
-ships a trained demo model."""
+extractors, the feature cache, generation and parsing — but its answers are not meaningful: no trained Sherlock
+checkpoint exists yet."""
 
 import json
 import logging
