@@ -10,7 +10,9 @@ LOWEST_STAMP := $(LOWEST_VENV)/.sherlock-installed
 # The lowest supported transformers, read from the one place that states it (`transformers>=X,<Y` in pyproject.toml).
 TRANSFORMERS_LOWEST := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
 
-.PHONY: setup setup-lowest demo test test-newest test-lowest lint bench clean
+INSTALL_VENV ?= .venv-install
+
+.PHONY: setup setup-lowest demo test test-newest test-lowest test-install lint bench clean
 
 setup: $(STAMP)
 setup-lowest: $(LOWEST_STAMP)
@@ -43,7 +45,7 @@ lint: setup
 	$(VENV)/bin/ruff check modeling_sherlock processing sherlock dataset_scripts tests benchmarks examples
 	$(VENV)/bin/ruff format --check modeling_sherlock processing sherlock dataset_scripts tests benchmarks examples
 
-test: lint test-newest test-lowest
+test: lint test-newest test-lowest test-install
 
 test-newest: setup
 	$(PY) -m pytest -q
@@ -51,9 +53,22 @@ test-newest: setup
 test-lowest: setup-lowest
 	$(LOWEST_PY) -m pytest -q
 
+# What a user gets from `pip install sherlock-mvae` alone (a wheel, no extras, outside the checkout): the main job runs.
+test-install:
+	rm -rf $(INSTALL_VENV) dist-install
+	$(PYTHON) -m venv $(INSTALL_VENV)
+	$(INSTALL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(INSTALL_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(INSTALL_VENV)/bin/python -m pip wheel --quiet --no-deps --wheel-dir dist-install .
+	rm -rf build
+	$(INSTALL_VENV)/bin/python -m pip install --quiet dist-install/*.whl
+	cd /tmp && SHERLOCK_HOME="$$(mktemp -d)" $(CURDIR)/$(INSTALL_VENV)/bin/sherlock analyze --json $(CURDIR)/examples/demo.mp4 > $(CURDIR)/$(INSTALL_VENV)/demo.json
+	$(INSTALL_VENV)/bin/python -c "import json, sys; out = json.load(open('$(INSTALL_VENV)/demo.json')); sys.exit(0 if out['duration'] == 5.0 and len(out['frame_times']) == 8 else 'unexpected output: %s' % out)"
+	@echo "test-install: pip install of the wheel alone runs sherlock analyze"
+
 bench: setup
 	$(PY) benchmarks/benchmark_gsm_overhead.py
 	$(PY) benchmarks/benchmark_processing.py
 
 clean:
-	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST_VENV) $(INSTALL_VENV) dist-install .pytest_cache .ruff_cache
