@@ -34,6 +34,7 @@ and single-dot siblings; torch, scipy and model classes are imported inside the 
 """
 
 import inspect
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,16 +92,20 @@ class ExtractorSet:
             raise ValueError(f"The extractors {needing} read detections, but no `detector` was given.")
 
     def extractor_ids(self) -> dict[str, str]:
-        """`{part: extractor_id}` for the parts that exist (the feature cache keys on it)."""
+        """`{part: extractor_id}` for the parts that exist (the feature cache keys on it), each with the fingerprint of
+        the weights it loads. A local model is named by that fingerprint instead of its path, so a moved or copied
+        folder keeps its cache entries, while weights rewritten in place are a miss."""
         parts = {"detector": self.detector, "pose": self.pose, "objects": self.objects, "background": self.background}
         ids = {}
         for name, part in parts.items():
             if part is None:
                 continue
-            weights = "".join(
-                f"|weights={weights_fingerprint(source)}" for source in self.weight_sources.get(name, ())
-            )
-            ids[name] = part.extractor_id + weights
+            part_id = part.extractor_id
+            for source in self.weight_sources.get(name, ()):
+                if os.path.exists(source):
+                    part_id = part_id.replace(source, "<local>")
+                part_id += f"|weights={weights_fingerprint(source)}"
+            ids[name] = part_id
         return ids
 
     def extract(self, frames: np.ndarray) -> dict[str, np.ndarray]:

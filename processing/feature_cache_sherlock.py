@@ -121,6 +121,7 @@ class FeatureCache:
             return False
         try:
             description = _read_manifest(manifest)
+            _check_identity(description, video_hash, timestamps, extractor_ids)
         except _UnusableEntry as reason:
             _warn_unusable(manifest, reason)
             return False
@@ -150,7 +151,7 @@ class FeatureCache:
             tensors, manifest = self._paths(video_hash, timestamps, extractor_ids)
             if not (tensors.is_file() and manifest.is_file()):
                 raise FeatureCacheMiss(f"no cached features for video {video_hash[:12]} with {extractor_ids}")
-            return _load_entry(manifest)
+            return _load_entry(manifest, video_hash, timestamps, extractor_ids)
         folder = self._clip_dir(video_hash, timestamps)
         candidates, unusable = [], 0
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -178,7 +179,7 @@ class FeatureCache:
                 f"{len(candidates)} cached feature entries for video {video_hash[:12]} at these frame times in "
                 f"{self.cache_dir} (need exactly one when the extractors are not named{skipped})"
             )
-        return _load_entry(candidates[0])
+        return _load_entry(candidates[0], video_hash, timestamps)
 
     def save(
         self,
@@ -311,12 +312,26 @@ def _check_arrays(description: dict, found: dict) -> None:
             raise _UnusableEntry(f"array {name!r} has dtype {dtype}, the manifest says {spec['dtype']}")
 
 
-def _load_entry(manifest: Path) -> dict[str, np.ndarray]:
-    """The arrays of the entry whose manifest is `manifest`, checked against it; `FeatureCacheMiss` (after a warning
-    naming the file and the reason) when the entry is unusable."""
+def _check_identity(description: dict, video_hash: str, timestamps, extractor_ids: dict[str, str] | None) -> None:
+    """`_UnusableEntry` unless the manifest describes the clip that was asked for: a foreign entry (copied or renamed
+    from another video, other frame times or other extractors) lies where its key says it should not."""
+    if description.get("video_hash") != video_hash:
+        raise _UnusableEntry(f"it belongs to video {str(description.get('video_hash'))[:12]}, not {video_hash[:12]}")
+    if _key_times(description.get("timestamps") or []) != _key_times(timestamps):
+        raise _UnusableEntry("it was made at other frame times")
+    if extractor_ids is not None and description.get("extractor_ids") != dict(sorted(extractor_ids.items())):
+        raise _UnusableEntry(f"it was made by other extractors ({description.get('extractor_ids')})")
+
+
+def _load_entry(
+    manifest: Path, video_hash: str, timestamps, extractor_ids: dict[str, str] | None = None
+) -> dict[str, np.ndarray]:
+    """The arrays of the entry whose manifest is `manifest`, checked against it and against the clip asked for;
+    `FeatureCacheMiss` (after a warning naming the file and the reason) when the entry is unusable or foreign."""
     tensors = manifest.with_suffix(".safetensors")
     try:
         description = _read_manifest(manifest)
+        _check_identity(description, video_hash, timestamps, extractor_ids)
     except _UnusableEntry as reason:
         _warn_unusable(manifest, reason)
         raise FeatureCacheMiss(f"unusable cache entry {manifest}: {reason}") from reason

@@ -735,6 +735,20 @@ def test_extractor_ids_change_when_weights_change_in_place(tmp_path):
     assert {part: after[part] for part in after if part != "pose"} == {p: before[p] for p in before if p != "pose"}
 
 
+def test_extractor_ids_do_not_depend_on_where_local_models_lie(tmp_path):
+    """A saved folder that is moved or copied (its files keep their times) keeps its cache entries."""
+    import shutil
+
+    from sherlock.tiny_extractors import build_tiny_extractor_models
+
+    paths = build_tiny_extractor_models(str(tmp_path / "here"))
+    shutil.copytree(tmp_path / "here", tmp_path / "there")
+    moved = {name: str(tmp_path / "there" / Path(path).name) for name, path in paths.items()}
+    ids = build_extractors(tiny_extractor_settings(paths)).extractor_ids()
+    assert build_extractors(tiny_extractor_settings(moved)).extractor_ids() == ids
+    assert not any(str(tmp_path) in value for value in ids.values())
+
+
 def test_settings_errors():
     with pytest.raises(ValueError, match=r"Unknown detector backend 'yolo'; known: \['rt_detr'\]"):
         build_extractors({"detector": {"backend": "yolo"}})

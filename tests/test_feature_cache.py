@@ -76,9 +76,11 @@ def test_different_videos_times_or_extractors_give_different_keys():
     for other in ([0.5, 1.6], [0.5], [0.5, 1.5, 2.5], [1.5, 0.5], [0.5, 1.5001]):
         assert clip_key("abc", other) != base_clip, other
         assert entry_key("abc", other, IDS) != base_entry, other
+    other_entries = set()
     for ids in ({**IDS, "pose": "vitpose:c"}, {"pose": "vitpose:b"}, {**IDS, "background": "sam2:x"}):
         assert entry_key("abc", times, ids) != base_entry, ids
-        assert clip_key("abc", times) == base_clip  # the extractors do not change the clip
+        other_entries.add(entry_key("abc", times, ids))
+    assert len(other_entries) == 3  # each extractor change gives its own entry
     # the fields do not run into each other
     assert entry_key("ab", times, IDS) != entry_key("abc", times, IDS)
 
@@ -199,6 +201,31 @@ def test_an_unusable_entry_is_a_logged_miss_and_a_new_save_repairs_it(tmp_path, 
     assert cache.contains("abc", times, IDS)
     np.testing.assert_array_equal(cache.load("abc", times, IDS)["pose_keypoints"], arrays(1)["pose_keypoints"])
     np.testing.assert_array_equal(cache.load("abc", times)["pose_mask"], arrays(1)["pose_mask"])
+
+
+@pytest.mark.parametrize(
+    "other, reason",
+    [
+        (("abd", [0.5, 1.5], IDS), "belongs to video abd"),
+        (("abc", [0.5, 2.5], IDS), "other frame times"),
+        (("abc", [0.5, 1.5], {"pose": "vitpose:other"}), "other extractors"),
+    ],
+)
+def test_a_foreign_entry_copied_in_place_of_another_is_a_logged_miss(tmp_path, other, reason, caplog):
+    """An entry copied or renamed from another clip sits under this clip's key: it is a miss, never served."""
+    cache = FeatureCache(tmp_path)
+    times = [0.5, 1.5]
+    target = cache.save("abc", times, IDS, arrays(0))
+    foreign = cache.save(*other, arrays(1))
+    for suffix in (".safetensors", ".json"):
+        target.with_suffix(suffix).write_bytes(foreign.with_suffix(suffix).read_bytes())
+    with caplog.at_level(logging.WARNING, logger=feature_cache_sherlock.logger.name):
+        with pytest.raises(FeatureCacheMiss):
+            cache.load("abc", times, IDS)
+        assert not cache.contains("abc", times, IDS)
+    assert reason in caplog.text and str(target.with_suffix(".json")) in caplog.text
+    cache.save("abc", times, IDS, arrays(2))  # recomputed and rewritten
+    np.testing.assert_array_equal(cache.load("abc", times, IDS)["pose_mask"], arrays(2)["pose_mask"])
 
 
 def test_an_unusable_entry_does_not_hide_the_good_one_of_the_precomputed_path(tmp_path, caplog):
