@@ -12,7 +12,6 @@ single-dot siblings.
 """
 
 import os
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -22,10 +21,8 @@ from transformers.conversion_mapping import get_checkpoint_conversion_mapping, r
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.modeling_utils import slice_logits_to_keep
 from transformers.models.video_llava.modeling_video_llava import (
-    VideoLlavaCausalLMOutputWithPast,
     VideoLlavaForConditionalGeneration,
     VideoLlavaModel,
-    VideoLlavaModelOutputWithPast,
     VideoLlavaPreTrainedModel,
 )
 from transformers.utils import logging
@@ -40,6 +37,11 @@ from .modeling_sherlock_experts import (
     SherlockObjectRelationExpert,
 )
 from .modeling_sherlock_inputs import prepare_expert_inputs
+from .modeling_sherlock_outputs import (
+    SherlockCausalLMOutputWithPast,
+    SherlockModelOutputWithPast,
+    SherlockVideoFeaturesOutput,
+)
 
 
 logger = logging.get_logger(__name__)
@@ -120,97 +122,6 @@ def gsb_loss(
     global_index = experts.index("global")
     local = [i for i, name in enumerate(experts) if name != "global"]
     return neg_log[local].mean() + neg_log[global_index]
-
-
-@dataclass
-class SherlockVideoFeaturesOutput(BaseModelOutputWithPooling):
-    r"""
-    Output of [`SherlockModel.get_video_features`]: the video tower's outputs with the GSM mixture as `pooler_output`.
-
-    last_hidden_state (`torch.Tensor` of shape `(batch_size * num_frames, tokens_per_frame, vision_hidden_size)`):
-        Last hidden state of the video tower.
-    pooler_output (`torch.Tensor` of shape `(batch_size * num_frames, tokens_per_frame, hidden_size)`):
-        The GSM mixture `O` (Eq. 6) that fills the `<video>` placeholders.
-    hidden_states (`tuple(torch.Tensor)`, *optional*):
-        Hidden states of the video tower's layers.
-    attentions (`tuple(torch.Tensor)`, *optional*):
-        Attention weights of the video tower's layers.
-    gsb_loss (`torch.Tensor` of shape `()`):
-        The Gated Spatial Balancing loss (Eq. 7) of these videos; 0 with one expert or the uniform gate.
-    gate_weights (`torch.Tensor` of shape `(batch_size, num_frames * tokens_per_frame, num_experts)`):
-        Per-video-token expert weights, in the order of `config.experts`.
-    """
-
-    gsb_loss: torch.Tensor | None = None
-    gate_weights: torch.Tensor | None = None
-
-
-# The backbone's output fields follow the installed transformers: from 5.24 they are `cache`, `image_outputs` and
-# `video_outputs` (the encoders' `ModelOutput`s); in 5.23 they were `past_key_values`, `image_hidden_states` and
-# `video_hidden_states` (tensors). Sherlock's outputs subclass Video-LLaVA's, so they carry whichever set is installed,
-# and add the fields below.
-
-
-@dataclass
-class SherlockModelOutputWithPast(VideoLlavaModelOutputWithPast):
-    r"""
-    Outputs of [`SherlockModel`]: Video-LLaVA's model outputs plus the GSB loss and the gate weights.
-
-    last_hidden_state (`torch.Tensor` of shape `(batch_size, sequence_length, hidden_size)`):
-        Hidden states of the last layer of the language model.
-    cache (`Cache`, *optional*; `past_key_values` in transformers 5.23):
-        The key/value cache of the language model, returned when `use_cache=True`.
-    hidden_states (`tuple(torch.Tensor)`, *optional*):
-        Hidden states of every layer, each `(batch_size, sequence_length, hidden_size)`.
-    attentions (`tuple(torch.Tensor)`, *optional*):
-        Attention weights of every layer, each `(batch_size, num_heads, sequence_length, sequence_length)`.
-    image_outputs (`BaseModelOutputWithPooling`, *optional*; `image_hidden_states` in 5.23):
-        The image encoder's outputs when images were given.
-    video_outputs ([`SherlockVideoFeaturesOutput`], *optional*; `video_hidden_states` in 5.23, its `pooler_output`):
-        On steps that encode a video: its `pooler_output` is the GSM mixture `O` that replaced the video placeholders,
-        `(batch_size * num_frames, tokens_per_frame, hidden_size)`.
-    gsb_loss (`torch.Tensor` of shape `()`, *optional*):
-        The Gated Spatial Balancing loss (Eq. 7) of this batch; 0 with one expert or the uniform gate. Returned on
-        steps that encode a video.
-    gate_weights (`torch.Tensor` of shape `(batch_size, num_frames * tokens_per_frame, num_experts)`, *optional*):
-        Per-video-token expert weights, in the order of `config.experts`; returned when `output_gate_weights=True`.
-    """
-
-    gsb_loss: torch.Tensor | None = None
-    gate_weights: torch.Tensor | None = None
-
-
-@dataclass
-class SherlockCausalLMOutputWithPast(VideoLlavaCausalLMOutputWithPast):
-    r"""
-    Outputs of [`SherlockForConditionalGeneration`].
-
-    loss (`torch.Tensor` of shape `()`, *optional*, returned when `labels` is provided):
-        `lm_loss + config.gsb_loss_coef * gsb_loss` (`lm_loss` alone on steps without a video).
-    logits (`torch.Tensor` of shape `(batch_size, sequence_length, vocab_size)`):
-        Prediction scores of the language modeling head.
-    cache (`Cache`, *optional*; `past_key_values` in transformers 5.23):
-        The key/value cache of the language model, returned when `use_cache=True`.
-    hidden_states (`tuple(torch.Tensor)`, *optional*):
-        Hidden states of every layer, each `(batch_size, sequence_length, hidden_size)`.
-    attentions (`tuple(torch.Tensor)`, *optional*):
-        Attention weights of every layer, each `(batch_size, num_heads, sequence_length, sequence_length)`.
-    image_outputs (`BaseModelOutputWithPooling`, *optional*; `image_hidden_states` in 5.23):
-        The image encoder's outputs when images were given.
-    video_outputs ([`SherlockVideoFeaturesOutput`], *optional*; `video_hidden_states` in 5.23, its `pooler_output`):
-        On steps that encode a video: the GSM mixture `(batch_size * num_frames, tokens_per_frame, hidden_size)` as
-        `pooler_output`, with `gsb_loss` and `gate_weights`.
-    lm_loss (`torch.Tensor` of shape `()`, *optional*, returned when `labels` is provided):
-        Next-token cross-entropy of the language model.
-    gsb_loss (`torch.Tensor` of shape `()`, *optional*):
-        The Gated Spatial Balancing loss (Eq. 7); 0 with one expert or the uniform gate.
-    gate_weights (`torch.Tensor` of shape `(batch_size, num_frames * tokens_per_frame, num_experts)`, *optional*):
-        Per-video-token expert weights, in the order of `config.experts`; returned when `output_gate_weights=True`.
-    """
-
-    lm_loss: torch.Tensor | None = None
-    gsb_loss: torch.Tensor | None = None
-    gate_weights: torch.Tensor | None = None
 
 
 class SherlockPreTrainedModel(VideoLlavaPreTrainedModel):
@@ -613,7 +524,7 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
                 loss = lm_loss + self.config.gsb_loss_coef * gsb
 
         # Every field of the backbone's output but its last hidden state carries over, under the names of the installed
-        # transformers (see the note above `SherlockModelOutputWithPast`).
+        # transformers (see the note in `modeling_sherlock_outputs.py`).
         carried = {
             name: value
             for name, value in outputs.items()
@@ -629,29 +540,22 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
         )
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """`PreTrainedModel.save_pretrained`; when the folder carries remote code (`auto_map` names this class for
-        `AutoModel`), `auto_map` also names it for `AutoModelForImageTextToText`.
+        """`PreTrainedModel.save_pretrained`, with `auto_map` also naming this class for `AutoModelForImageTextToText`
+        (this class is registered for `AutoModel` below, so transformers writes the remote code and the other
+        `auto_map` entries; the extra entry is set before saving, so a `push_to_hub=True` upload carries it too).
 
         A local `background_tower_name_or_path` is not written: the tower's weights are in the checkpoint, and a
         saved folder must not depend on a path of this machine."""
+        auto_map = dict(getattr(self.config, "auto_map", None) or {})
+        auto_map.setdefault("AutoModelForImageTextToText", f"{self.__module__.split('.')[-1]}.{type(self).__name__}")
+        self.config.auto_map = auto_map
         tower_path = self.config.background_tower_name_or_path
         if tower_path is not None and os.path.exists(tower_path):
             self.config.background_tower_name_or_path = None
         try:
-            result = super().save_pretrained(save_directory, *args, **kwargs)
-            auto_map = dict(getattr(self.config, "auto_map", None) or {})
-            config_file = os.path.join(save_directory, "config.json")
-            if (
-                "AutoModel" in auto_map
-                and "AutoModelForImageTextToText" not in auto_map
-                and os.path.isfile(config_file)
-            ):
-                auto_map["AutoModelForImageTextToText"] = auto_map["AutoModel"]
-                self.config.auto_map = auto_map
-                self.config.to_json_file(config_file)
+            return super().save_pretrained(save_directory, *args, **kwargs)
         finally:
             self.config.background_tower_name_or_path = tower_path
-        return result
 
 
 # Sherlock checkpoints use Video-LLaVA's weight names, so they get Video-LLaVA's key conversions: a Video-LLaVA folder in

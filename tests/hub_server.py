@@ -724,8 +724,18 @@ def use_hub_endpoint(monkeypatch, url: str, tmp_path, token: str = "hf_test", bl
             if isinstance(value, str) and value.rstrip("/") == old_endpoint and value != url:
                 monkeypatch.setattr(module, name, url)
 
-    from huggingface_hub import HfFileSystem
+    # the module-level `HfApi()` behind `huggingface_hub.create_repo`, `upload_folder`, ... fixed its endpoint when
+    # `huggingface_hub.hf_api` was first imported
+    from huggingface_hub import HfFileSystem, hf_api
 
+    shared = [hf_api.api]
+    # and transformers' shared `HfApi` (`transformers.utils.hub.hf_api()`), created on its first Hub call
+    transformers_hub = sys.modules.get("transformers.utils.hub")
+    if transformers_hub is not None and callable(getattr(transformers_hub, "hf_api", None)):
+        shared.append(transformers_hub.hf_api())
+    for api in shared:
+        if api.endpoint.rstrip("/") == old_endpoint.rstrip("/"):
+            monkeypatch.setattr(api, "endpoint", url)
     HfFileSystem.clear_instance_cache()
 
     blocked: list[str] = []

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -57,6 +58,7 @@ def test_saved_folder_has_auto_map_and_remote_code_files(saved):
         "modeling_sherlock.py",
         "modeling_sherlock_experts.py",
         "modeling_sherlock_inputs.py",
+        "modeling_sherlock_outputs.py",
         "model.safetensors",
     ):
         assert (folder / name).is_file(), name
@@ -243,3 +245,23 @@ def test_convert_cli_takes_the_background_tower_from_a_vision_checkpoint(video_l
     loaded = SherlockForConditionalGeneration.from_pretrained(out).model.spatial_experts["background"].tower
     for key, value in tower.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value, atol=0, rtol=0, msg=key)
+
+
+def test_auto_map_is_complete_before_transformers_saves_or_pushes(saved, tmp_path):
+    """transformers' `save_pretrained(..., push_to_hub=True)` uploads from inside the call: the `auto_map` entry for
+    `AutoModelForImageTextToText` must already be on the config when it runs, not patched into the file afterwards."""
+    from transformers import PreTrainedModel
+
+    model = saved[1]
+    seen = {}
+    original = PreTrainedModel.save_pretrained
+
+    def spy(self, *args, **kwargs):
+        seen["auto_map"] = dict(self.config.auto_map or {})
+        return original(self, *args, **kwargs)
+
+    with mock.patch.object(PreTrainedModel, "save_pretrained", spy):
+        model.save_pretrained(tmp_path / "out")
+    assert seen["auto_map"]["AutoModelForImageTextToText"] == "modeling_sherlock.SherlockForConditionalGeneration"
+    written = json.loads((tmp_path / "out" / "config.json").read_text())["auto_map"]
+    assert written["AutoModelForImageTextToText"] == written["AutoModel"]
