@@ -1,4 +1,4 @@
-"""Processing benchmark of issue 3, in one run: decode + sampling speed (decord and PyAV), extractor time per frame
+"""Processing benchmark, in one run: decode + sampling speed (decord and PyAV), extractor time per frame
 for each backend, and the speed-up of a cached second pass of the processor.
 
     python benchmarks/benchmark_processing.py          # ~3 min on 2 cores

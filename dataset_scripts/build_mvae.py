@@ -1,4 +1,4 @@
-"""Build the M-VAE dataset (DESIGN §4) from the CUVA annotation files: `sherlock-build-mvae`.
+"""Build the M-VAE dataset from the CUVA annotation files: `sherlock-build-mvae`.
 
     sherlock-build-mvae --output-dir m-vae
     sherlock-build-mvae --output-dir m-vae --video-root CUVA/videos --with-features --processor PATH

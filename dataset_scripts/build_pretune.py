@@ -1,4 +1,4 @@
-"""Stage-1 pre-tuning data of Sherlock (DESIGN §4-5; paper §4, "pre-tuning on spatial data"): four public datasets
+"""Stage-1 pre-tuning data of Sherlock (paper §4, "pre-tuning on spatial data"): four public datasets
 converted into one instruction-following dataset, each row a (media, instruction, answer) triple.
 
     sherlock-build-pretune --output-dir ./pretune \\

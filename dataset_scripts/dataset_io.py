@@ -231,6 +231,10 @@ def json_report(summary: dict) -> str:
     return json.dumps(summary, indent=2, sort_keys=True)
 
 
+# What `pip install "sherlock-mvae[data]"` adds: the builders' own dependencies (the main job needs none of them).
+DATA_EXTRA_MODULES = ("datasets", "pyarrow", "openpyxl")
+
+
 def run_builder(prog: str, arguments_class, build, report, argv=None, description: str | None = None) -> int:
     """The `main` of a builder's console script: parse the dataclass arguments, build, print the report.
 
@@ -241,7 +245,8 @@ def run_builder(prog: str, arguments_class, build, report, argv=None, descriptio
             not import the builder's heavy dependencies).
         report: `report(result) -> str`, printed on success, or its "package.module:name".
 
-    Returns the exit code: 0, or 1 with one line on stderr for a bad input (`OSError` / `ValueError`).
+    Returns the exit code: 0, or 1 with one line on stderr for a bad input (`OSError` / `ValueError`) or a missing
+    `data` extra (`DATA_EXTRA_MODULES`).
     """
     import sys
 
@@ -250,10 +255,19 @@ def run_builder(prog: str, arguments_class, build, report, argv=None, descriptio
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = HfArgumentParser(arguments_class, description=description)
     (args,) = parser.parse_args_into_dataclasses(args=list(sys.argv[1:] if argv is None else argv))
-    build = import_object(build) if isinstance(build, str) else build
-    report = import_object(report) if isinstance(report, str) else report
     try:
+        build = import_object(build) if isinstance(build, str) else build
+        report = import_object(report) if isinstance(report, str) else report
         result = build(args)
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in DATA_EXTRA_MODULES:
+            raise
+        print(
+            f"{prog}: error: the dataset builders need the `data` extra ({error.name!r} is not installed): "
+            'pip install "sherlock-mvae[data]"',
+            file=sys.stderr,
+        )
+        return 1
     except (OSError, ValueError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1

@@ -318,7 +318,7 @@ def render_card_body(
         "moment` segment per video, and the paper's own splitting of segments into events is not public.",
         "- Subject / object / scene come from a lexicon over CUVA's English texts (optionally an LLM, "
         "`--llm-extractor`), not from the paper's GPT-based extraction and manual check; the vocabularies are "
-        "Sherlock's closed lists (DESIGN §4), so rare entities map to their nearest canonical form.",
+        "Sherlock's closed lists (`processing/vocabulary_sherlock.py`), so rare entities map to their nearest canonical form.",
         "- Rows that the paper may have repaired by hand (free-text types, malformed moments, sub-clips) are rejected "
         "here, with reasons.",
         "",

@@ -22,7 +22,6 @@ logger = logging.getLogger(__name__)
 ROUND1_SHEET = "一轮标注"
 ROUND2_SHEET = "二轮标注"
 HEADER_ROWS = 1
-EXAMPLE_ROWS = 2
 SPLITS = ("train", "test")
 CUVA_FILES = (
     "annotations.xlsx",

@@ -1,4 +1,4 @@
-"""The M-VAE row schema (DESIGN §4), shared by the CUVA-based builder and the synthetic builder.
+"""The M-VAE row schema, shared by the CUVA-based builder and the synthetic builder.
 
 One row per video:
 

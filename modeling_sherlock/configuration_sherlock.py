@@ -20,7 +20,6 @@ logger = logging.get_logger(__name__)
 # One source of truth for the expert names; their order in `SherlockConfig.experts` is the order of the gate
 # weights (`gate_weights[..., i]` belongs to `config.experts[i]`).
 EXPERT_NAMES = ("action", "object_relation", "background", "global")
-LOCAL_EXPERT_NAMES = ("action", "object_relation", "background")
 GATE_TYPES = ("soft", "uniform")
 GSB_VARIANTS = ("paper", "uniform")
 EXPERT_OUTPUT_FORMS = ("paper", "residual")

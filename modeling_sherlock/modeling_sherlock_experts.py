@@ -25,8 +25,12 @@ Where this code departs from the paper's equations, and why:
   has none), and since the relation graph is *directed* (subject → relation → object) the symmetric `D^-1/2` is
   taken as in-degree on the left and out-degree on the right, which equals the paper's form on undirected graphs.
   A relation node's features are its predicate and the (subject box, object box) pair in that order.
-- **Cross-attention projections** have biases on queries, values and output (not on keys, see above); the paper
-  writes `softmax(Q_v K) V` without projections.
+- **Cross-attention** is multi-head (`config.expert_num_heads`) with the usual `1/sqrt(head_dim)` scaling and learned
+  query / key / value / output projections, with biases on queries, values and output (not on keys, see above); the
+  paper writes a single `softmax(Q_v K) V` without projections or scaling.
+- **Node features.** A keypoint node is a projection of its `(x, y, score)` plus a learned embedding of its joint
+  (which of the 17 COCO keypoints it is); an object node is its class embedding plus a projection of its box. The
+  paper does not say how nodes are embedded.
 - **Gate (Eq. 5-6)** follows the paper: `g = softmax(W_g Σ_i S_i)` per token, `O = LayerNorm(Σ_i g_i S_i)`; the
   softmax runs in float32.
 

@@ -2,7 +2,7 @@
 """Abnormal events and Sherlock's answer format: `format_events` (strict, for training targets) and
 `post_process_events` (tolerant, for generations).
 
-The canonical answer (DESIGN §3) has one event per line, sorted by start time:
+The canonical answer has one event per line, sorted by start time:
 
     23.0-25.0s: (people, Theft, car, Street)
     40.5-52.0s: (man, Fighting, man, Street)

@@ -1,5 +1,5 @@
 # Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
-"""Boxes and keypoints in the frame the model sees (DESIGN.md section 2, "Coordinates").
+"""Boxes and keypoints in the frame the model sees.
 
 The extractors work on the full decoded frame, so their boxes `(x1, y1, x2, y2)` and keypoints `(x, y)` are normalised
 to the FULL frame. The video tower sees something else: the CLIP-style image processor resizes the frame (shortest
@@ -77,16 +77,6 @@ class ViewWindow:
     def y1(self) -> float:
         """Bottom edge of the view in full-frame normalised coordinates."""
         return (self.offset_y + self.crop_height) / self.scale_y
-
-    @property
-    def is_identity(self) -> bool:
-        """Whether the view is the whole frame (nothing to map)."""
-        return (
-            self.offset_x == 0
-            and self.offset_y == 0
-            and self.crop_width == self.scale_x
-            and self.crop_height == self.scale_y
-        )
 
     def map_x(self, x: np.ndarray) -> np.ndarray:
         """Full-frame normalised x → view normalised x (float64, not clipped)."""

@@ -201,11 +201,10 @@ class SherlockProcessor(ProcessorMixin):
         """Video tokens per frame: `(crop / patch_size) ** 2 + num_additional_image_tokens`."""
         return (self._crop_side() // self.patch_size) ** 2 + self.num_additional_image_tokens
 
-    def view_window(self, height: int, width: int, background: bool = False) -> ViewWindow:
+    def view_window(self, height: int, width: int) -> ViewWindow:
         """The part of a `height` x `width` frame that the video tower sees (the image processor's resize and centre
-        crop), or with `background=True` that the background tower sees (the `background_size` square)."""
-        side = (self.background_size or self._crop_side()) if background else None
-        return image_processor_window(self.image_processor, height, width, side=side)
+        crop)."""
+        return image_processor_window(self.image_processor, height, width)
 
     def to_model_view(self, arrays: dict[str, np.ndarray], height: int, width: int) -> dict[str, np.ndarray]:
         """Expert arrays of a `height` x `width` video (boxes and keypoints normalised to the full frame, as the

@@ -1,5 +1,5 @@
 # Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
-"""Video decoding and frame sampling for Sherlock's processor (DESIGN.md section 3, "Video IO").
+"""Video decoding and frame sampling for Sherlock's processor.
 
     clip = load_video("clip.mp4", num_frames=8)    # 8 frames at the centres of 8 equal segments
     clip = load_video("clip.mp4", fps=2.0)         # one frame every 0.5 s (at most max_frames=256 of them)

@@ -1,7 +1,7 @@
 # Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
 """The vocabularies of Sherlock: event types, scenes and entities (subjects / objects), with their synonyms.
 
-This module is the one source of truth for every vocabulary of the M-VAE task (DESIGN §4): the dataset builders, the
+This module is the one source of truth for every vocabulary of the M-VAE task: the dataset builders, the
 answer parser (`events_sherlock.post_process_events`) and the metrics all read it. It ships to the Hub as remote code,
 so it imports only the standard library.
 
@@ -208,7 +208,7 @@ CUVA_SUBCLASS_TO_SCENE = {
     "9-3": "Factory",
     "9-4": "Residence",
 }
-"""CUVA sub-classes (`X1` codes, Category.txt) whose name is a scene (DESIGN §4); the others say nothing on the scene."""
+"""CUVA sub-classes (`X1` codes, Category.txt) whose name is a scene; the others say nothing on the scene."""
 
 SCENE_SYNONYMS = {
     "School": (

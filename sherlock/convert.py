@@ -10,11 +10,11 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from transformers import AutoConfig, HfArgumentParser
 
-from modeling_sherlock import EXPERT_NAMES, SherlockConfig, SherlockForConditionalGeneration
-
+if TYPE_CHECKING:
+    from modeling_sherlock import SherlockForConditionalGeneration
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ class ConvertArguments:
     video_llava_path: str = field(metadata={"help": "Video-LLaVA checkpoint: a local folder or a Hub id."})
     output_dir: str = field(metadata={"help": "Where to write the Sherlock checkpoint."})
     experts: list[str] = field(
-        default_factory=lambda: list(EXPERT_NAMES), metadata={"help": f"Ordered subset of {list(EXPERT_NAMES)}."}
+        default_factory=list,
+        metadata={"help": "Ordered subset of the experts (see `SherlockConfig.experts`); default: all four."},
     )
     gate: str = field(default="soft", metadata={"help": "'soft' (Eq. 5-6) or 'uniform'."})
     gsb_loss_coef: float = field(default=0.4, metadata={"help": "Weight of the GSB loss (paper 0.4)."})
@@ -46,7 +47,7 @@ class ConvertArguments:
     )
 
 
-def convert_video_llava_to_sherlock(args: ConvertArguments) -> tuple[SherlockForConditionalGeneration, list[str]]:
+def convert_video_llava_to_sherlock(args: ConvertArguments) -> tuple["SherlockForConditionalGeneration", list[str]]:
     """Load a Video-LLaVA checkpoint into Sherlock, check that only the GSM is new, and save it to `args.output_dir`.
 
     Returns:
@@ -55,6 +56,11 @@ def convert_video_llava_to_sherlock(args: ConvertArguments) -> tuple[SherlockFor
     Raises:
         ValueError: if the source is not a Video-LLaVA checkpoint, or if a backbone weight is missing from it.
     """
+    from transformers import AutoConfig
+
+    from modeling_sherlock import EXPERT_NAMES, SherlockConfig, SherlockForConditionalGeneration
+
+    experts = list(args.experts) or list(EXPERT_NAMES)
     source = AutoConfig.from_pretrained(args.video_llava_path)
     if source.model_type not in ("video_llava", "sherlock"):
         raise ValueError(f"{args.video_llava_path} is a {source.model_type!r} checkpoint, not a Video-LLaVA one.")
@@ -62,12 +68,12 @@ def convert_video_llava_to_sherlock(args: ConvertArguments) -> tuple[SherlockFor
         key: value for key, value in source.to_dict().items() if key not in ("model_type", "architectures", "auto_map")
     }
     fields.update(
-        experts=list(args.experts),
+        experts=experts,
         gate=args.gate,
         gsb_loss_coef=args.gsb_loss_coef,
         expert_hidden_size=args.expert_hidden_size,
     )
-    if args.background_tower_path is not None and "background" in args.experts:
+    if args.background_tower_path is not None and "background" in experts:
         tower_config = AutoConfig.from_pretrained(args.background_tower_path)
         if getattr(tower_config, "vision_config", None) is not None:
             raise ValueError(
@@ -104,6 +110,8 @@ def convert_video_llava_to_sherlock(args: ConvertArguments) -> tuple[SherlockFor
 def main(argv: list[str] | None = None) -> int:
     """Console script `sherlock-convert-video-llava`."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from transformers import HfArgumentParser
+
     (args,) = HfArgumentParser(ConvertArguments).parse_args_into_dataclasses(args=argv)
     try:
         convert_video_llava_to_sherlock(args)

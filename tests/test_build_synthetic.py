@@ -189,7 +189,7 @@ def test_oracle_features_load_through_the_precomputed_processor(built):
     assert batch["object_boxes"].shape == (B, F, MAX_OBJECTS, 4)
     assert batch["relation_triplets"].shape == (B, F, MAX_RELATIONS, 3)
     assert batch["background_pixel_values"].shape == (B, F, 3, 32, 32)
-    window = processor.view_window(64, 96)  # the centre crop the model sees (DESIGN §2, "Coordinates")
+    window = processor.view_window(64, 96)  # the centre crop the model sees
 
     def in_view(points):
         x, y = points[:, 0] / 96, points[:, 1] / 64
@@ -481,7 +481,7 @@ def test_every_builder_answers_help_without_heavy_imports(script):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("usage:") and "--output_dir" in done.stdout and help_text in done.stdout
     assert "--push_to_hub" in done.stdout and "Traceback" not in done.stderr
-    # `--help` imports no model / data library: they are imported inside the commands (DESIGN §8)
+    # `--help` imports no model / data library: they are imported inside the commands
     probe = (
         f"import sys\nfrom {module} import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         f"print(sorted(name for name in {HEAVY_MODULES!r} if name in sys.modules))"
@@ -505,3 +505,33 @@ def test_names_of_the_split_builder_stay_importable_from_the_cli_module():
         for name in names:
             assert getattr(cli, name) is getattr(module, name), name
     assert cli.render_frame is render_frame and cli.SCENE_SPECS is SCENE_SPECS
+
+
+@pytest.mark.parametrize("script", sorted(BUILDERS))
+def test_a_builder_without_the_data_extra_says_so_in_one_line(script, tmp_path):
+    """`pip install sherlock-mvae` alone has no `datasets`: the builders name the extra to install, no traceback."""
+    module, _ = BUILDERS[script]
+    argv = ["--output_dir", str(tmp_path / "out")]
+    if script == "sherlock-build-pretune":  # it needs one source: an RSI-CB class folder with one image
+        (tmp_path / "rsi" / "forest").mkdir(parents=True)
+        (tmp_path / "rsi" / "forest" / "a.jpg").write_bytes(make_jpeg())
+        argv += ["--rsi_cb_dir", str(tmp_path / "rsi")]
+    probe = (
+        "import sys\nsys.modules['datasets'] = None  # as if the `data` extra were not installed\n"
+        f"from {module} import main\nsys.exit(main({argv!r}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1 and 'pip install "sherlock-mvae[data]"' in lines[0] and "'datasets'" in lines[0], lines
+
+
+def make_jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 120, 30)).save(buffer, format="JPEG")
+    return buffer.getvalue()
