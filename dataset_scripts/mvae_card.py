@@ -186,7 +186,10 @@ def render_card_body(
             "lists: " + ", ".join(f"`{name}`" for name in FEATURE_ARRAYS) + ". They were computed by the processor's "
             f"extractors ({feature_summary['extractors']}) on its frame sampling ({feature_summary['sampling']}). The "
             "background frames (video pixels) are not published; they stay in the builder's local feature cache, "
-            "which Sherlock's `precomputed` extractor backend reads.",
+            "which Sherlock's `precomputed` extractor backend reads. Boxes and keypoints are normalised to the full "
+            "video frame, as the feature cache holds them: they reach the model through the processor, which maps "
+            "them into the view the model sees (`processor.to_model_view(arrays, height, width)`: resize and centre "
+            "crop; what falls outside is masked).",
             "",
         ]
     lines += [

@@ -206,7 +206,8 @@ def card_body(args: SyntheticArguments, stats: dict) -> str:
         'cache_dir="<folder>/features")\n'
         'batch = processor(videos="<folder>/videos/" + rows["train"][0]["video"])\n```\n'
         f"The oracle features exist for `num_frames={args.num_frames}` uniform sampling (other samplings are cache "
-        "misses).",
+        "misses). Their boxes and keypoints are normalised to the full frame; the processor maps them into the view "
+        "the model sees (resize and centre crop, what falls outside masked) before they reach the model.",
         oracle,
         "## Layout\n\n```\nvideos/<video_id>.mp4\nfeatures/            feature cache (safetensors + JSON manifests)\n"
         f"{CONFIG}/{{train,test}}-0000i-of-0000n.parquet\nREADME.md\n```",

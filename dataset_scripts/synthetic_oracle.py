@@ -6,7 +6,7 @@ import numpy as np
 
 from dataset_scripts.synthetic_render import render_frame
 from dataset_scripts.synthetic_world import NUM_KEYPOINTS, VEHICLE_SIZES, Plan
-from processing.extractors_sherlock import CLIP_MEAN_FILL
+from processing.extractors_sherlock import CLIP_MEAN_FILL, warn_capacity
 from processing.relations_sherlock import RELATION_PREDICATES, box_relations
 
 
@@ -56,6 +56,7 @@ def oracle_features(plan: Plan, frame_indices) -> dict[str, np.ndarray]:
         "relation_mask": np.zeros((F, MAX_RELATIONS), bool),
         "background_frames": np.zeros((F, H, W, 3), np.uint8),
     }
+    found = {"objects": [], "persons": [], "relations": []}  # per frame, before the capacities
     for f, index in enumerate(frame_indices):
         t = int(index) / plan.fps
         frame, mask, state = render_frame(plan, int(index), with_mask=True)
@@ -77,6 +78,8 @@ def oracle_features(plan: Plan, frame_indices) -> dict[str, np.ndarray]:
                 if kind == "person" and not keypoints_inside(drawn.keypoints, W, H).any():
                     continue
                 objects.append((i, OBJECT_LABELS[kind], box))
+        found["objects"].append(len(objects))
+        found["persons"].append(sum(label == PERSON_LABEL for _, label, _ in objects[:MAX_OBJECTS]))
         objects = objects[:MAX_OBJECTS]
         position = {actor: k for k, (actor, _, _) in enumerate(objects)}
         persons = 0
@@ -108,10 +111,17 @@ def oracle_features(plan: Plan, frame_indices) -> dict[str, np.ndarray]:
             ):
                 if p not in (HOLDING, RIDING) and frozenset((s, o)) not in related:
                     geometric.append((s, p, o))
+        found["relations"].append(len(semantic) + len(geometric))
         triplets = (sorted(semantic) + geometric)[:MAX_RELATIONS]
         for r, triplet in enumerate(triplets):
             out["relation_triplets"][f, r] = triplet
             out["relation_mask"][f, r] = True
+    for items, setting, capacity, ranking in (
+        ("objects", "MAX_OBJECTS", MAX_OBJECTS, "first (persons, vehicles, objects)"),
+        ("persons", "MAX_PERSONS", MAX_PERSONS, "first"),
+        ("relations", "MAX_RELATIONS", MAX_RELATIONS, "first (true holding / riding first)"),
+    ):
+        warn_capacity("synthetic oracle", items, setting, capacity, found[items], ranking)
     return out
 
 

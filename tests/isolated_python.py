@@ -47,7 +47,8 @@ def run_without_repository(script: str, args: list[str], tmp_path: Path) -> subp
         HF_HOME=str(tmp_path / "hf_home"),
     )
     return subprocess.run(
-        [sys.executable, str(path), *map(str, args)],
+        # deprecations are errors there too, as in the suite (setup.cfg)
+        [sys.executable, "-W", "error::FutureWarning", str(path), *map(str, args)],
         cwd=tmp_path,
         env=env,
         capture_output=True,

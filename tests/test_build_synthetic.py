@@ -535,3 +535,20 @@ def make_jpeg() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), (10, 120, 30)).save(buffer, format="JPEG")
     return buffer.getvalue()
+
+
+def test_oracle_capacity_truncation_is_a_warning_with_the_counts(monkeypatch, caplog):
+    """The oracle drops what exceeds the model's capacities like the extractors do: never silently."""
+    import logging
+
+    from dataset_scripts import synthetic_oracle
+
+    plan = next(p for p in (plan_video(SEED, i) for i in range(30)) if len(p.actors) >= 3)
+    full = synthetic_oracle.oracle_features(plan, [0])
+    objects = int(full["object_mask"].sum())
+    assert objects >= 2
+    monkeypatch.setattr(synthetic_oracle, "MAX_OBJECTS", 1)
+    with caplog.at_level(logging.WARNING):
+        truncated = synthetic_oracle.oracle_features(plan, [0])
+    assert int(truncated["object_mask"].sum()) == 1
+    assert f"`MAX_OBJECTS`=1 exceeded in 1 of 1 frames: found {objects} objects, kept 1" in caplog.text
