@@ -733,9 +733,8 @@ def use_hub_endpoint(monkeypatch, url: str, tmp_path, token: str = "hf_test", bl
     transformers_hub = sys.modules.get("transformers.utils.hub")
     if transformers_hub is not None and callable(getattr(transformers_hub, "hf_api", None)):
         shared.append(transformers_hub.hf_api())
-    for api in shared:
-        if api.endpoint.rstrip("/") == old_endpoint.rstrip("/"):
-            monkeypatch.setattr(api, "endpoint", url)
+    for api in shared:  # whatever endpoint they hold (the default one, or an earlier test's server)
+        monkeypatch.setattr(api, "endpoint", url)
     HfFileSystem.clear_instance_cache()
 
     blocked: list[str] = []
