@@ -50,24 +50,28 @@ zero duration. The checks that need no decoder are `check_video_file` (standard 
 it before loading a model); `load_video` runs the same checks first, so the messages are the same. Bad arguments
 raise `ValueError` / `TypeError`; a missing library raises `ImportError` saying what to install.
 
+Modules: this one is the public entry point (`load_video`, `video_content_hash`, `VideoClip`, `round_seconds`), with
+the argument and input handling and the content hash; the timeline and the sampling rules are in
+`video_sampling_sherlock.py`, the decord and PyAV backends (PyAV's seeking included) in `video_backends_sherlock.py`,
+and the checks that need no decoder in `video_check_sherlock.py`. All of them log through this module's `logger`.
+
 This file ships to the Hub as remote code: it may import only the standard library, torch, numpy, transformers and
 single-dot siblings; decord and av are imported inside the functions that use them.
 """
 
 import hashlib
-import io
 import math
 import numbers
 import os
-import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import numpy as np
 from transformers.utils import logging
 
+from .video_backends_sherlock import BackendFailure, import_av, import_decord, load_decord, load_pyav
 from .video_check_sherlock import VideoDecodeError, check_video_bytes, check_video_file, stat_video_file
+from .video_sampling_sherlock import TIME_DECIMALS, VideoClip, make_clip, round_seconds, sample_indices
 
 
 logger = logging.get_logger(__name__)
@@ -77,71 +81,9 @@ DEFAULT_NUM_FRAMES = 8
 DEFAULT_MAX_FRAMES = 256
 _HASH_CHUNK_BYTES = 1 << 20
 _HASH_MEMO_SIZE = 4096  # file hashes remembered in-process, keyed by (real path, device, inode, size, mtime, ctime)
-# "at or before" tolerance for fixed-rate sampling: frame times are float32 (decord's precision), so a frame that
-# starts exactly at a sampling time may be stored a hair later; 1e-6 s plus one float32 ulp of the time absorbs that.
-_TIME_TOL_ABS = 1e-6
-_TIME_TOL_REL = 2.0**-23
-_TIME_DECIMALS = 6  # timestamps and durations: at most 6 decimals (microseconds), float32 noise removed
-_TIMES_PER_CHUNK = 1 << 20
-# PyAV: seek to the keyframe before a wanted frame when that skips more than this many frames of sequential decoding
-_SEEK_MIN_SKIP = 8
-
-
-@dataclass
-class VideoClip:
-    """Frames sampled from a video, with their times (unpacks as `frames, timestamps, duration`).
-
-    frames:        uint8 (num_frames, height, width, 3), RGB, as displayed (container rotation applied).
-    timestamps:    float64 (num_frames,), start time of each frame in seconds, strictly increasing.
-    duration:      length of the whole video in seconds (end of its last frame).
-    fps:           native (average) frame rate of the video.
-    frame_indices: int64 (num_frames,), indices of the frames in the native stream (presentation order).
-    source:        what was loaded (path, `<file object>`, `<bytes>` or `<array>`), for messages.
-    backend:       "decord", "pyav" or "array".
-    """
-
-    frames: np.ndarray
-    timestamps: np.ndarray
-    duration: float
-    fps: float
-    frame_indices: np.ndarray
-    source: str
-    backend: str
-
-    def __iter__(self):
-        """Unpack as `frames, timestamps, duration = load_video(path)`."""
-        return iter((self.frames, self.timestamps, self.duration))
 
 
 # ----------------------------------------------------------------------------------------------------------- helpers
-
-
-def _library_reason(exc: BaseException) -> str:
-    """A short reason from a decord / PyAV exception: its last line, without decord's "[time] file.cc:N:" prefix."""
-    strerror = getattr(exc, "strerror", None)  # PyAV: the FFmpeg message without the file name
-    if isinstance(strerror, str) and strerror:
-        return strerror
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[-1] if lines else type(exc).__name__
-    text = re.sub(r"^\[[\d:]+\]\s*\S+:\d+:\s*", "", text)  # decord's "[12:00:00] src/file.cc:42: "
-    failed_check = re.match(r"Check failed: .*\) (\D.*)$", text)  # decord's "Check failed: a >= b (1 vs. 2) why"
-    return (failed_check.group(1) if failed_check else text)[:200] or type(exc).__name__
-
-
-def _import_decord():
-    try:
-        import decord
-    except ImportError as exc:
-        raise ImportError("Decoding videos with backend='decord' needs decord: `pip install decord`.") from exc
-    return decord
-
-
-def _import_av():
-    try:
-        import av
-    except ImportError as exc:
-        raise ImportError("Decoding videos with backend='pyav' needs PyAV: `pip install av`.") from exc
-    return av
 
 
 def _check_arguments(num_frames, fps, backend, max_frames):
@@ -214,339 +156,10 @@ def _resolve_source(video):
     )
 
 
-def _not_a_video_reason(exc, library="") -> str:
-    """Why FFmpeg could not open the file, with the library's own message in parentheses (plain-text files never get
-    here: `check_video_file` / `check_video_bytes` reject them before any decoder opens them)."""
-    if library:
-        return f"{library} cannot open it ({_library_reason(exc)})"
-    return f"not a video FFmpeg can read ({_library_reason(exc)})"
-
-
-# --------------------------------------------------------------------------------------------------------- timeline
-
-
-def _decord_seconds(pts: np.ndarray, start_time: int, time_base) -> np.ndarray:
-    """`(pts - start_time) * time_base` rounded exactly as decord computes it (float32 difference, float64 product,
-    float32 result; see decord's `VideoReader::IndexKeyframes`)."""
-    delta = pts.astype(np.float32) - np.float32(start_time)
-    return (delta.astype(np.float64) * (time_base.numerator / time_base.denominator)).astype(np.float32)
-
-
-def round_seconds(seconds) -> np.ndarray:
-    """Times in seconds as float64 without float32 noise: each value becomes the shortest decimal that reads back as
-    the same float32 (decord's precision), rounded to 6 decimals (the microsecond). float32(18.72), stored as
-    18.719999313..., becomes 18.72 (not 18.719999), and 1 / 30 becomes 0.033333. Frame times and durations are
-    rounded this way at the source, so `clip.timestamps.tolist()` and JSON show `18.72`; a value given as float32 or
-    as float64 gives the same result. The change is at most half a float32 ulp plus half a microsecond (about 0.1 ms
-    after one hour). Elementwise the same as `round(float(str(np.float32(t))), 6)`, vectorised.
-    """
-    exact = np.asarray(seconds, dtype=np.float64).astype(np.float32)
-    values = exact.astype(np.float64)
-    result = np.array(values, dtype=np.float64)  # nan / inf stay as they are
-    todo = np.isfinite(values)
-    for decimals in range(_TIME_DECIMALS + 1):  # the fewest decimals that still identify the float32
-        if not todo.any():
-            break
-        candidate = np.round(values[todo], decimals)
-        found = candidate.astype(np.float32) == exact[todo]
-        where = np.flatnonzero(todo)[found]
-        result[where] = candidate[found]
-        todo[where] = False
-    # the rest needs more than 6 decimals (times below 16 s): shortest decimal first, then the microsecond
-    for i in np.flatnonzero(todo).tolist():
-        result.flat[i] = round(float(str(exact.flat[i])), _TIME_DECIMALS)
-    return result
-
-
-def _timeline(source, starts, stops, avg_fps):
-    """(starts float64, duration, fps, from_pts) from the raw per-frame start / stop times (float32; nan when the
-    container has no pts) and the container's average frame rate (nan when unknown). `from_pts` is False when the
-    nominal times i / fps replaced unusable container times."""
-    total = len(starts)
-    usable = (
-        total > 0
-        and bool(np.all(np.isfinite(starts)))
-        and bool(np.all(np.isfinite(stops)))
-        and bool(np.all(np.diff(starts) > 0))
-        and abs(float(starts[0])) < 1.0
-    )
-    fps = float(avg_fps) if avg_fps is not None and math.isfinite(avg_fps) and avg_fps > 0 else math.nan
-    if not math.isfinite(fps) and usable:
-        span = float(starts[-1]) - float(starts[0])
-        last = float(stops[-1]) - float(starts[-1])
-        fps = (total - 1) / span if total > 1 and span > 0 else (1.0 / last if last > 0 else math.nan)
-    if not math.isfinite(fps):
-        raise VideoDecodeError(source, "zero duration (neither frame times nor a frame rate in the container)")
-    if usable:  # float32 times (decord's): their shortest decimals, 18.72 rather than 18.719999
-        starts64 = round_seconds(starts)
-        end = float(round_seconds(stops[-1:])[0])
-        duration = end if end > starts64[-1] else round(float(starts64[-1]) + 1.0 / fps, _TIME_DECIMALS)
-    else:
-        logger.debug("%s: no usable frame timestamps in the container, using index / fps", source)
-        starts64 = np.round(np.arange(total, dtype=np.float64) / fps, _TIME_DECIMALS)
-        duration = round(total / fps, _TIME_DECIMALS)
-    if not (math.isfinite(duration) and duration > 0):
-        raise VideoDecodeError(source, f"zero duration ({duration} s)")
-    return starts64, duration, fps, usable
-
-
-def _sample_indices(source, starts, duration, sampling, decode=True) -> np.ndarray:
-    """Indices of the sampled frames (sorted, distinct int64); see the module docstring for the two rules.
-
-    `sampling` is `(num_frames, fps, max_frames)` as checked by `_check_arguments`. Fixed-rate sampling that would give
-    more than `max_frames` frames raises a ValueError before anything is decoded.
-    """
-    num_frames, fps, max_frames = sampling
-    total = len(starts)
-    if fps is None:
-        if num_frames >= total:
-            if num_frames > total:  # a probe (decode=False) is followed by the decode: warn once, there
-                logger.log(
-                    logging.WARNING if decode else logging.DEBUG,
-                    "%s has %d frames, fewer than the %d asked for: returning all %d",
-                    source,
-                    total,
-                    num_frames,
-                    total,
-                )
-            return np.arange(total, dtype=np.int64)
-        i = np.arange(num_frames, dtype=np.int64)
-        return (2 * i + 1) * total // (2 * num_frames)
-    count, chosen = max(1, math.ceil(duration * fps)), [np.zeros(1, dtype=np.int64)]  # t = 0 -> the first frame
-    for first in range(0, count, _TIMES_PER_CHUNK):  # in chunks: a huge rate on a long video needs no huge array
-        times = np.arange(first, min(count, first + _TIMES_PER_CHUNK), dtype=np.float64) / fps
-        times = times + _TIME_TOL_ABS + _TIME_TOL_REL * times  # "at or before", within float32 rounding of frame times
-        times = times[times < duration]
-        chosen.append(np.searchsorted(starts, times, side="right") - 1)
-    indices = np.unique(np.clip(np.concatenate(chosen), 0, total - 1)).astype(np.int64)
-    if max_frames is not None and len(indices) > max_frames:
-        highest = max_frames / duration  # ceil(duration * rate) <= max_frames for any rate up to this
-        scale = 10.0 ** (2 - math.floor(math.log10(highest)))  # 3 significant digits, rounded down
-        shown = math.floor(highest * scale) / scale
-        raise ValueError(
-            f"Sampling {source} at fps={fps:g} gives {len(indices)} frames over its {duration:.1f} s, more than "
-            f"max_frames={max_frames}: lower fps (to at most {shown:g} for this video), raise max_frames "
-            f"(max_frames=None: no limit; each frame is held decoded in memory), or sample a fixed number of frames "
-            f"(num_frames={max_frames})."
-        )
-    return indices
-
-
-def _make_clip(frames, starts, duration, fps, indices, source, backend) -> VideoClip:
-    return VideoClip(
-        frames=np.ascontiguousarray(frames, dtype=np.uint8),
-        timestamps=starts[indices].astype(np.float64),
-        duration=float(duration),
-        fps=float(fps),
-        frame_indices=indices.astype(np.int64),
-        source=source,
-        backend=backend,
-    )
-
-
-# --------------------------------------------------------------------------------------------------------- backends
-
-
-class _BackendFailure(Exception):
-    """decord could not read the file (the reason is kept for the final VideoDecodeError)."""
-
-
-def _no_frames(count: int) -> np.ndarray:
-    """The `frames` of a probed (not decoded) clip: `count` frames of size 0 x 0."""
-    return np.zeros((count, 0, 0, 3), dtype=np.uint8)
-
-
-def _load_decord(decord, source, path, data, sampling, decode=True) -> VideoClip:
-    try:
-        reader = decord.VideoReader(path if data is None else io.BytesIO(data), ctx=decord.cpu(0), num_threads=0)
-        total = len(reader)
-        avg_fps = float(reader.get_avg_fps())
-        times = np.asarray(reader.get_frame_timestamp(np.arange(total)), dtype=np.float32).reshape(total, 2)
-    except Exception as exc:  # decord raises RuntimeError, DECORDError, AssertionError (0 frames), ...
-        raise _BackendFailure(_not_a_video_reason(exc, library="decord")) from exc
-    starts, duration, native_fps, _ = _timeline(source, times[:, 0], times[:, 1], avg_fps)
-    indices = _sample_indices(source, starts, duration, sampling, decode)
-    if not decode:
-        del reader
-        return _make_clip(_no_frames(len(indices)), starts, duration, native_fps, indices, source, "decord")
-    try:
-        batch = reader.get_batch(indices.tolist())
-        frames = batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)  # a bridge may return torch
-    except Exception as exc:
-        shown = ", ".join(map(str, indices[:5].tolist())) + (", ..." if len(indices) > 5 else "")
-        raise _BackendFailure(f"frames {shown} could not be decoded (decord: {_library_reason(exc)})") from exc
-    finally:
-        del reader
-    if frames.shape[0] != len(indices):
-        raise _BackendFailure(f"decord returned {frames.shape[0]} frames for {len(indices)} indices")
-    return _make_clip(frames, starts, duration, native_fps, indices, source, "decord")
-
-
-def _load_pyav(av, source, path, data, sampling, decode=True) -> VideoClip:
-    def open_container():
-        return av.open(path if data is None else io.BytesIO(data), mode="r")
-
-    # Pass 1: demux only (no decoding), like decord's index: every packet's pts / duration -> the frame timeline.
-    try:
-        container = open_container()
-    except av.error.FFmpegError as exc:
-        raise VideoDecodeError(source, _not_a_video_reason(exc)) from exc
-    with container:
-        stream = container.streams.best("video")
-        if stream is None:
-            raise VideoDecodeError(source, "no video stream")
-        listed = stream.frames or 0
-        time_base, start_time, rate = stream.time_base, stream.start_time, stream.average_rate
-        pts, durations, keyframe_pts = [], [], []
-        try:
-            for packet in container.demux(stream):
-                if packet.size == 0 and packet.pts is None and packet.dts is None:
-                    continue  # PyAV's end-of-stream flush packet, not a frame
-                pts.append(packet.pts)
-                durations.append(packet.duration or 0)
-                if packet.is_keyframe and packet.pts is not None:
-                    keyframe_pts.append(packet.pts)
-        except av.error.FFmpegError as exc:
-            raise VideoDecodeError(
-                source, f"unreadable data after frame {len(pts)} ({_library_reason(exc)}): corrupt or truncated"
-            ) from exc
-    total = len(pts)
-    if total == 0:
-        raise VideoDecodeError(source, "no frames (the video stream is empty)")
-    if listed > total:
-        raise VideoDecodeError(source, f"truncated (the container lists {listed} frames, only {total} are present)")
-    avg_fps = float(rate) if rate else math.nan
-    if start_time is None or time_base is None or any(p is None for p in pts):
-        # no pts: decord's times would be garbage (AV_NOPTS_VALUE), both backends fall back to i / fps
-        raw_starts = raw_stops = np.full(total, np.nan, dtype=np.float32)
-        pts_to_index = None
-    else:
-        pts_array = np.asarray(pts, dtype=np.int64)
-        order = np.argsort(pts_array, kind="stable")
-        pts_array = pts_array[order]
-        raw_starts = _decord_seconds(pts_array, start_time, time_base)
-        raw_stops = _decord_seconds(pts_array + np.asarray(durations, dtype=np.int64)[order], start_time, time_base)
-        pts_to_index = {int(p): i for i, p in enumerate(pts_array)}
-    starts, duration, native_fps, from_pts = _timeline(source, raw_starts, raw_stops, avg_fps)
-    if not from_pts:
-        pts_to_index = None  # duplicate / odd pts: match decoded frames by their order instead
-    indices = _sample_indices(source, starts, duration, sampling, decode)
-    if not decode:
-        return _make_clip(_no_frames(len(indices)), starts, duration, native_fps, indices, source, "pyav")
-
-    # Pass 2: decode forward from the start, or from the keyframe before a wanted frame when that skips more than
-    # _SEEK_MIN_SKIP frames (sparse sampling of a long video decodes a GOP per frame, not the whole stream); only the
-    # wanted frames are converted to RGB. Frames are matched to indices by pts (robust to frames the decoder drops).
-    frames = [None] * len(indices)
-    slots = {int(index): slot for slot, index in enumerate(indices)}
-    if pts_to_index is not None:  # seeking needs the pts to tell where the decoder is
-        keyframes = np.unique([pts_to_index[int(p)] for p in keyframe_pts if int(p) in pts_to_index])
-        plan = _seek_plan(indices, keyframes.astype(np.int64))
-    else:
-        plan = [(None, indices)]
-    errors = 0
-    with open_container() as container:
-        stream = container.streams.best("video")
-        stream.thread_type = "AUTO"
-        for keyframe, wanted in plan:
-            position, landing = 0, None
-            if keyframe is not None:
-                landing = int(pts_array[keyframe])
-                try:
-                    container.seek(landing, stream=stream, backward=True, any_frame=False)
-                except av.error.FFmpegError as exc:
-                    logger.debug("%s: seeking failed (%s); decoding from the start", source, _library_reason(exc))
-                    break
-                position = keyframe
-            count, landed = _decode_into(
-                av, container, stream, wanted, slots, frames, pts_to_index, position, landing, source
-            )
-            errors += count
-            if not landed:
-                logger.debug("%s: a seek did not land on a keyframe at or before frame %d", source, keyframe)
-                break
-    if any(frame is None for frame in frames) and any(keyframe is not None for keyframe, _ in plan):
-        # a seek that landed past a wanted frame (or failed): decode the missing frames from the start
-        missing = np.asarray([index for index, frame in zip(indices, frames) if frame is None], dtype=np.int64)
-        logger.debug("%s: %d frames missed after seeking; decoding them from the start", source, len(missing))
-        with open_container() as container:
-            stream = container.streams.best("video")
-            stream.thread_type = "AUTO"
-            errors += _decode_into(av, container, stream, missing, slots, frames, pts_to_index, 0, None, source)[0]
-    missing = [int(index) for index, frame in zip(indices, frames) if frame is None]
-    if missing:
-        shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
-        raise VideoDecodeError(
-            source,
-            f"{len(missing)} of the {len(indices)} requested frames could not be decoded (frame {shown} of {total}; "
-            f"{errors} decode errors): corrupt or truncated data",
-        )
-    return _make_clip(np.stack(frames), starts, duration, native_fps, indices, source, "pyav")
-
-
-def _seek_plan(indices: np.ndarray, keyframes: np.ndarray) -> list:
-    """PyAV's decode plan: `[(keyframe or None, wanted indices), ...]`, each run decoded forward from the keyframe it
-    seeks to (None: from where the previous run stopped, or the start). A run starts at a keyframe when that skips
-    more than `_SEEK_MIN_SKIP` frames that a sequential decode would go through."""
-    plan, next_frame = [], 0  # next_frame: the first frame a sequential decode would give next
-    for index in indices.tolist():
-        before = int(np.searchsorted(keyframes, index, side="right")) - 1
-        keyframe = int(keyframes[before]) if before >= 0 else None
-        if keyframe is not None and keyframe - next_frame > _SEEK_MIN_SKIP:
-            plan.append((keyframe, [index]))
-        elif plan:
-            plan[-1][1].append(index)
-        else:
-            plan.append((None, [index]))
-        next_frame = index + 1
-    return plan
-
-
 def _decode_packet(packet) -> list:
-    """Decode one packet (a module-level function: tests count the decoded frames through it)."""
+    """Decode one PyAV packet: the hook `load_video` hands to the PyAV backend (a module-level function here, so tests
+    and benchmarks/benchmark_video_io.py count the decoded frames by replacing `video_sherlock._decode_packet`)."""
     return packet.decode()
-
-
-def _decode_into(av, container, stream, wanted, slots, frames, pts_to_index, position, landing, source):
-    """Demux and decode from the container's current position until the last of `wanted` is out; put the frames whose
-    index is in `slots` (RGB, upright) into `frames`. `position` is the index of the next frame (0 at the start, the
-    keyframe after a seek); it is used when a frame's pts is unknown.
-
-    `landing` is the pts of the keyframe just sought to (None when decoding from the start): unless the first packet
-    is a keyframe at or before it, nothing is decoded (decoding from another packet could give damaged frames) and
-    `(errors, False)` is returned. Returns `(number of decode errors, True)` otherwise. `source` names the video in
-    debug messages.
-    """
-    last, errors, first = int(max(wanted)), 0, landing is not None
-    try:
-        for packet in container.demux(stream):
-            if first:
-                first = False
-                if not (packet.is_keyframe and packet.pts is not None and packet.pts <= landing):
-                    return errors, False
-            try:
-                decoded = _decode_packet(packet)
-            except av.error.FFmpegError as exc:  # a corrupt packet: skip it, missing frames are reported later
-                errors += 1
-                logger.debug("%s: packet could not be decoded (%s)", source, _library_reason(exc))
-                continue
-            for frame in decoded:
-                index = pts_to_index.get(frame.pts) if pts_to_index is not None else None
-                index = position if index is None else index
-                position = index + 1
-                slot = slots.get(index)
-                if slot is not None and frames[slot] is None:
-                    rgb = frame.to_ndarray(format="rgb24")
-                    quarter_turns = round((getattr(frame, "rotation", 0) or 0) / 90) % 4
-                    frames[slot] = np.rot90(rgb, quarter_turns) if quarter_turns else rgb
-                if index >= last:
-                    break
-            if position > last:
-                break
-    except av.error.FFmpegError as exc:
-        errors += 1
-        logger.debug("%s: demuxing stopped (%s)", source, _library_reason(exc))
-    return errors, True
 
 
 def _load_array(video, sampling, array_fps, decode=True) -> VideoClip:
@@ -557,10 +170,10 @@ def _load_array(video, sampling, array_fps, decode=True) -> VideoClip:
     source = "<array>"
     frames = _as_frame_array(video, source)
     total = frames.shape[0]
-    starts = np.round(np.arange(total, dtype=np.float64) / float(array_fps), _TIME_DECIMALS)
-    duration = round(total / float(array_fps), _TIME_DECIMALS)
-    indices = _sample_indices(source, starts, duration, sampling, decode)
-    return _make_clip(frames[indices], starts, duration, float(array_fps), indices, source, "array")
+    starts = np.round(np.arange(total, dtype=np.float64) / float(array_fps), TIME_DECIMALS)
+    duration = round(total / float(array_fps), TIME_DECIMALS)
+    indices = sample_indices(source, starts, duration, sampling, decode)
+    return make_clip(frames[indices], starts, duration, float(array_fps), indices, source, "array")
 
 
 # ------------------------------------------------------------------------------------------------------------ public
@@ -615,15 +228,15 @@ def load_video(
     decord_failure = None
     if backend in ("auto", "decord"):
         try:
-            decord = _import_decord()
+            decord = import_decord()
         except ImportError:
             if backend == "decord":
                 raise
             decord = None
         if decord is not None:
             try:
-                return _load_decord(decord, source, path, data, sampling, decode)
-            except (_BackendFailure, VideoDecodeError) as exc:
+                return load_decord(decord, source, path, data, sampling, decode)
+            except (BackendFailure, VideoDecodeError) as exc:
                 reason = exc.reason if isinstance(exc, VideoDecodeError) else str(exc)
                 if backend == "decord":
                     if isinstance(exc, VideoDecodeError):
@@ -632,7 +245,7 @@ def load_video(
                 decord_failure = reason
                 logger.debug("decord could not read %s (%s); trying PyAV", source, reason)
     try:
-        av = _import_av()
+        av = import_av()
     except ImportError as exc:
         if decord_failure is not None:
             raise VideoDecodeError(source, f"{decord_failure}; PyAV, the fallback, is not installed") from exc
@@ -641,7 +254,7 @@ def load_video(
                 "Decoding videos needs decord or PyAV: `pip install decord` (or `pip install av`)."
             ) from exc
         raise
-    return _load_pyav(av, source, path, data, sampling, decode)
+    return load_pyav(av, source, path, data, sampling, decode, decode_packet=_decode_packet)
 
 
 _hash_memo: "OrderedDict[tuple, str]" = OrderedDict()
