@@ -48,9 +48,11 @@ lint: setup
 test: lint test-newest test-lowest test-install
 
 test-newest: setup
+	@$(PY) -c "import torch, transformers; print('suite on transformers', transformers.__version__, 'torch', torch.__version__)"
 	$(PY) -m pytest -q
 
 test-lowest: setup-lowest
+	@$(LOWEST_PY) -c "import torch, transformers; print('suite on transformers', transformers.__version__, 'torch', torch.__version__)"
 	$(LOWEST_PY) -m pytest -q
 
 # What a user gets from `pip install sherlock-mvae` alone (a wheel, no extras, outside the checkout): the main job runs.
