@@ -1,6 +1,7 @@
 """The `sherlock` console script.
 
     sherlock analyze VIDEO [--model PATH_OR_ID] [--json] [--cache-dir DIR] [--max-new-tokens N]
+    sherlock evaluate --dataset DIR_OR_ID [--split test] --predictions FILE --output-dir DIR [--lenient] [--fps 8]
 
 Errors (a bad video, a missing model, a Hub that cannot be reached) are one readable line on stderr and a non-zero exit
 code. The inputs are checked first, with the standard library only (`--help` and input errors answer at once); torch,
@@ -233,6 +234,103 @@ def analyze_command(args: AnalyzeArguments, verbose: bool = False) -> int:
     return 0
 
 
+@dataclass
+class EvaluateArguments:
+    """Arguments of `sherlock evaluate`."""
+
+    dataset: str  # an M-VAE dataset folder or Hub id (read with `datasets.load_dataset`)
+    output_dir: str  # where metrics.json and per_video.json are written
+    predictions: str | None = None  # a JSONL prediction file (`sherlock.evaluation.predictions`)
+    split: str = "test"
+    lenient: bool = False  # skip malformed prediction lines (counted) instead of failing
+    fps: float = 8.0  # frame rate of the frame-level classification
+    model: str | None = None  # running a model is not built yet
+
+
+class UsageError(ValueError):
+    """A command line that cannot work as given (exit code 2)."""
+
+
+def _load_gold_rows(args: EvaluateArguments, verbose: bool) -> list[dict]:
+    """The rows of `args.split` of the dataset, as dicts (`datasets` imported here: the `data` extra)."""
+    try:
+        import datasets
+    except ImportError as error:
+        raise ImportError(
+            "`sherlock evaluate` needs the `datasets` package: pip install 'sherlock-mvae[data]'"
+        ) from error
+    if not verbose:
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+    try:
+        split = datasets.load_dataset(args.dataset, split=args.split)
+    except (OSError, ValueError, datasets.exceptions.DatasetsError) as error:
+        raise ValueError(
+            f"cannot load split {args.split!r} of dataset {args.dataset!r}: {_one_line(error)}"
+        ) from error
+    missing = [name for name in ("video_id", "events") if name not in split.column_names]
+    if missing:
+        raise ValueError(f"dataset {args.dataset!r} is not an M-VAE dataset (no column {', '.join(missing)})")
+    return list(split)
+
+
+def format_metrics(metrics: dict) -> str:
+    """A short plain-text table of the headline metrics, in percent with two decimals."""
+    rows = [(f"extraction {t}", v) for t, v in metrics["extraction"]["single"].items()]
+    rows += [(f"extraction {t}", v) for t, v in metrics["extraction"]["pair"].items()]
+    rows.append(("extraction quadruple", metrics["extraction"]["quadruple"]))
+    rows += [(f"localization {k}", v) for k, v in metrics["localization"].items()]
+    rows += [(f"classification {k}", metrics["classification"][k]) for k in ("fnr", "f2")]
+    rows += [(f"FNR {scene}", v) for scene, v in metrics["classification"]["per_scene_fnr"].items()]
+    cells = [(name, "-" if value is None or value != value else f"{100 * value:.2f}") for name, value in rows]
+    width = max(len(name) for name, _ in cells)
+    lines = [f"{'metric'.ljust(width)}  value (%)", f"{'-' * width}  ---------"]
+    lines += [f"{name.ljust(width)}  {value.rjust(9)}" for name, value in cells]
+    return "\n".join(lines)
+
+
+def evaluate_command(args: EvaluateArguments, verbose: bool = False) -> int:
+    """`sherlock evaluate`: score a prediction file on a dataset split, write metrics.json and per_video.json."""
+    if args.model is not None:
+        raise UsageError("model runs are not built yet: pass --predictions FILE (a JSONL prediction file) instead")
+    if args.predictions is None:
+        raise UsageError("--predictions FILE is required")
+    predictions_path = Path(args.predictions)
+    if not predictions_path.is_file():
+        raise FileNotFoundError(f"no such predictions file: {args.predictions}")
+    if not (args.fps > 0 and args.fps != float("inf")):
+        raise UsageError(f"--fps must be a positive number, got {args.fps}")
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"--output-dir {args.output_dir!r} is a file, not a folder")
+
+    from .evaluation.predictions import read_predictions
+    from .evaluation.scoring import per_video_scores, score, write_metrics
+
+    rows = _load_gold_rows(args, verbose)
+    predictions, report = read_predictions(predictions_path, [row["video_id"] for row in rows], lenient=args.lenient)
+    metrics = score(rows, predictions, fps=args.fps)
+    metrics["details"]["predictions_file"] = {
+        key: report[key] for key in ("lines", "videos", "events", "videos_without_prediction", "skipped")
+    }
+    per_video = per_video_scores(rows, predictions, fps=args.fps)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_metrics(output_dir / "metrics.json", metrics)
+    write_metrics(output_dir / "per_video.json", per_video)
+    counts = metrics["details"]["counts"]
+    print(
+        f"{args.dataset} [{args.split}]: {counts['videos']} videos, {counts['gold_events']} gold events, "
+        f"{counts['predicted_events']} predicted events ({report['videos_without_prediction']} videos without a "
+        "prediction line)"
+    )
+    if report["skipped"]:
+        skipped = ", ".join(f"{reason}: {count}" for reason, count in report["skipped"].items())
+        print(f"skipped {sum(report['skipped'].values())} malformed prediction line(s) ({skipped})")
+    print(format_metrics(metrics))
+    print(f"wrote {output_dir / 'metrics.json'} and {output_dir / 'per_video.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sherlock", description="Video abnormal event extraction and localization.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +344,19 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--num-frames", type=int, default=None, help="frames to sample (processor default: 8)")
     analyze.add_argument("--device", default=defaults["device"], help="torch device (default: cpu)")
     analyze.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="score a prediction file on an M-VAE split (Tables 2-4)",
+        description="Score a JSONL prediction file on an M-VAE dataset split; writes metrics.json and per_video.json.",
+    )
+    evaluate.add_argument("--dataset", required=True, help="M-VAE dataset folder or Hub id")
+    evaluate.add_argument("--split", default="test", help="dataset split (default: test)")
+    evaluate.add_argument("--predictions", default=None, help="JSONL prediction file, one line per video")
+    evaluate.add_argument("--output-dir", required=True, help="folder for metrics.json and per_video.json")
+    evaluate.add_argument("--lenient", action="store_true", help="skip malformed prediction lines (counted)")
+    evaluate.add_argument("--fps", type=float, default=8.0, help="frame rate of the frame-level scores (default: 8)")
+    evaluate.add_argument("--model", default=None, help="(not built yet: pass --predictions)")
+    evaluate.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return parser
 
 
@@ -256,13 +367,23 @@ def _one_line(error: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sherlock` console script; returns the exit code."""
-    from processing.video_check_sherlock import VideoDecodeError
-
     namespace = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if namespace.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     values = {k: v for k, v in vars(namespace).items() if k not in ("command", "verbose")}
+    if namespace.command == "evaluate":
+        try:
+            return evaluate_command(EvaluateArguments(**values), verbose=namespace.verbose)
+        except UsageError as error:
+            print(f"sherlock evaluate: error: {_one_line(error)}", file=sys.stderr)
+            return 2
+        except (OSError, ValueError, ImportError) as error:
+            print(f"sherlock evaluate: error: {_one_line(error)}", file=sys.stderr)
+            return 1
+
+    from processing.video_check_sherlock import VideoDecodeError
+
     args = AnalyzeArguments(**values)
     try:
         return analyze_command(args, verbose=namespace.verbose)
@@ -278,4 +399,14 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["AnalyzeArguments", "ModelNotFoundError", "analyze_command", "build_parser", "format_table", "main"]
+__all__ = [
+    "AnalyzeArguments",
+    "EvaluateArguments",
+    "ModelNotFoundError",
+    "analyze_command",
+    "build_parser",
+    "evaluate_command",
+    "format_metrics",
+    "format_table",
+    "main",
+]
