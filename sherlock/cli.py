@@ -245,6 +245,7 @@ class EvaluateArguments:
     lenient: bool = False  # skip malformed prediction lines (counted) instead of failing
     fps: float = 8.0  # frame rate of the frame-level classification
     model: str | None = None  # running a model is not built yet
+    compare: str | None = None  # another run's output folder: print both side by side with paired t-tests
 
 
 class UsageError(ValueError):
@@ -328,6 +329,14 @@ def evaluate_command(args: EvaluateArguments, verbose: bool = False) -> int:
         print(f"skipped {sum(report['skipped'].values())} malformed prediction line(s) ({skipped})")
     print(format_metrics(metrics))
     print(f"wrote {output_dir / 'metrics.json'} and {output_dir / 'per_video.json'}")
+    if args.compare is not None:
+        from .evaluation.compare import compare_runs, format_comparison
+
+        comparison = compare_runs(output_dir, Path(args.compare))
+        write_metrics(output_dir / "comparison.json", comparison)
+        print()
+        print(format_comparison(comparison, output_dir.name or "this run", Path(args.compare).name or "other"))
+        print(f"wrote {output_dir / 'comparison.json'}")
     return 0
 
 
@@ -356,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--lenient", action="store_true", help="skip malformed prediction lines (counted)")
     evaluate.add_argument("--fps", type=float, default=8.0, help="frame rate of the frame-level scores (default: 8)")
     evaluate.add_argument("--model", default=None, help="(not built yet: pass --predictions)")
+    evaluate.add_argument(
+        "--compare", default=None, help="another run's output folder: both side by side, with paired t-tests"
+    )
     evaluate.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return parser
 

@@ -309,3 +309,44 @@ def test_evaluate_help_is_fast_and_light():
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["0", "[]", "True"]
+
+
+def test_compare_prints_both_runs_with_paired_t_tests(dataset_dir, tmp_path, capsys):
+    from scipy.stats import ttest_rel
+
+    base = ["evaluate", "--dataset", str(dataset_dir)]
+    empty = write_jsonl(tmp_path / "empty.jsonl", {})
+    assert main([*base, "--predictions", str(empty), "--output-dir", str(tmp_path / "empty")]) == 0
+    perfect = write_jsonl(tmp_path / "perfect.jsonl", perfect_predictions())
+    out = tmp_path / "perfect"
+    argv = [*base, "--predictions", str(perfect), "--output-dir", str(out), "--compare", str(tmp_path / "empty")]
+    capsys.readouterr()
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "extraction.quadruple" in printed and "paired t-tests on per-video scores" in printed
+    comparison = json.loads((out / "comparison.json").read_text())
+    row = comparison["metrics"]["extraction.quadruple"]
+    assert (row["a"], row["b"], row["difference"]) == (1.0, 0.0, -1.0)
+    assert comparison["metrics"]["classification.fnr"] == {"a": 0.0, "b": 1.0, "difference": 1.0}
+    # the t-test pairs each video's scores of the two runs, as scipy computes it from the per-video files
+    a = json.loads((out / "per_video.json").read_text())
+    b = json.loads((tmp_path / "empty" / "per_video.json").read_text())
+    videos = sorted(a)
+    expected = ttest_rel([a[v]["quadruple_f1"] for v in videos], [b[v]["quadruple_f1"] for v in videos])
+    test = comparison["tests"]["quadruple_f1"]
+    assert test["n"] == len(videos) and test["p_value"] == pytest.approx(float(expected.pvalue), abs=1e-6)
+    assert f"quadruple_f1: n={len(videos)}" in printed
+
+
+def test_compare_refuses_runs_over_different_videos(tmp_path):
+    from sherlock.evaluation.compare import compare_runs
+
+    for name, videos in (("a", ["v1", "v2"]), ("b", ["v1", "v3"])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps({"extraction": {"quadruple": 0.5}}))
+        per_video = {v: {"quadruple_f1": 0.5, "localization_f1@0.3": 0.5, "f2": None} for v in videos}
+        (tmp_path / name / "per_video.json").write_text(json.dumps(per_video))
+    with pytest.raises(ValueError, match=r"the runs scored different videos .*only in .*\['v2'\].*\['v3'\]"):
+        compare_runs(tmp_path / "a", tmp_path / "b")
+    with pytest.raises(FileNotFoundError, match="is not an evaluation run: no metrics.json"):
+        compare_runs(tmp_path / "a", tmp_path / "missing")

@@ -4,7 +4,8 @@ grouped by video (`{video_id: [EvalEvent, ...]}`).
 - `extraction`: extraction F1 of single elements, pairs and quadruples (Table 2), macro and micro;
 - `localization`: ActivityNet-style mAP@tIoU per event type and class-agnostic (Table 2);
 - `classification`: frame-level FNRs and F2, overall, per scene (Table 3) and per second (Table 4);
-- `significance`: the paired t-test between two systems' per-video scores.
+- `significance`: the paired t-test between two systems' per-video scores;
+- `predictions`, `scoring`, `compare`: prediction files, the metrics of `sherlock evaluate`, two runs side by side.
 """
 
 from .classification import classification_scores, per_second_scores, per_video_classification
