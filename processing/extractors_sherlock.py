@@ -85,6 +85,7 @@ class ExtractorSet:
     # `{part: (model location, ...)}`: the weights each part loads (Hub ids or local paths, from the settings keys of
     # `EXTRACTOR_PATH_SETTINGS`); their fingerprints join the extractor ids, so weights changed in place are a miss.
     weight_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _ids: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         needing = [name for name in ("pose", "objects", "background") if getattr(self, name) is not None]
@@ -94,7 +95,12 @@ class ExtractorSet:
     def extractor_ids(self) -> dict[str, str]:
         """`{part: extractor_id}` for the parts that exist (the feature cache keys on it), each with the fingerprint of
         the weights it loads. A local model is named by that fingerprint instead of its path, so a moved or copied
-        folder keeps its cache entries, while weights rewritten in place are a miss."""
+        folder keeps its cache entries, while weights rewritten in place are a miss.
+
+        Computed once per set (the processor asks on every video, and a set's models load only once, so its features
+        come from the weights of its first use)."""
+        if self._ids is not None:
+            return dict(self._ids)
         parts = {"detector": self.detector, "pose": self.pose, "objects": self.objects, "background": self.background}
         ids = {}
         for name, part in parts.items():
@@ -106,7 +112,8 @@ class ExtractorSet:
                     part_id = part_id.replace(source, "<local>")
                 part_id += f"|weights={weights_fingerprint(source)}"
             ids[name] = part_id
-        return ids
+        self._ids = ids
+        return dict(ids)
 
     def extract(self, frames: np.ndarray) -> dict[str, np.ndarray]:
         """The expert inputs of one clip's frames (uint8 `(F, H, W, 3)`)."""

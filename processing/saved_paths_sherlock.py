@@ -22,9 +22,6 @@ from .extractors_sherlock import EXTRACTOR_PATH_SETTINGS
 
 logger = logging.get_logger(__name__)
 
-# Extractor settings that may name a local model folder or file: copied into a saved folder and referenced relative to
-# it (`./extractor-<part>/...`), so that the folder can be moved, copied or pushed to the Hub.
-EXTRACTOR_PATH_KEYS = EXTRACTOR_PATH_SETTINGS
 # Prefix of a path saved relative to the processor's folder (a Hub id never starts with it).
 RELATIVE_PREFIX = "./"
 
@@ -43,7 +40,7 @@ def _relative_reference(path: Path, folder: Path) -> str:
 
 def relocate_extractor_settings(settings: dict, save_directory) -> dict:
     """The extractor settings to save in `save_directory`: every local model folder or file they name (under
-    `EXTRACTOR_PATH_KEYS`) is copied into `save_directory/extractor-<part>/` unless it lies inside `save_directory`
+    `EXTRACTOR_PATH_SETTINGS`) is copied into `save_directory/extractor-<part>/` unless it lies inside `save_directory`
     already, and referenced relative to it (`./extractor-<part>`); Hub ids stay ids.
 
     Raises `ValueError` for a path that looks local (absolute, `./`, `../`, `~`) but does not exist.
@@ -53,7 +50,7 @@ def relocate_extractor_settings(settings: dict, save_directory) -> dict:
     for part, part_settings in out.items():
         if not isinstance(part_settings, dict):
             continue
-        for key in EXTRACTOR_PATH_KEYS:
+        for key in EXTRACTOR_PATH_SETTINGS:
             value = part_settings.get(key)
             if not isinstance(value, str) or not value:
                 continue
@@ -108,7 +105,7 @@ def relative_references(processor_dict: dict) -> list[str]:
     references = []
     for part_settings in (processor_dict.get("extractors") or {}).values():
         if isinstance(part_settings, dict):
-            for key in EXTRACTOR_PATH_KEYS:
+            for key in EXTRACTOR_PATH_SETTINGS:
                 value = part_settings.get(key)
                 if isinstance(value, str) and value.startswith(RELATIVE_PREFIX):
                     references.append(value[len(RELATIVE_PREFIX) :])
@@ -130,7 +127,7 @@ def resolve_saved_paths(processor_dict: dict, root) -> dict:
         extractors = copy.deepcopy(out["extractors"])
         for part_settings in extractors.values():
             if isinstance(part_settings, dict):
-                for key in EXTRACTOR_PATH_KEYS:
+                for key in EXTRACTOR_PATH_SETTINGS:
                     if key in part_settings:
                         part_settings[key] = resolve(part_settings[key])
         out["extractors"] = extractors
@@ -160,7 +157,6 @@ def hub_root(repo_id: str, references: list[str], kwargs: dict) -> Path:
 
 
 __all__ = [
-    "EXTRACTOR_PATH_KEYS",
     "RELATIVE_PREFIX",
     "hub_root",
     "relative_cache_dir",
