@@ -120,15 +120,8 @@ class FeatureCache:
         if not (tensors.is_file() and manifest.is_file()):
             return False
         try:
-            description = _read_manifest(manifest)
-            _check_identity(description, video_hash, timestamps, extractor_ids)
-        except _UnusableEntry as reason:
-            _warn_unusable(manifest, reason)
-            return False
-        try:
-            _check_arrays(description, _safetensors_header(tensors))
-        except _UnusableEntry as reason:
-            _warn_unusable(tensors, reason)
+            _checked_description(manifest, video_hash, timestamps, extractor_ids)
+        except _UnusableEntry:
             return False
         return True
 
@@ -323,6 +316,24 @@ def _check_identity(description: dict, video_hash: str, timestamps, extractor_id
         raise _UnusableEntry(f"it was made by other extractors ({description.get('extractor_ids')})")
 
 
+def _checked_description(manifest: Path, video_hash: str, timestamps, extractor_ids: dict[str, str] | None) -> dict:
+    """The manifest of the entry at `manifest` when it describes this clip and its safetensors header is complete and
+    lists the manifest's arrays (headers only, no array is read); otherwise `_UnusableEntry`, with `.path` the damaged
+    file, after a warning naming it."""
+    tensors = manifest.with_suffix(".safetensors")
+    path = manifest
+    try:
+        description = _read_manifest(manifest)
+        _check_identity(description, video_hash, timestamps, extractor_ids)
+        path = tensors
+        _check_arrays(description, _safetensors_header(tensors))  # truncation and listing, from the header alone
+    except _UnusableEntry as reason:
+        _warn_unusable(path, reason)
+        reason.path = path
+        raise
+    return description
+
+
 def _load_entry(
     manifest: Path, video_hash: str, timestamps, extractor_ids: dict[str, str] | None = None
 ) -> dict[str, np.ndarray]:
@@ -330,13 +341,10 @@ def _load_entry(
     `FeatureCacheMiss` (after a warning naming the file and the reason) when the entry is unusable or foreign."""
     tensors = manifest.with_suffix(".safetensors")
     try:
-        description = _read_manifest(manifest)
-        _check_identity(description, video_hash, timestamps, extractor_ids)
+        description = _checked_description(manifest, video_hash, timestamps, extractor_ids)
     except _UnusableEntry as reason:
-        _warn_unusable(manifest, reason)
-        raise FeatureCacheMiss(f"unusable cache entry {manifest}: {reason}") from reason
+        raise FeatureCacheMiss(f"unusable cache entry {reason.path}: {reason}") from reason
     try:
-        _check_arrays(description, _safetensors_header(tensors))  # truncation and listing, from the header alone
         try:
             arrays = load_file(tensors)
         except Exception as exc:  # safetensors raises its own SafetensorError (bad header, bad dtype), OSError, ...
