@@ -15,7 +15,7 @@ from pathlib import Path
 import datasets
 from tqdm.auto import tqdm
 
-from processing import FeatureCache, SherlockProcessor, VideoDecodeError, video_content_hash
+from processing import SherlockProcessor, VideoDecodeError, video_content_hash
 
 
 FEATURE_ARRAYS = {
@@ -69,22 +69,13 @@ def compute_features(
     in the cache is skipped (its arrays are read back), so an interrupted run resumes where it stopped.
     """
     processor.cache_dir = str(cache_dir)
-    cache = FeatureCache(cache_dir)
-    extractor_ids = processor.extractor_set.extractor_ids()
     out, rejects, counts = [], [], Counter(computed=0, skipped=0)
     for row in tqdm(rows, desc="expert features", unit="video"):
         path = Path(video_root) / row["video"]
         try:
+            clip, arrays, computed = processor.video_features(path)
             video_hash = video_content_hash(path)
-            probe = processor.load_video(path, decode=False)
-            if cache.contains(video_hash, probe.timestamps, extractor_ids):
-                clip = probe
-                arrays = cache.load(video_hash, probe.timestamps, extractor_ids)
-                counts["skipped"] += 1
-            else:
-                clip = processor.load_video(path)
-                arrays = processor.extract_features(clip, video_hash)
-                counts["computed"] += 1
+            counts["computed" if computed else "skipped"] += 1
         except (VideoDecodeError, ValueError, RuntimeError) as error:
             rejects.append(
                 {

@@ -242,6 +242,29 @@ class SherlockProcessor(ProcessorMixin):
             cache.save(video_hash, clip.timestamps, extractor_ids, features, extra={"source": clip.source})
         return features
 
+    def video_features(self, video, **kwargs) -> tuple[VideoClip, dict[str, np.ndarray], bool]:
+        """The expert features of one video file through the feature cache (`cache_dir` must be set).
+
+        On a cache hit the video is only probed for its frame times (not decoded) and the entry is read; otherwise it
+        is decoded, the extractors run and the entry is saved. Used to precompute a dataset's features.
+
+        Returns:
+            `(clip, features, computed)`: the clip (frames empty on a hit), the arrays of `extract_features`, and
+            whether the extractors ran.
+        """
+        if self.cache_dir is None:
+            raise ValueError("`video_features` fills the feature cache: set `cache_dir`.")
+        video_hash = video_content_hash(video)
+        cache = FeatureCache(self.cache_dir)
+        probe = self.load_video(video, decode=False, **kwargs)
+        try:
+            return probe, self._cached_features(cache, probe, video_hash), False
+        except FeatureCacheMiss:
+            if self.is_precomputed:
+                raise
+        clip = self.load_video(video, **kwargs)
+        return clip, self.extract_features(clip, video_hash), True
+
     def _cached_features(self, cache: FeatureCache, clip: VideoClip, video_hash: str) -> dict[str, np.ndarray]:
         """The clip's features from the cache: its only entry for the `precomputed` backend, else the entry of these
         extractors (raises `FeatureCacheMiss`)."""

@@ -1,12 +1,13 @@
 """Run Sherlock on one video: decode, extract (with the feature cache), generate, parse events with scores."""
 
 import logging
-import math
 from dataclasses import dataclass
 
 import torch
 
-from processing import AbnormalEvent, SherlockProcessor, post_process_events
+from processing import AbnormalEvent, SherlockProcessor
+
+from .evaluation.predictors import line_scores, scored_events
 
 
 logger = logging.getLogger(__name__)
@@ -20,30 +21,6 @@ class AnalysisResult:
     answer: str
     duration: float  # seconds (float64, rounded to the microsecond)
     timestamps: list[float]  # the sampled frame times in seconds (float64, rounded to the microsecond)
-
-
-def line_scores(answer_ids: list[int], token_logprobs: list[float], tokenizer) -> list[tuple[str, float]]:
-    """Split a generated answer into lines and score each line by its tokens' log-probabilities.
-
-    `score = exp(mean token log-probability)` in (0, 1], the geometric mean of the probabilities of the tokens that
-    produced the line (the token that carries the newline counts for the line it ends; text after a newline inside
-    that token starts the next line).
-    """
-    lines: list[tuple[str, float]] = []
-    carry, start = "", 0
-    for position in range(len(answer_ids)):
-        text = carry + tokenizer.decode(answer_ids[start : position + 1], skip_special_tokens=True)
-        if "\n" in text:
-            *complete, carry = text.split("\n")
-            window = token_logprobs[start : position + 1]
-            score = math.exp(sum(window) / len(window))
-            lines.extend((line, score) for line in complete)
-            start = position + 1
-    tail = carry + tokenizer.decode(answer_ids[start:], skip_special_tokens=True)
-    window = token_logprobs[start:] or token_logprobs[-1:]
-    if tail.strip() and window:
-        lines.append((tail, math.exp(sum(window) / len(window))))
-    return lines
 
 
 @torch.inference_mode()
@@ -101,12 +78,7 @@ def analyze_video(
     logprobs = model.compute_transition_scores(output.sequences, output.scores, normalize_logits=True)[0].tolist()
     answer = processor.tokenizer.decode(answer_ids, skip_special_tokens=True)
     duration = float(metadata["duration"])
-    events = []
-    for line, score in line_scores(answer_ids, logprobs, processor.tokenizer):
-        for event in post_process_events(line, duration=duration):
-            event.score = score
-            events.append(event)
-    events.sort(key=lambda e: (e.start, e.end))
+    events = scored_events(answer_ids, logprobs, processor.tokenizer, duration)
     timestamps = [float(t) for t in metadata["timestamps"]]
     return AnalysisResult(events=events, answer=answer, duration=duration, timestamps=timestamps)
 

@@ -1,7 +1,8 @@
 """The `sherlock` console script.
 
     sherlock analyze VIDEO [--model PATH_OR_ID] [--json] [--cache-dir DIR] [--max-new-tokens N]
-    sherlock evaluate --dataset DIR_OR_ID [--split test] --predictions FILE --output-dir DIR [--lenient] [--fps 8]
+    sherlock evaluate --dataset DIR_OR_ID [--split test] (--model PATH_OR_ID | --predictions FILE) --output-dir DIR
+    sherlock precompute --dataset DIR_OR_ID --processor PATH_OR_ID [--split all] [--cache-dir DIR]
 
 Errors (a bad video, a missing model, a Hub that cannot be reached) are one readable line on stderr and a non-zero exit
 code. The inputs are checked first, with the standard library only (`--help` and input errors answer at once); torch,
@@ -14,8 +15,12 @@ import logging
 import os
 import sys
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .arguments import add_dataclass_arguments
+from .evaluate import EvaluateArguments, UsageError, evaluate_command, format_metrics
+from .precompute import PrecomputeArguments, precompute_command
 
 
 logger = logging.getLogger("sherlock")
@@ -29,15 +34,17 @@ MODEL_FILES = ("config.json", "processor_config.json")
 
 @dataclass
 class AnalyzeArguments:
-    """Arguments of `sherlock analyze`."""
+    """Arguments of `sherlock analyze` (each option's help is its `metadata`)."""
 
-    video: str
-    model: str = DEMO_MODEL  # a local folder, a Hub id, or "demo" (the built-in tiny random model, built if missing)
-    json: bool = False  # print JSON instead of a table
-    cache_dir: str | None = None  # feature cache folder (default: <model>/feature_cache for local models)
-    max_new_tokens: int = 128
-    num_frames: int | None = None  # override the processor's frame count
-    device: str = "cpu"
+    video: str = field(metadata={"help": "path of the video file"})
+    model: str = field(default=DEMO_MODEL, metadata={"help": "model folder or Hub id ('demo': the built-in tiny one)"})
+    json: bool = field(default=False, metadata={"help": "print JSON instead of a table"})
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "feature cache folder (default: <model>/feature_cache for local models)"}
+    )
+    max_new_tokens: int = field(default=128, metadata={"help": "answer budget"})
+    num_frames: int | None = field(default=None, metadata={"help": "frames to sample (default: the processor's, 8)"})
+    device: str = field(default="cpu", metadata={"help": "torch device"})
 
 
 class ModelNotFoundError(OSError):
@@ -88,11 +95,12 @@ def _ask_hub(model_info, repo_id: str) -> Exception | None:
     return outcome[0]
 
 
-def resolve_model(model: str) -> str:
+def resolve_model(model: str, required_files: tuple[str, ...] = MODEL_FILES) -> str:
     """Check `--model` without loading anything heavy; returns what to load it from.
 
     - `demo` stays `demo`;
-    - an existing path must be a Sherlock model folder (`config.json` and `processor_config.json`);
+    - an existing path must be a model folder with `required_files` (default: a Sherlock folder, `config.json` and
+      `processor_config.json`);
     - a Hub id (`org/name`) is looked up in the local cache first: when it is not cached, the Hub must answer within
       `HUB_TIMEOUT` seconds (and not be switched off with `HF_HUB_OFFLINE`); when it is cached but the Hub cannot be
       reached, the cached snapshot folder is used.
@@ -105,9 +113,10 @@ def resolve_model(model: str) -> str:
     if path.exists():
         if not path.is_dir():
             raise ModelNotFoundError(f"model {model!r} is a file: give a model folder, a Hub id or 'demo'")
-        missing = [name for name in MODEL_FILES if not (path / name).is_file()]
+        missing = [name for name in required_files if not (path / name).is_file()]
         if missing:
-            raise ModelNotFoundError(f"model folder {model!r} is not a Sherlock model (no {' or '.join(missing)})")
+            kind = "a Sherlock model" if required_files == MODEL_FILES else "a model folder"
+            raise ModelNotFoundError(f"model folder {model!r} is not {kind} (no {' or '.join(missing)})")
         return str(path)
     if not _looks_like_hub_id(model):
         raise ModelNotFoundError(f"model {model!r} not found: give a model folder, a Hub id or 'demo'")
@@ -144,7 +153,8 @@ def resolve_model(model: str) -> str:
     return model
 
 
-def _quiet_libraries(verbose: bool) -> None:
+def quiet_libraries(verbose: bool) -> None:
+    """Only errors from transformers and huggingface_hub, no download bars (unless `verbose`)."""
     if verbose:
         return
     from huggingface_hub.utils import logging as hub_logging
@@ -155,7 +165,10 @@ def _quiet_libraries(verbose: bool) -> None:
     hub_logging.set_verbosity_error()
 
 
-def _load(args: AnalyzeArguments, model_path: str):
+def load_sherlock(model_path: str, device: str = "cpu", cache_dir: str | None = None, num_frames: int | None = None):
+    """A Sherlock model (eval mode, on `device`) and its processor from a resolved `--model` value ("demo": the
+    built-in tiny random model). The feature cache is `cache_dir`, else the processor's, else `<model>/feature_cache`
+    for a local folder outside the Hub cache."""
     from modeling_sherlock import SherlockForConditionalGeneration
     from processing import SherlockProcessor
 
@@ -168,13 +181,13 @@ def _load(args: AnalyzeArguments, model_path: str):
             "(no trained Sherlock checkpoint exists yet: pass --model for real answers)."
         )
     processor = SherlockProcessor.from_pretrained(model_path)
-    if args.cache_dir is not None:
-        processor.cache_dir = args.cache_dir
+    if cache_dir is not None:
+        processor.cache_dir = cache_dir
     elif processor.cache_dir is None and Path(model_path).is_dir() and not _in_hub_cache(model_path):
         processor.cache_dir = str(Path(model_path) / "feature_cache")
-    if args.num_frames is not None:
-        processor.num_frames = args.num_frames
-    model = SherlockForConditionalGeneration.from_pretrained(model_path).to(args.device).eval()
+    if num_frames is not None:
+        processor.num_frames = num_frames
+    model = SherlockForConditionalGeneration.from_pretrained(model_path).to(device).eval()
     return model, processor
 
 
@@ -211,10 +224,10 @@ def analyze_command(args: AnalyzeArguments, verbose: bool = False) -> int:
 
     check_video_file(args.video)  # before anything heavy: a bad video answers at once
     model_path = resolve_model(args.model)
-    _quiet_libraries(verbose)
+    quiet_libraries(verbose)
     from .analyze import analyze_video
 
-    model, processor = _load(args, model_path)
+    model, processor = load_sherlock(model_path, args.device, args.cache_dir, args.num_frames)
     result = analyze_video(model, processor, args.video, max_new_tokens=args.max_new_tokens)
     if args.json:
         from processing.processing_sherlock import clean_seconds  # 18.72, never 18.719999313354492 or 18.719999
@@ -234,141 +247,32 @@ def analyze_command(args: AnalyzeArguments, verbose: bool = False) -> int:
     return 0
 
 
-@dataclass
-class EvaluateArguments:
-    """Arguments of `sherlock evaluate`."""
-
-    dataset: str  # an M-VAE dataset folder or Hub id (read with `datasets.load_dataset`)
-    output_dir: str  # where metrics.json and per_video.json are written
-    predictions: str | None = None  # a JSONL prediction file (`sherlock.evaluation.predictions`)
-    split: str = "test"
-    lenient: bool = False  # skip malformed prediction lines (counted) instead of failing
-    fps: float = 8.0  # frame rate of the frame-level classification
-    model: str | None = None  # running a model is not built yet
-    compare: str | None = None  # another run's output folder: print both side by side with paired t-tests
-
-
-class UsageError(ValueError):
-    """A command line that cannot work as given (exit code 2)."""
-
-
-def _load_gold_rows(args: EvaluateArguments, verbose: bool) -> list[dict]:
-    """The rows of `args.split` of the dataset, as dicts (`datasets` imported here: the `data` extra)."""
-    try:
-        import datasets
-    except ImportError as error:
-        raise ImportError(
-            "`sherlock evaluate` needs the `datasets` package: pip install 'sherlock-mvae[data]'"
-        ) from error
-    if not verbose:
-        datasets.disable_progress_bars()
-        datasets.logging.set_verbosity_error()
-    try:
-        split = datasets.load_dataset(args.dataset, split=args.split)
-    except (OSError, ValueError, datasets.exceptions.DatasetsError) as error:
-        raise ValueError(
-            f"cannot load split {args.split!r} of dataset {args.dataset!r}: {_one_line(error)}"
-        ) from error
-    missing = [name for name in ("video_id", "events") if name not in split.column_names]
-    if missing:
-        raise ValueError(f"dataset {args.dataset!r} is not an M-VAE dataset (no column {', '.join(missing)})")
-    return list(split)
-
-
-def format_metrics(metrics: dict) -> str:
-    """A short plain-text table of the headline metrics, in percent with two decimals."""
-    rows = [(f"extraction {t}", v) for t, v in metrics["extraction"]["single"].items()]
-    rows += [(f"extraction {t}", v) for t, v in metrics["extraction"]["pair"].items()]
-    rows.append(("extraction quadruple", metrics["extraction"]["quadruple"]))
-    rows += [(f"localization {k}", v) for k, v in metrics["localization"].items()]
-    rows += [(f"classification {k}", metrics["classification"][k]) for k in ("fnr", "f2")]
-    rows += [(f"FNR {scene}", v) for scene, v in metrics["classification"]["per_scene_fnr"].items()]
-    cells = [(name, "-" if value is None or value != value else f"{100 * value:.2f}") for name, value in rows]
-    width = max(len(name) for name, _ in cells)
-    lines = [f"{'metric'.ljust(width)}  value (%)", f"{'-' * width}  ---------"]
-    lines += [f"{name.ljust(width)}  {value.rjust(9)}" for name, value in cells]
-    return "\n".join(lines)
-
-
-def evaluate_command(args: EvaluateArguments, verbose: bool = False) -> int:
-    """`sherlock evaluate`: score a prediction file on a dataset split, write metrics.json and per_video.json."""
-    if args.model is not None:
-        raise UsageError("model runs are not built yet: pass --predictions FILE (a JSONL prediction file) instead")
-    if args.predictions is None:
-        raise UsageError("--predictions FILE is required")
-    predictions_path = Path(args.predictions)
-    if not predictions_path.is_file():
-        raise FileNotFoundError(f"no such predictions file: {args.predictions}")
-    if not (args.fps > 0 and args.fps != float("inf")):
-        raise UsageError(f"--fps must be a positive number, got {args.fps}")
-    output_dir = Path(args.output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise ValueError(f"--output-dir {args.output_dir!r} is a file, not a folder")
-
-    from .evaluation.predictions import read_predictions
-    from .evaluation.scoring import per_video_scores, score, write_metrics
-
-    rows = _load_gold_rows(args, verbose)
-    predictions, report = read_predictions(predictions_path, [row["video_id"] for row in rows], lenient=args.lenient)
-    metrics = score(rows, predictions, fps=args.fps)
-    metrics["details"]["predictions_file"] = {
-        key: report[key] for key in ("lines", "videos", "events", "videos_without_prediction", "skipped")
-    }
-    per_video = per_video_scores(rows, predictions, fps=args.fps)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_metrics(output_dir / "metrics.json", metrics)
-    write_metrics(output_dir / "per_video.json", per_video)
-    counts = metrics["details"]["counts"]
-    print(
-        f"{args.dataset} [{args.split}]: {counts['videos']} videos, {counts['gold_events']} gold events, "
-        f"{counts['predicted_events']} predicted events ({report['videos_without_prediction']} videos without a "
-        "prediction line)"
-    )
-    if report["skipped"]:
-        skipped = ", ".join(f"{reason}: {count}" for reason, count in report["skipped"].items())
-        print(f"skipped {sum(report['skipped'].values())} malformed prediction line(s) ({skipped})")
-    print(format_metrics(metrics))
-    print(f"wrote {output_dir / 'metrics.json'} and {output_dir / 'per_video.json'}")
-    if args.compare is not None:
-        from .evaluation.compare import compare_runs, format_comparison
-
-        comparison = compare_runs(output_dir, Path(args.compare))
-        write_metrics(output_dir / "comparison.json", comparison)
-        print()
-        print(format_comparison(comparison, output_dir.name or "this run", Path(args.compare).name or "other"))
-        print(f"wrote {output_dir / 'comparison.json'}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sherlock", description="Video abnormal event extraction and localization.")
     sub = parser.add_subparsers(dest="command", required=True)
-    analyze = sub.add_parser("analyze", help="find the abnormal events of a video")
-    analyze.add_argument("video", help="path of the video file")
-    defaults = {f.name: f.default for f in fields(AnalyzeArguments) if f.name != "video"}
-    analyze.add_argument("--model", default=defaults["model"], help="model folder or Hub id ('demo': built-in tiny)")
-    analyze.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    analyze.add_argument("--cache-dir", default=None, help="feature cache folder")
-    analyze.add_argument("--max-new-tokens", type=int, default=defaults["max_new_tokens"])
-    analyze.add_argument("--num-frames", type=int, default=None, help="frames to sample (processor default: 8)")
-    analyze.add_argument("--device", default=defaults["device"], help="torch device (default: cpu)")
-    analyze.add_argument("-v", "--verbose", action="store_true", help="log progress")
-    evaluate = sub.add_parser(
-        "evaluate",
-        help="score a prediction file on an M-VAE split (Tables 2-4)",
-        description="Score a JSONL prediction file on an M-VAE dataset split; writes metrics.json and per_video.json.",
-    )
-    evaluate.add_argument("--dataset", required=True, help="M-VAE dataset folder or Hub id")
-    evaluate.add_argument("--split", default="test", help="dataset split (default: test)")
-    evaluate.add_argument("--predictions", default=None, help="JSONL prediction file, one line per video")
-    evaluate.add_argument("--output-dir", required=True, help="folder for metrics.json and per_video.json")
-    evaluate.add_argument("--lenient", action="store_true", help="skip malformed prediction lines (counted)")
-    evaluate.add_argument("--fps", type=float, default=8.0, help="frame rate of the frame-level scores (default: 8)")
-    evaluate.add_argument("--model", default=None, help="(not built yet: pass --predictions)")
-    evaluate.add_argument(
-        "--compare", default=None, help="another run's output folder: both side by side, with paired t-tests"
-    )
-    evaluate.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    commands = [
+        ("analyze", AnalyzeArguments, ("video",), "find the abnormal events of a video", None),
+        (
+            "evaluate",
+            EvaluateArguments,
+            (),
+            "run a model over an M-VAE split (or score a prediction file): metrics, report (Tables 2-4)",
+            "Run a model over an M-VAE split, or score a JSONL prediction file, and write metrics.json, "
+            "per_video.json and report.md. Under `accelerate launch` the split is sharded across the processes.",
+        ),
+        (
+            "precompute",
+            PrecomputeArguments,
+            (),
+            "fill the feature cache with the expert features of a dataset's videos",
+            "Run a Sherlock processor's expert extractors over the videos of a dataset into its feature cache "
+            "(resumable; under `accelerate launch` the videos are sharded across the processes).",
+        ),
+    ]
+    for name, arguments, positional, help_text, description in commands:
+        command = sub.add_parser(name, help=help_text, description=description or help_text)
+        add_dataclass_arguments(command, arguments, positional)
+        command.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return parser
 
 
@@ -384,14 +288,18 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if namespace.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     values = {k: v for k, v in vars(namespace).items() if k not in ("command", "verbose")}
-    if namespace.command == "evaluate":
+    if namespace.command in ("evaluate", "precompute"):
+        arguments, command = {
+            "evaluate": (EvaluateArguments, evaluate_command),
+            "precompute": (PrecomputeArguments, precompute_command),
+        }[namespace.command]
         try:
-            return evaluate_command(EvaluateArguments(**values), verbose=namespace.verbose)
+            return command(arguments(**values), verbose=namespace.verbose)
         except UsageError as error:
-            print(f"sherlock evaluate: error: {_one_line(error)}", file=sys.stderr)
+            print(f"sherlock {namespace.command}: error: {_one_line(error)}", file=sys.stderr)
             return 2
-        except (OSError, ValueError, ImportError) as error:
-            print(f"sherlock evaluate: error: {_one_line(error)}", file=sys.stderr)
+        except (OSError, ValueError, ImportError, RuntimeError) as error:
+            print(f"sherlock {namespace.command}: error: {_one_line(error)}", file=sys.stderr)
             return 1
 
     from processing.video_check_sherlock import VideoDecodeError

@@ -267,8 +267,9 @@ def test_cli_errors_are_one_line_with_an_exit_code(dataset_dir, tmp_path, capsys
     predictions = write_jsonl(tmp_path / "p.jsonl", perfect_predictions())
     base = ["evaluate", "--dataset", str(dataset_dir), "--output-dir", str(tmp_path / "o")]
     cases = [
-        ([*base, "--predictions", str(predictions), "--model", "demo"], 2, "model runs are not built yet"),
-        (base, 2, "--predictions FILE is required"),
+        ([*base, "--predictions", str(predictions), "--model", "demo"], 2, "give exactly one of --model"),
+        (base, 2, "give exactly one of --model"),
+        ([*base, "--model", "demo", "--batch-size", "0"], 2, "--batch-size must be >= 1"),
         ([*base, "--predictions", str(tmp_path / "missing.jsonl")], 1, "no such predictions file"),
         ([*base, "--predictions", str(predictions), "--fps", "0"], 2, "--fps must be a positive number"),
         ([*base, "--predictions", str(predictions), "--split", "train"], 1, "cannot load split 'train'"),
@@ -350,3 +351,19 @@ def test_compare_refuses_runs_over_different_videos(tmp_path):
         compare_runs(tmp_path / "a", tmp_path / "b")
     with pytest.raises(FileNotFoundError, match="is not an evaluation run: no metrics.json"):
         compare_runs(tmp_path / "a", tmp_path / "missing")
+
+
+def test_gate_weights_are_read_back_and_checked(tmp_path):
+    path = tmp_path / "p.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        write_predictions_line(handle, "v1", None, [], gate_weights={"action": 0.75, "global": 0.25})
+        write_predictions_line(handle, "v2", None, [])
+    assert '"gate_weights": {"action": 0.75, "global": 0.25}' in path.read_text().splitlines()[0]
+    _, report = read_predictions(path, ["v1", "v2"])
+    assert report["gate_weights"] == {"v1": {"action": 0.75, "global": 0.25}}
+    for bad in ('{"action": -0.1}', '{"action": "high"}', "[0.5, 0.5]", '{"action": true}'):
+        path.write_text(f'{{"video_id": "v1", "events": [], "gate_weights": {bad}}}\n')
+        with pytest.raises(ValueError, match="line 1: `gate_weights` must map expert names"):
+            read_predictions(path, ["v1"])
+        _, report = read_predictions(path, ["v1"], lenient=True)
+        assert report["skipped"] == {"bad_gate_weights": 1}

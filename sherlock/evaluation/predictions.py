@@ -12,6 +12,8 @@ One line per video, a JSON object:
   refused), times are >= 0 and `end >= start`; the quadruple fields are strings. Any other key is refused, so that a
   misspelt field (`"event-type"`) cannot silently become a missing value.
 - `answer` (string or null, optional): the raw text the model generated, kept for inspection, not scored.
+- `gate_weights` (object or null, optional): for models with an expert gate, the video's mean gate weight per expert
+  (`{"action": 0.25, ...}`, finite numbers >= 0), shown in the report (the paper's Figure 6); not scored.
 - Other top-level keys are allowed and ignored (room for e.g. a model name); blank lines are skipped.
 
 A video of the split missing from the file has no prediction (its gold events are all missed); the count is in the
@@ -41,6 +43,7 @@ SKIP_REASONS = (
     "missing_events",
     "bad_answer",
     "bad_event",
+    "bad_gate_weights",
 )
 
 
@@ -80,7 +83,7 @@ def _parse_event(index: int, item) -> EvalEvent:
     return event
 
 
-def _parse_line(text: str, known: set, seen: set) -> tuple[str, list[EvalEvent]]:
+def _parse_line(text: str, known: set, seen: set) -> tuple[str, list[EvalEvent], dict | None]:
     try:
         record = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as error:
@@ -99,12 +102,21 @@ def _parse_line(text: str, known: set, seen: set) -> tuple[str, list[EvalEvent]]
     answer = record.get("answer")
     if answer is not None and not isinstance(answer, str):
         raise _LineError("bad_answer", f"`answer` must be a string or null, got {type(answer).__name__}")
+    gate_weights = record.get("gate_weights")
+    if gate_weights is not None and not (
+        isinstance(gate_weights, dict) and all(isinstance(k, str) and _is_number(v) for k, v in gate_weights.items())
+    ):
+        raise _LineError("bad_gate_weights", "`gate_weights` must be an object of expert names to finite numbers")
     if "events" not in record:
         raise _LineError("missing_events", f"no `events` for video {video_id!r}")
     events = record["events"]
     if not isinstance(events, list):
         raise _LineError("bad_event", f"`events` must be a list, got {type(events).__name__}")
-    return video_id, [_parse_event(index, item) for index, item in enumerate(events)]
+    return video_id, [_parse_event(index, item) for index, item in enumerate(events)], gate_weights
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def read_predictions(
@@ -122,8 +134,8 @@ def read_predictions(
         `(predictions, report)`: `predictions` is `{video_id: [EvalEvent, ...]}` in file order; `report` is
         `{"path", "lines" (non-blank lines read), "videos" (lines kept), "events" (events kept),
         "videos_without_prediction" (known videos absent from the file), "skipped": {reason: count}}` (reasons in
-        `SKIP_REASONS`, only those that occurred), and `"first_skipped"` (the message of the first skipped line, or
-        None).
+        `SKIP_REASONS`, only those that occurred), `"first_skipped"` (the message of the first skipped line, or
+        None) and `"gate_weights"` (`{video_id: {expert: weight}}` for the lines that carry them).
 
     Raises:
         `ValueError("<path>, line <n>: <reason>")` for the first malformed line when `lenient` is false;
@@ -133,6 +145,7 @@ def read_predictions(
     known = {str(video_id) for video_id in known_video_ids}
     predictions: dict[str, list[EvalEvent]] = {}
     report = {"path": str(path), "lines": 0, "videos": 0, "events": 0, "skipped": {}, "first_skipped": None}
+    gate_weights: dict[str, dict[str, float]] = {}
     if path.is_dir():
         raise ValueError(f"The predictions path {str(path)!r} is a directory, not a JSONL file.")
     with path.open(encoding="utf-8") as handle:
@@ -141,7 +154,7 @@ def read_predictions(
                 continue
             report["lines"] += 1
             try:
-                video_id, events = _parse_line(text, known, set(predictions))
+                video_id, events, weights = _parse_line(text, known, predictions.keys())
             except _LineError as error:
                 message = f"{path}, line {number}: {error}"
                 if not lenient:
@@ -151,19 +164,24 @@ def read_predictions(
                 logger.warning("Skipped %s", message)
                 continue
             predictions[video_id] = events
+            if weights is not None:
+                gate_weights[video_id] = {name: float(value) for name, value in weights.items()}
             report["videos"] += 1
             report["events"] += len(events)
     report["skipped"] = dict(sorted(report["skipped"].items()))
     report["videos_without_prediction"] = len(known - set(predictions))
+    report["gate_weights"] = gate_weights
     if report["videos_without_prediction"]:
         logger.info("%d video(s) have no prediction line in %s", report["videos_without_prediction"], path)
     return predictions, report
 
 
-def write_predictions_line(handle, video_id: str, answer: str | None, events: Iterable) -> None:
-    """Write one prediction line (format in the module docstring) to the text `handle`: sorted keys, no NaN, one
-    line ending with a newline. `events` are `EvalEvent`s, `AbnormalEvent`s or dicts (see `as_event`); each is
-    written with all seven keys.
+def prediction_line(
+    video_id: str, answer: str | None, events: Iterable, gate_weights: dict[str, float] | None = None
+) -> str:
+    """One prediction line (format in the module docstring), ending with a newline: sorted keys, no NaN. `events`
+    are `EvalEvent`s, `AbnormalEvent`s or dicts (see `as_event`); each is written with all seven keys. `gate_weights`
+    is written only when given.
 
     Raises:
         `ValueError` for an empty or non-string `video_id`, a non-string `answer`, a malformed event or a
@@ -177,13 +195,17 @@ def write_predictions_line(handle, video_id: str, answer: str | None, events: It
     for item in events:
         event = as_event(item)
         records.append({name: getattr(event, name) for name in EVENT_KEYS})
-    line = json.dumps(
-        {"video_id": video_id, "answer": answer, "events": records},
-        sort_keys=True,
-        ensure_ascii=False,
-        allow_nan=False,
-    )
-    handle.write(line + "\n")
+    record = {"video_id": video_id, "answer": answer, "events": records}
+    if gate_weights is not None:
+        record["gate_weights"] = {str(name): float(value) for name, value in gate_weights.items()}
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-__all__ = ["EVENT_KEYS", "SKIP_REASONS", "read_predictions", "write_predictions_line"]
+def write_predictions_line(
+    handle, video_id: str, answer: str | None, events: Iterable, gate_weights: dict[str, float] | None = None
+) -> None:
+    """Write `prediction_line(...)` to the text `handle`."""
+    handle.write(prediction_line(video_id, answer, events, gate_weights))
+
+
+__all__ = ["EVENT_KEYS", "SKIP_REASONS", "prediction_line", "read_predictions", "write_predictions_line"]

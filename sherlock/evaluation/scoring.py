@@ -167,7 +167,16 @@ def score(gold_rows: Iterable[Mapping], predictions: Mapping, fps: float = 8.0) 
             },
             "per_second": {
                 key: per_second[key]
-                for key in ("fnr", "f2", "precision", "recall", "positive_frames", "frames", "per_scene_fnr")
+                for key in (
+                    "fnr",
+                    "f2",
+                    "precision",
+                    "recall",
+                    "positive_frames",
+                    "frames",
+                    "per_scene_fnr",
+                    "per_scene_f2",
+                )
             },
             "counts": {
                 "videos": len(gold),

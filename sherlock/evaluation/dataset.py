@@ -1,0 +1,89 @@
+"""The videos of an M-VAE split: the rows (`load_dataset` on a folder or Hub id) and where their files are."""
+
+import os
+from pathlib import Path
+
+from .predictors import VideoItem
+
+
+VIDEO_FOLDER = "videos"
+"""The video folder of a dataset folder (`<dataset>/videos/`, where `sherlock-build-synthetic` writes them)."""
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message (its type name when empty)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def load_split_rows(dataset: str, split: str, verbose: bool = False) -> list[dict]:
+    """The rows of `split` of an M-VAE dataset (a folder or Hub id, read with `datasets.load_dataset`), as dicts.
+
+    `split="all"` gives the rows of every split (in the dataset's split order).
+
+    Raises:
+        `ImportError` naming the `data` extra when `datasets` is missing; `ValueError` (one line) when the split
+        cannot be loaded or the rows are not M-VAE rows (`video_id`, `events`).
+    """
+    try:
+        import datasets
+    except ImportError as error:
+        raise ImportError("this command needs the `datasets` package: pip install 'sherlock-mvae[data]'") from error
+    if not verbose:
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+    try:
+        loaded = datasets.load_dataset(dataset, split=None if split == "all" else split)
+    except (OSError, ValueError, datasets.exceptions.DatasetsError) as error:
+        raise ValueError(f"cannot load split {split!r} of dataset {dataset!r}: {one_line(error)}") from error
+    parts = list(loaded.values()) if split == "all" else [loaded]
+    for part in parts:
+        missing = [name for name in ("video_id", "events") if name not in part.column_names]
+        if missing:
+            raise ValueError(f"dataset {dataset!r} is not an M-VAE dataset (no column {', '.join(missing)})")
+    return [row for part in parts for row in part]
+
+
+def resolve_video_root(dataset: str, video_root: str | None) -> Path:
+    """`video_root` when given, else `<dataset>/videos` for a dataset folder that has one.
+
+    Raises:
+        `ValueError` (one line) when neither gives an existing folder.
+    """
+    if video_root is not None:
+        root = Path(os.path.expanduser(video_root))
+        if not root.is_dir():
+            raise ValueError(f"--video-root {video_root!r} is not a folder")
+        return root
+    default = Path(os.path.expanduser(dataset)) / VIDEO_FOLDER
+    if default.is_dir():
+        return default
+    raise ValueError(
+        f"where are the videos of {dataset!r}? Give --video-root (the folder the `video` column is relative to)"
+    )
+
+
+def video_items(rows: list[dict], video_root: Path) -> list[VideoItem]:
+    """One `VideoItem` per row (`video_root / row["video"]`), in row order.
+
+    Raises:
+        `ValueError` (one line) for rows without a `video` file name and when video files are missing (how many,
+        and the first few).
+    """
+    items, missing = [], []
+    for row in rows:
+        name = row.get("video")
+        if not name:
+            raise ValueError(f"row {row.get('video_id')!r} has no `video` file name")
+        path = video_root / name
+        if not path.is_file():
+            missing.append(str(path))
+        items.append(VideoItem(video_id=str(row["video_id"]), path=str(path)))
+    if missing:
+        raise ValueError(
+            f"{len(missing)} of {len(rows)} video files are missing under {video_root} (e.g. {missing[0]})"
+        )
+    return items
+
+
+__all__ = ["VIDEO_FOLDER", "load_split_rows", "one_line", "resolve_video_root", "video_items"]

@@ -1,0 +1,148 @@
+"""`SherlockPredictor`: a Sherlock model and its processor as a predictor of `sherlock evaluate --model`
+(interface in `predictors.py`)."""
+
+from contextlib import contextmanager
+
+import torch
+
+from .predictors import (
+    VideoItem,
+    VideoPrediction,
+    checked_batch,
+    eos_token_ids,
+    generated_answers,
+    scored_events,
+    timed,
+)
+
+
+@contextmanager
+def _timed_methods(obj, phases: dict[str, str], timings: dict[str, float]):
+    """While active, calls of `obj.<name>()` add their wall time to `timings[phases[name]]` (instance attributes
+    shadow the methods; removed on exit)."""
+    for name, phase in phases.items():
+        method = getattr(obj, name)
+
+        def wrapper(*args, _method=method, _phase=phase, **kwargs):
+            with timed(timings, _phase):
+                return _method(*args, **kwargs)
+
+        setattr(obj, name, wrapper)
+    try:
+        yield
+    finally:
+        for name in phases:
+            obj.__dict__.pop(name, None)
+
+
+class _GateRecorder:
+    """Records the gate weights of the first (prefill) forward of `generate`: `(batch, video tokens, experts)`.
+    Without a gate (`config.gate` not "soft"), the experts are averaged: every weight is `1 / experts`."""
+
+    def __init__(self, model):
+        self.model = model
+        self.weights = None
+
+    def __enter__(self):
+        self.weights = None
+        gate = getattr(self.model.model, "expert_gate", None)
+        self.handle = gate.register_forward_hook(self._record) if gate is not None else None
+        return self
+
+    def _record(self, module, inputs, output):
+        if self.weights is None:
+            weights = output[1]
+            self.weights = weights.detach().float().reshape(weights.shape[0], -1, weights.shape[-1]).cpu()
+
+    def __exit__(self, *exc):
+        if self.handle is not None:
+            self.handle.remove()
+
+    def per_video(self, batch_size: int) -> list[dict[str, float]]:
+        """Each video's mean gate weight per expert (`{expert: weight}`, in `config.experts` order)."""
+        experts = list(self.model.config.experts)
+        if self.weights is None:
+            mean = torch.full((batch_size, len(experts)), 1.0 / len(experts))
+        else:
+            mean = self.weights.mean(dim=1)
+        return [{name: round(float(value), 6) for name, value in zip(experts, row)} for row in mean]
+
+
+class SherlockPredictor:
+    """Runs a `SherlockForConditionalGeneration` with its `SherlockProcessor` over batches of videos.
+
+    Greedy decoding by default; each event is scored by the mean token probability of its answer line, and each video
+    gets its mean gate weight per expert (the paper's Figure 6). The processor's feature cache (`cache_dir`) is used
+    as usual, so a second run over the same videos skips the extractors.
+
+    Args:
+        model: the model (in eval mode, on its device).
+        processor: its processor; its tokenizer pads on the left for batched generation (set here).
+        max_new_tokens (`int`, *optional*, defaults to 128): the answer budget.
+        name (`str`, *optional*): what `settings()` names the model (defaults to `model.name_or_path`).
+        generation_kwargs: passed to `model.generate` (e.g. `num_beams`).
+    """
+
+    def __init__(self, model, processor, max_new_tokens: int = 128, name: str | None = None, **generation_kwargs):
+        self.model = model
+        self.processor = processor
+        self.max_new_tokens = max_new_tokens
+        self.name = name or str(getattr(model, "name_or_path", "") or type(model).__name__)
+        self.generation_kwargs = generation_kwargs
+        processor.tokenizer.padding_side = "left"  # prompts end where generation starts
+
+    def settings(self) -> dict:
+        """What determines the answers: the model, the frame sampling, the extractors and the generation settings."""
+        return {
+            "kind": "sherlock",
+            "model": self.name,
+            "num_frames": self.processor.num_frames,
+            "fps": self.processor.fps,
+            "extractors": self.processor.extractors,
+            "max_new_tokens": self.max_new_tokens,
+            "generation": {key: repr(value) for key, value in sorted(self.generation_kwargs.items())},
+        }
+
+    @torch.inference_mode()
+    def predict(self, videos: list[VideoItem], timings: dict[str, float]) -> list[VideoPrediction]:
+        """Answer one batch of videos (`predictors.py`); adds decode / extract / preprocess / generate / parse
+        seconds to `timings`."""
+        inner: dict[str, float] = {}
+        with (
+            timed(timings, "preprocess"),
+            _timed_methods(self.processor, {"load_video": "decode", "extract_features": "extract"}, inner),
+        ):
+            inputs = self.processor(videos=[video.path for video in videos], return_metadata=True)
+        for phase, seconds in inner.items():  # `preprocess` is what the processor spent besides decoding, extracting
+            timings[phase] = timings.get(phase, 0.0) + seconds
+            timings["preprocess"] -= seconds
+        metadata = inputs.pop("video_metadata")
+        inputs = inputs.to(self.model.device)
+        tokenizer = self.processor.tokenizer
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        settings = {
+            "max_new_tokens": self.max_new_tokens,
+            "do_sample": False,
+            "pad_token_id": pad,
+            **self.generation_kwargs,
+            "return_dict_in_generate": True,
+            "output_scores": True,
+        }
+        with timed(timings, "generate"), _GateRecorder(self.model) as gates:
+            output = self.model.generate(**inputs, **settings)
+        with timed(timings, "parse"):
+            answers = generated_answers(
+                self.model, output, inputs["input_ids"].shape[1], eos_token_ids(self.model, tokenizer)
+            )
+            predictions = [
+                VideoPrediction(
+                    answer=tokenizer.decode(ids, skip_special_tokens=True),
+                    events=scored_events(ids, logprobs, tokenizer, float(meta["duration"])),
+                    gate_weights=weights,
+                )
+                for (ids, logprobs), meta, weights in zip(answers, metadata, gates.per_video(len(videos)))
+            ]
+        return checked_batch(predictions, videos)
+
+
+__all__ = ["SherlockPredictor"]

@@ -1,0 +1,323 @@
+"""`sherlock evaluate --model`: batched, resumable, sharded model runs (the runner), with a fake predictor for the
+exact bookkeeping and the tiny demo model end to end (a killed run resumed; `accelerate launch` with 2 processes)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from dataset_scripts.build_synthetic import SyntheticArguments
+from dataset_scripts.synthetic_build import build_synthetic
+from processing import AbnormalEvent
+from sherlock.cli import main
+from sherlock.demo import ensure_demo_model
+from sherlock.evaluation import runner
+from sherlock.evaluation.predictors import VideoItem, VideoPrediction, add_time
+from sherlock.evaluation.runner import RunConfigMismatch, batches_of, read_done, repair_tail, run_predictions
+
+
+REPO = Path(__file__).resolve().parents[1]
+REPORT_FILES = (
+    "predictions.jsonl",
+    "run_config.json",
+    "metrics.json",
+    "per_video.json",
+    "report.md",
+    "per_scene_fnr.png",
+    "gate_weights.csv",
+    "gate_weights.png",
+    "run_summary.json",
+)
+
+
+class BatchEcho:
+    """A predictor whose answer names the video's whole batch: it changes if a video lands in another batch."""
+
+    def __init__(self, fail_after: int | None = None):
+        self.calls = []
+        self.fail_after = fail_after
+
+    def settings(self):
+        return {"kind": "echo"}
+
+    def predict(self, videos, timings):
+        if self.fail_after is not None and len(self.calls) == self.fail_after:
+            raise KeyboardInterrupt("killed")
+        self.calls.append([video.video_id for video in videos])
+        add_time(timings, "generate", 0.5)
+        batch = "+".join(video.video_id for video in videos)
+        return [
+            VideoPrediction(
+                answer=f"{video.video_id} in {batch}",
+                events=[AbnormalEvent(1.0, 2.0, "man", "Fighting", "none", "Street", score=0.5)],
+                gate_weights={"action": 0.5, "global": 0.5},
+            )
+            for video in videos
+        ]
+
+
+class ThreadedProcesses:
+    """`world` threads standing in for the processes of `accelerate launch`: a real barrier, a real gather."""
+
+    def __init__(self, world: int):
+        self.world = world
+        self.barrier = threading.Barrier(world, timeout=30)
+        self.gathered = {}
+
+    def state(self, rank: int):
+        processes = self
+
+        class State:
+            process_index, num_processes, is_main_process = rank, processes.world, rank == 0
+
+            def wait_for_everyone(self):
+                processes.barrier.wait()
+
+        return State()
+
+    def gather(self, state, value):
+        self.gathered[state.process_index] = value
+        self.barrier.wait()
+        return [self.gathered[rank] for rank in range(self.world)]
+
+    def run(self, target):
+        """`target(rank)` in every thread; returns the results by rank (re-raises the first error)."""
+        results, errors = {}, []
+
+        def work(rank):
+            try:
+                results[rank] = target(rank)
+            except BaseException as error:  # noqa: B036 - reported to the test below
+                errors.append(error)
+                self.barrier.abort()
+
+        threads = [threading.Thread(target=work, args=(rank,)) for rank in range(self.world)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return results
+
+
+ITEMS = [VideoItem(f"v{i}", f"/videos/v{i}.mp4") for i in range(7)]
+
+
+def _run(folder, predictor=None, **kwargs):
+    return run_predictions(predictor or BatchEcho(), ITEMS, folder, progress=False, **kwargs)
+
+
+def test_batches_are_consecutive_and_cover_every_video():
+    assert [[v.video_id for v in b] for b in batches_of(ITEMS, 3)] == [["v0", "v1", "v2"], ["v3", "v4", "v5"], ["v6"]]
+    with pytest.raises(ValueError, match="batch_size"):
+        batches_of(ITEMS, 0)
+
+
+def test_one_process_writes_every_video_in_dataset_order(tmp_path):
+    summary = _run(tmp_path, batch_size=3)
+    lines = (tmp_path / "predictions.jsonl").read_text().splitlines()
+    assert [json.loads(line)["video_id"] for line in lines] == [item.video_id for item in ITEMS]
+    assert json.loads(lines[4])["answer"] == "v4 in v3+v4+v5"
+    assert json.loads(lines[0])["gate_weights"] == {"action": 0.5, "global": 0.5}
+    assert summary["predicted"] == 7 and summary["resumed"] == 0 and summary["timings"]["generate"] == 1.5
+    assert not list(tmp_path.glob("predictions.part-*"))
+    config = json.loads((tmp_path / "run_config.json").read_text())
+    assert config == {"batch_size": 3, "predictor": {"kind": "echo"}, "videos": 7}
+
+
+def test_shards_merge_to_the_one_process_predictions(tmp_path, monkeypatch):
+    _run(tmp_path / "one", batch_size=2)
+    processes = ThreadedProcesses(3)
+    monkeypatch.setattr(runner, "gather", processes.gather)
+    predictors = [BatchEcho() for _ in range(3)]
+    summaries = processes.run(
+        lambda rank: _run(tmp_path / "three", predictor=predictors[rank], batch_size=2, state=processes.state(rank))
+    )
+    # batches [v0 v1] [v2 v3] [v4 v5] [v6]: batch b runs on process b % 3
+    assert [p.calls for p in predictors] == [[["v0", "v1"], ["v6"]], [["v2", "v3"]], [["v4", "v5"]]]
+    assert (tmp_path / "three" / "predictions.jsonl").read_bytes() == (
+        tmp_path / "one" / "predictions.jsonl"
+    ).read_bytes()
+    assert all(summary["predicted"] == 7 and summary["processes"] == 3 for summary in summaries.values())
+    assert not list((tmp_path / "three").glob("predictions.part-*"))
+
+
+def test_a_killed_run_resumes_with_the_same_batches(tmp_path):
+    _run(tmp_path / "full", batch_size=3)
+    folder = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        _run(folder, predictor=BatchEcho(fail_after=1), batch_size=3)
+    part = folder / "predictions.part-00000.jsonl"
+    assert len(part.read_text().splitlines()) == 3
+    # a kill in the middle of the next write: the first line of the batch complete, the second cut off
+    with part.open("a") as handle:
+        handle.write('{"answer": "v3 in v3+v4+v5", "events": [], "video_id": "v3"}\n{"answer": "v4 in')
+    resumed = BatchEcho()
+    summary = _run(folder, predictor=resumed, batch_size=3)
+    assert resumed.calls == [["v3", "v4", "v5"], ["v6"]]  # the cut batch re-runs whole, the first is skipped
+    assert summary["resumed"] == 4 and summary["predicted"] == 3
+    lines = (folder / "predictions.jsonl").read_text().splitlines()
+    full = (tmp_path / "full" / "predictions.jsonl").read_text().splitlines()
+    assert lines[:3] == full[:3] and lines[4:] == full[4:]
+    assert lines[3] == '{"answer": "v3 in v3+v4+v5", "events": [], "video_id": "v3"}'  # the line written before
+
+
+def test_another_configuration_is_refused_and_overwrite_starts_afresh(tmp_path):
+    _run(tmp_path, batch_size=3)
+    with pytest.raises(RunConfigMismatch, match="different batch_size"):
+        _run(tmp_path, batch_size=2)
+    again = BatchEcho()
+    _run(tmp_path, predictor=again, batch_size=2, overwrite=True)
+    assert len(again.calls) == 4
+    stray = tmp_path / "other"
+    stray.mkdir()
+    (stray / "predictions.jsonl").write_text("")
+    with pytest.raises(RunConfigMismatch, match="without run_config.json"):
+        _run(stray)
+
+
+def test_repair_tail_drops_only_a_partial_last_line(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"video_id": "a"}\n{"video_id": "b"}\n{"vid')
+    assert repair_tail(path) and path.read_text() == '{"video_id": "a"}\n{"video_id": "b"}\n'
+    assert not repair_tail(path) and list(read_done(tmp_path)) == []  # p.jsonl is not a prediction file name
+    (tmp_path / "predictions.jsonl").write_text('{"video_id": "a"}\nnot json\n')
+    with pytest.raises(ValueError, match="predictions.jsonl, line 2"):
+        read_done(tmp_path)
+
+
+# --- the tiny demo model end to end ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synthetic")
+    args = SyntheticArguments(
+        output_dir=str(folder), seed=5, num_videos=10, num_frames=4, duration=4.0, size="96x64", num_workers=1
+    )
+    build_synthetic(args)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return ensure_demo_model(tmp_path_factory.mktemp("demo") / "model")
+
+
+def _evaluate_argv(synthetic, model_dir, output, *extra):
+    return [
+        "evaluate",
+        "--dataset",
+        str(synthetic),
+        "--split",
+        "train",
+        "--model",
+        str(model_dir),
+        "--output-dir",
+        str(output),
+        "--batch-size",
+        "2",
+        "--max-new-tokens",
+        "24",
+        *extra,
+    ]
+
+
+def _environment(**extra):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **extra}
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(synthetic, model_dir, tmp_path_factory):
+    output = tmp_path_factory.mktemp("runs") / "uninterrupted"
+    assert main(_evaluate_argv(synthetic, model_dir, output)) == 0
+    return output
+
+
+def test_a_model_run_writes_every_report_file(uninterrupted):
+    for name in REPORT_FILES:
+        assert (uninterrupted / name).is_file(), name
+    assert list((uninterrupted / "timelines").glob("*.png"))
+    lines = (uninterrupted / "predictions.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert all(set(r["gate_weights"]) == {"action", "object_relation", "background", "global"} for r in records)
+    assert all(abs(sum(r["gate_weights"].values()) - 1.0) < 1e-4 for r in records)
+    summary = json.loads((uninterrupted / "run_summary.json").read_text())
+    assert summary["predicted"] == len(records) and summary["processes"] == 1 and summary["videos_per_second"] > 0
+    assert set(summary["phase_share"]) == {"decode", "extract", "preprocess", "generate", "parse", "score"}
+
+
+def test_a_killed_model_run_restarts_where_it_stopped(synthetic, model_dir, uninterrupted, tmp_path):
+    output = tmp_path / "killed"
+    command = [sys.executable, "-m", "sherlock.cli", *_evaluate_argv(synthetic, model_dir, output)]
+    process = subprocess.Popen(
+        command, cwd=REPO, env=_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    part = output / "predictions.part-00000.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if part.is_file() and part.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = part.read_text().count("\n")
+    total = len((uninterrupted / "predictions.jsonl").read_text().splitlines())
+    assert 2 <= done < total and not (output / "predictions.jsonl").exists(), (done, process.stderr.read()[-2000:])
+    assert main(_evaluate_argv(synthetic, model_dir, output)) == 0
+    assert (output / "predictions.jsonl").read_bytes() == (uninterrupted / "predictions.jsonl").read_bytes()
+    assert json.loads((output / "run_summary.json").read_text())["resumed"] == done
+
+
+def _accelerate(arguments, timeout=300):
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "sherlock.cli", *arguments,
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, env=_environment(), capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_two_processes_under_accelerate_give_the_one_process_predictions(
+    synthetic, model_dir, uninterrupted, tmp_path
+):
+    output = tmp_path / "two"
+    result = _accelerate(_evaluate_argv(synthetic, model_dir, output))
+    assert "with 2 process(es)" in result.stdout
+    assert (output / "predictions.jsonl").read_bytes() == (uninterrupted / "predictions.jsonl").read_bytes()
+    assert (output / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
+
+
+def _cache_files(folder: Path) -> dict[str, bytes]:
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            if path.suffix == ".json":  # manifests: everything but when the entry was written
+                manifest = json.loads(data)
+                manifest.pop("created", None)
+                data = json.dumps(manifest, sort_keys=True).encode()
+            files[str(path.relative_to(folder))] = data
+    return files
+
+
+def test_precompute_fills_the_same_cache_with_one_or_two_processes(synthetic, model_dir, tmp_path, capsys):
+    base = ["precompute", "--dataset", str(synthetic), "--processor", str(model_dir)]
+    assert main([*base, "--cache-dir", str(tmp_path / "one")]) == 0
+    assert "10 computed, 0 already in" in capsys.readouterr().out
+    result = _accelerate([*base, "--cache-dir", str(tmp_path / "two")])
+    assert "with 2 process(es)" in result.stdout and "10 computed" in result.stdout
+    one, two = _cache_files(tmp_path / "one"), _cache_files(tmp_path / "two")
+    assert len(one) == 20 and one == two  # 10 videos: a safetensors file and a manifest each
+    assert main([*base, "--cache-dir", str(tmp_path / "one")]) == 0
+    assert "0 computed, 10 already in" in capsys.readouterr().out
