@@ -104,9 +104,10 @@ def _parse_line(text: str, known: set, seen: set) -> tuple[str, list[EvalEvent],
         raise _LineError("bad_answer", f"`answer` must be a string or null, got {type(answer).__name__}")
     gate_weights = record.get("gate_weights")
     if gate_weights is not None and not (
-        isinstance(gate_weights, dict) and all(isinstance(k, str) and _is_number(v) for k, v in gate_weights.items())
+        isinstance(gate_weights, dict)
+        and all(isinstance(k, str) and _is_number(v) and v >= 0 for k, v in gate_weights.items())
     ):
-        raise _LineError("bad_gate_weights", "`gate_weights` must be an object of expert names to finite numbers")
+        raise _LineError("bad_gate_weights", "`gate_weights` must map expert names to finite numbers >= 0")
     if "events" not in record:
         raise _LineError("missing_events", f"no `events` for video {video_id!r}")
     events = record["events"]
