@@ -16,6 +16,8 @@ from pathlib import Path
 
 logger = logging.getLogger("sherlock")
 
+JUDGE_TARGETS = ("subject", "event_type", "object", "scene", "quadruple")  # as `evaluation.judges.JUDGE_TARGETS`
+
 
 def _help(text: str, default=None):
     return field(default=default, metadata={"help": text})
@@ -76,7 +78,7 @@ def format_metrics(metrics: dict) -> str:
     rows += [(f"classification {k}", metrics["classification"][k]) for k in ("fnr", "f2")]
     rows += [(f"FNR {scene}", v) for scene, v in metrics["classification"]["per_scene_fnr"].items()]
     for judge, scores in metrics.get("judges", {}).items():
-        rows += [(f"{judge} judge {t}", v) for t, v in scores.items()]
+        rows += [(f"judge {judge}: {t}", scores[t]) for t in JUDGE_TARGETS]
     cells = [(name, "-" if value is None or value != value else f"{100 * value:.2f}") for name, value in rows]
     width = max(len(name) for name, _ in cells)
     lines = [f"{'metric'.ljust(width)}  value (%)", f"{'-' * width}  ---------"]
@@ -135,10 +137,17 @@ def run_model(args: EvaluateArguments, rows: list[dict], verbose: bool) -> dict 
     return summary if state.is_main_process else None
 
 
-def _judge_scores(specs: list[str], gold: dict, predictions: dict) -> dict:
+def _judge_scores(specs: list[str], gold: dict, predictions: dict, device: str, verbose: bool) -> dict:
+    """`{spec: {target: score, "videos", ..., "settings"}}` of each `--judge` (see `evaluation.judges`)."""
+    from .cli import quiet_libraries
     from .evaluation.judges import build_judge
 
-    return {spec: build_judge(spec).score(gold, predictions)["scores"] for spec in specs}
+    quiet_libraries(verbose)
+    scores = {}
+    for spec in specs:
+        judge = build_judge(spec, device=device)
+        scores[spec] = {**judge.score(gold, predictions), "settings": judge.settings()}
+    return scores
 
 
 def evaluate_command(args: EvaluateArguments, verbose: bool = False) -> int:
@@ -169,7 +178,7 @@ def evaluate_command(args: EvaluateArguments, verbose: bool = False) -> int:
     }
     gold, durations = gold_from_rows(rows)
     if args.judge:
-        metrics["judges"] = _judge_scores(args.judge, gold, predictions)
+        metrics["judges"] = _judge_scores(args.judge, gold, predictions, args.device or "cpu", verbose)
     per_video = per_video_scores(rows, predictions, fps=args.fps)
     output_dir.mkdir(parents=True, exist_ok=True)
     write_metrics(output_dir / "metrics.json", metrics)

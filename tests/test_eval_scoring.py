@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -367,3 +368,19 @@ def test_gate_weights_are_read_back_and_checked(tmp_path):
             read_predictions(path, ["v1"])
         _, report = read_predictions(path, ["v1"], lenient=True)
         assert report["skipped"] == {"bad_gate_weights": 1}
+
+
+def test_cli_judge_scores_go_into_metrics_and_report(dataset_dir, tmp_path, capsys):
+    perfect = write_jsonl(tmp_path / "perfect.jsonl", perfect_predictions())
+    out = tmp_path / "judged"
+    argv = ["evaluate", "--dataset", str(dataset_dir), "--predictions", str(perfect), "--output-dir", str(out)]
+    assert main([*argv, "--judge", "embedding"]) == 0
+    printed = capsys.readouterr()
+    assert re.search(r"^judge embedding: quadruple +100\.00$", printed.out, re.MULTILINE), printed.out
+    assert "Loading weights" not in printed.out + printed.err
+    judged = json.loads((out / "metrics.json").read_text())["judges"]["embedding"]
+    assert {judged[t] for t in ("subject", "event_type", "object", "scene", "quadruple")} == {1.0}
+    assert judged["settings"] == {"judge": "embedding", "model": "default"}
+    assert "| embedding | 100.00 | 100.00 | 100.00 | 100.00 | 100.00 |" in (out / "report.md").read_text()
+    assert main([*argv, "--judge", "oracle"]) == 1
+    assert "Unknown judge" in capsys.readouterr().err

@@ -281,6 +281,22 @@ def _timelines(directory: Path, gold, predictions, durations, max_videos: int) -
     return pages, lines
 
 
+def judge_lines(judges: Mapping) -> list[str]:
+    """The judge scores (`sherlock evaluate --judge`), one row per judge, in percent; empty without judges."""
+    if not judges:
+        return []
+    targets = ("subject", "event_type", "object", "scene", "quadruple")
+    rows = [
+        [spec, *(percent(scores.get(t)) for t in targets), scores.get("videos", "-")]
+        for spec, scores in judges.items()
+    ]
+    lines = ["", "## Judge scores (Video-Bench style, %)", ""]
+    lines += _table(["judge", "Sub.", "Type", "Obj.", "Sce.", "Quad.", "videos"], rows)
+    unparsable = {spec: s["unparsable"] for spec, s in judges.items() if any(s.get("unparsable", {}).values())}
+    lines += [f"- {spec}: unparsable replies {dict(counts)}" for spec, counts in unparsable.items()]
+    return lines
+
+
 def render_report(
     metrics: Mapping, run_info: Mapping | None = None, gate_table=None, timeline_lines: Sequence[str] = ()
 ) -> str:
@@ -299,6 +315,7 @@ def render_report(
     per_second = details.get("per_second", {})
     lines += ["", "## Table 4: per-second classification (%)", ""]
     lines += table3_lines(per_second, per_second.get("per_scene_f2"))
+    lines += judge_lines(metrics.get("judges", {}))
     if gate_table is not None and gate_table[1]:
         experts, rows = gate_table
         lines += ["", "## Gate weights per event type (Figure 6)", ""]
