@@ -7,7 +7,6 @@ Writes `predictions.jsonl` (model runs; resumable), `metrics.json`, `per_video.j
 `run_summary.json` (model runs: throughput and time per phase) and, with `--compare`, `comparison.json`.
 """
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -87,27 +86,22 @@ def format_metrics(metrics: dict) -> str:
 
 
 def load_predictor(args: EvaluateArguments, model_path: str, device: str):
-    """A Sherlock model (`config.json` `model_type` "sherlock", or "demo") as a `SherlockPredictor`, any other
-    transformers video LLM as a `VideoLLMPredictor` (same instruction and parser)."""
-    if model_path != "demo" and _model_type(model_path) != "sherlock":
-        from .evaluation.baselines import VideoLLMPredictor, load_video_llm
+    """A Sherlock model (`config.json` `model_type` "sherlock", or "demo") as a `SherlockPredictor`; a supported
+    transformers video LLM (Video-LLaVA, LLaVA-OneVision, Qwen2-VL, Qwen2.5-VL) as a `VideoLLMPredictor`, zero-shot
+    with the same frames, instruction and parser; anything else is a one-line `ValueError`."""
+    if model_path != "demo":
+        from .evaluation.baselines import VideoLLMPredictor, load_video_llm, model_kind
 
-        model, processor = load_video_llm(model_path, device=device)
-        return VideoLLMPredictor(model, processor, num_frames=args.num_frames or 8, max_new_tokens=args.max_new_tokens)
+        if model_kind(model_path) == "video_llm":
+            model, processor = load_video_llm(model_path, device=device)
+            return VideoLLMPredictor(
+                model, processor, num_frames=args.num_frames or 8, max_new_tokens=args.max_new_tokens, name=args.model
+            )
     from .cli import load_sherlock
     from .evaluation.sherlock_predictor import SherlockPredictor
 
     model, processor = load_sherlock(model_path, device, cache_dir=args.cache_dir, num_frames=args.num_frames)
     return SherlockPredictor(model, processor, max_new_tokens=args.max_new_tokens, name=args.model)
-
-
-def _model_type(model_path: str) -> str | None:
-    config = Path(model_path) / "config.json"
-    if config.is_file():
-        return json.loads(config.read_text(encoding="utf-8")).get("model_type")
-    from transformers import AutoConfig  # a Hub id
-
-    return getattr(AutoConfig.from_pretrained(model_path, trust_remote_code=False), "model_type", None)
 
 
 def _default_device(state) -> str:

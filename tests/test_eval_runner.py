@@ -321,3 +321,21 @@ def test_precompute_fills_the_same_cache_with_one_or_two_processes(synthetic, mo
     assert len(one) == 20 and one == two  # 10 videos: a safetensors file and a manifest each
     assert main([*base, "--cache-dir", str(tmp_path / "one")]) == 0
     assert "0 computed, 10 already in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("family", ["video_llava", "qwen2_vl"])
+def test_baseline_video_llms_run_through_sherlock_evaluate(family, synthetic, tmp_path):
+    from sherlock.evaluation.tiny_baselines import build_tiny_qwen2_vl, build_tiny_video_llava
+
+    build = {"video_llava": build_tiny_video_llava, "qwen2_vl": build_tiny_qwen2_vl}[family]
+    model = build(tmp_path / family)
+    output = tmp_path / "run"
+    assert main(_evaluate_argv(synthetic, model, output)) == 0
+    config = json.loads((output / "run_config.json").read_text())
+    assert config["predictor"]["kind"] == "video_llm" and config["predictor"]["model_type"] == family
+    records = [json.loads(line) for line in (output / "predictions.jsonl").read_text().splitlines()]
+    train_rows = json.loads((output / "metrics.json").read_text())["details"]["counts"]["videos"]
+    assert len(records) == train_rows and all("gate_weights" not in record for record in records)
+    for name in ("metrics.json", "per_video.json", "report.md", "per_scene_fnr.png"):
+        assert (output / name).is_file(), name
+    assert not (output / "gate_weights.csv").exists()  # no gate: no Figure 6
