@@ -339,3 +339,18 @@ def test_baseline_video_llms_run_through_sherlock_evaluate(family, synthetic, tm
     for name in ("metrics.json", "per_video.json", "report.md", "per_scene_fnr.png"):
         assert (output / name).is_file(), name
     assert not (output / "gate_weights.csv").exists()  # no gate: no Figure 6
+
+
+def test_a_dataset_folder_rebuilt_in_place_is_read_fresh(tmp_path):
+    """`datasets` keys its cache of a local folder on the folder's name and card: the rows must come from the files."""
+    from sherlock.evaluation.dataset import load_split_rows
+
+    folder = tmp_path / "synthetic"
+    counts = []
+    for videos in (5, 10):
+        args = SyntheticArguments(
+            output_dir=str(folder), seed=1, num_videos=videos, num_frames=2, duration=4.0, size="64x48", num_workers=1
+        )
+        summary = build_synthetic(args)
+        counts.append((summary["splits"]["train"], len(load_split_rows(str(folder), "train"))))
+    assert counts[0][0] != counts[1][0] and all(built == read for built, read in counts), counts

@@ -1,6 +1,7 @@
 """The videos of an M-VAE split: the rows (`load_dataset` on a folder or Hub id) and where their files are."""
 
 import os
+import tempfile
 from pathlib import Path
 
 from .predictors import VideoItem
@@ -33,7 +34,16 @@ def load_split_rows(dataset: str, split: str, verbose: bool = False) -> list[dic
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()
     try:
-        loaded = datasets.load_dataset(dataset, split=None if split == "all" else split)
+        if Path(os.path.expanduser(dataset)).is_dir():
+            # `datasets` caches a local folder under its NAME and card (not its files' content or times): a folder
+            # rebuilt in place, or another folder of the same name, would be read from a stale cache. Read it fresh.
+            with tempfile.TemporaryDirectory(prefix="sherlock-dataset-") as cache:
+                loaded = datasets.load_dataset(
+                    os.path.expanduser(dataset), split=None if split == "all" else split, cache_dir=cache,
+                    keep_in_memory=True,
+                )  # fmt: skip
+        else:
+            loaded = datasets.load_dataset(dataset, split=None if split == "all" else split)
     except (OSError, ValueError, datasets.exceptions.DatasetsError) as error:
         raise ValueError(f"cannot load split {split!r} of dataset {dataset!r}: {one_line(error)}") from error
     parts = list(loaded.values()) if split == "all" else [loaded]
