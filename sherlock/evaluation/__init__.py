@@ -5,7 +5,13 @@ grouped by video (`{video_id: [EvalEvent, ...]}`).
 - `localization`: ActivityNet-style mAP@tIoU per event type and class-agnostic (Table 2);
 - `classification`: frame-level FNRs and F2, overall, per scene (Table 3) and per second (Table 4);
 - `significance`: the paired t-test between two systems' per-video scores;
-- `predictions`, `scoring`, `compare`: prediction files, the metrics of `sherlock evaluate`, two runs side by side.
+- `judges`: Video-Bench-style judge scores (sentence-embedding similarity, LLM grading);
+- `predictions`, `scoring`, `compare`: prediction files, the metrics of `sherlock evaluate`, two runs side by side;
+- `report`, `report_plots`: `report.md` with the paper's table layouts, timelines, per-scene FNR, gate weights;
+- `predictors`, `sherlock_predictor`, `baselines` (+ `video_processors_torch`), `runner`, `dataset`: running a model
+  over a split (batched, resumable, sharded across processes).
+
+Only the metric functions are imported here; the other modules load torch / transformers / matplotlib on import.
 """
 
 from .classification import classification_scores, per_second_scores, per_video_classification
