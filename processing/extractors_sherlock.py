@@ -159,6 +159,12 @@ DEFAULT_EXTRACTOR_SETTINGS: dict[str, Any] = {
 }
 
 
+def backend_accepts(part: str, settings: Mapping[str, Any], argument: str) -> bool:
+    """Whether the backend named by `settings` (a part's settings) takes the constructor argument `argument`."""
+    backend = EXTRACTOR_BACKENDS.get(part, {}).get(settings.get("backend")) if isinstance(settings, Mapping) else None
+    return backend is not None and argument in inspect.signature(backend[0].__init__).parameters
+
+
 def _build_part(part: str, settings: Mapping[str, Any]):
     if not isinstance(settings, Mapping) or "backend" not in settings:
         raise ValueError(f"Settings of {part!r} must be a dict with a 'backend' key, got {settings!r}.")
@@ -212,6 +218,7 @@ def build_extractors(settings: Mapping[str, Any] | None = None) -> ExtractorSet:
 
 
 __all__ = [
+    "backend_accepts",
     "CLIP_MEAN_FILL",
     "DEFAULT_EXTRACTOR_SETTINGS",
     "EXPERT_OUTPUT_KEYS",

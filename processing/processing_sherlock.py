@@ -25,6 +25,7 @@ from .events_sherlock import AbnormalEvent, post_process_events
 from .extractors_sherlock import (
     DEFAULT_EXTRACTOR_SETTINGS,
     EXPERT_OUTPUT_KEYS,
+    backend_accepts,
     build_extractors,
     is_precomputed,
 )
@@ -189,6 +190,15 @@ class SherlockProcessor(ProcessorMixin):
         if self._extractor_set is None:
             self._extractor_set = build_extractors(self.extractors)
         return self._extractor_set
+
+    def set_extractor_device(self, device: str) -> None:
+        """Run the model-based extractors (detector, pose, background) on `device` from now on (e.g. each process's GPU
+        under `accelerate launch`). The device is not part of the extractor ids, so the feature cache entries stay the
+        same; the extractors are rebuilt (and their models reloaded) on next use."""
+        for part, settings in self.extractors.items():
+            if backend_accepts(part, settings, "device"):
+                settings["device"] = str(device)
+        self._extractor_set = None
 
     def _crop_side(self) -> int:
         crop = getattr(self.image_processor, "crop_size", None) or getattr(self.image_processor, "size", None)

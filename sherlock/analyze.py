@@ -78,7 +78,7 @@ def analyze_video(
     logprobs = model.compute_transition_scores(output.sequences, output.scores, normalize_logits=True)[0].tolist()
     answer = processor.tokenizer.decode(answer_ids, skip_special_tokens=True)
     duration = float(metadata["duration"])
-    events = scored_events(answer_ids, logprobs, processor.tokenizer, duration)
+    events = sorted(scored_events(answer_ids, logprobs, processor.tokenizer, duration), key=lambda e: (e.start, e.end))
     timestamps = [float(t) for t in metadata["timestamps"]]
     return AnalysisResult(events=events, answer=answer, duration=duration, timestamps=timestamps)
 

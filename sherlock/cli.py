@@ -18,8 +18,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .arguments import add_dataclass_arguments
-from .evaluate import EvaluateArguments, UsageError, evaluate_command, format_metrics
+from .arguments import UsageError, add_dataclass_arguments, one_line
+from .evaluate import EvaluateArguments, evaluate_command, format_metrics
 from .precompute import PrecomputeArguments, precompute_command
 
 
@@ -146,7 +146,7 @@ def resolve_model(model: str, required_files: tuple[str, ...] = MODEL_FILES) -> 
         if cached is None:
             raise ModelNotFoundError(
                 f"model {model!r} is not in the local cache and the Hub cannot be reached ({type(error).__name__}: "
-                f"{_one_line(error)[:160]}): check the network or give a local folder"
+                f"{one_line(error)[:160]}): check the network or give a local folder"
             ) from error
         logger.warning("The Hub cannot be reached: using the cached copy of %s", model)
         return cached
@@ -165,29 +165,48 @@ def quiet_libraries(verbose: bool) -> None:
     hub_logging.set_verbosity_error()
 
 
-def load_sherlock(model_path: str, device: str = "cpu", cache_dir: str | None = None, num_frames: int | None = None):
-    """A Sherlock model (eval mode, on `device`) and its processor from a resolved `--model` value ("demo": the
-    built-in tiny random model). The feature cache is `cache_dir`, else the processor's, else `<model>/feature_cache`
-    for a local folder outside the Hub cache."""
+def default_cache_dir(processor, model_path: str) -> str | None:
+    """The feature cache of a loaded model: the processor's, else `<model>/feature_cache` for a local folder outside
+    the Hub cache (never written into a Hub snapshot), else None."""
+    if processor.cache_dir is not None:
+        return processor.cache_dir
+    if Path(model_path).is_dir() and not _in_hub_cache(model_path):
+        return str(Path(model_path) / "feature_cache")
+    return None
+
+
+def demo_model_path(model_path: str) -> str:
+    """The demo model's folder for "demo" (built on first use, with a warning that its weights are random)."""
+    if model_path != DEMO_MODEL:
+        return model_path
+    from .demo import ensure_demo_model
+
+    logger.warning(
+        "Using the built-in demo model: tiny and RANDOMLY initialised, so its events are not meaningful "
+        "(no trained Sherlock checkpoint exists yet: pass --model for real answers)."
+    )
+    return str(ensure_demo_model())
+
+
+def load_sherlock(
+    model_path: str,
+    device: str = "cpu",
+    cache_dir: str | None = None,
+    num_frames: int | None = None,
+    dtype: str = "auto",
+):
+    """A Sherlock model (eval mode, on `device`, in `dtype`) and its processor from a resolved `--model` value
+    ("demo": the built-in tiny random model). The feature cache is `cache_dir`, else `default_cache_dir`;
+    `num_frames` replaces the processor's sampling (also an `fps` one)."""
     from modeling_sherlock import SherlockForConditionalGeneration
     from processing import SherlockProcessor
 
-    if model_path == DEMO_MODEL:
-        from .demo import ensure_demo_model
-
-        model_path = str(ensure_demo_model())
-        logger.warning(
-            "Using the built-in demo model: tiny and RANDOMLY initialised, so its events are not meaningful "
-            "(no trained Sherlock checkpoint exists yet: pass --model for real answers)."
-        )
+    model_path = demo_model_path(model_path)
     processor = SherlockProcessor.from_pretrained(model_path)
-    if cache_dir is not None:
-        processor.cache_dir = cache_dir
-    elif processor.cache_dir is None and Path(model_path).is_dir() and not _in_hub_cache(model_path):
-        processor.cache_dir = str(Path(model_path) / "feature_cache")
+    processor.cache_dir = cache_dir if cache_dir is not None else default_cache_dir(processor, model_path)
     if num_frames is not None:
-        processor.num_frames = num_frames
-    model = SherlockForConditionalGeneration.from_pretrained(model_path).to(device).eval()
+        processor.num_frames, processor.fps = num_frames, None
+    model = SherlockForConditionalGeneration.from_pretrained(model_path, dtype=dtype).to(device).eval()
     return model, processor
 
 
@@ -276,11 +295,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sherlock` console script; returns the exit code."""
     namespace = build_parser().parse_args(argv)
@@ -296,10 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return command(arguments(**values), verbose=namespace.verbose)
         except UsageError as error:
-            print(f"sherlock {namespace.command}: error: {_one_line(error)}", file=sys.stderr)
+            print(f"sherlock {namespace.command}: error: {one_line(error)}", file=sys.stderr)
             return 2
         except (OSError, ValueError, ImportError, RuntimeError) as error:
-            print(f"sherlock {namespace.command}: error: {_one_line(error)}", file=sys.stderr)
+            print(f"sherlock {namespace.command}: error: {one_line(error)}", file=sys.stderr)
             return 1
 
     from processing.video_check_sherlock import VideoDecodeError
@@ -308,10 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return analyze_command(args, verbose=namespace.verbose)
     except VideoDecodeError as error:
-        print(f"sherlock analyze: bad video: {_one_line(error)}", file=sys.stderr)
+        print(f"sherlock analyze: bad video: {one_line(error)}", file=sys.stderr)
         return 2
     except (OSError, ValueError, ImportError) as error:
-        print(f"sherlock analyze: error: {_one_line(error)}", file=sys.stderr)
+        print(f"sherlock analyze: error: {one_line(error)}", file=sys.stderr)
         return 1
 
 

@@ -1,21 +1,25 @@
 """`sherlock evaluate`: run a model over an M-VAE split (or read another system's predictions) and score it.
 
     sherlock evaluate --dataset DIR_OR_ID [--split test] (--model PATH_OR_ID | --predictions FILE) --output-dir DIR
-    accelerate launch --num_processes N -m sherlock.cli evaluate ...   # the split sharded across N processes
+    accelerate launch --multi_gpu --num_processes N -m sherlock.cli evaluate ...   # the split sharded over N processes
 
 Writes `predictions.jsonl` (model runs; resumable), `metrics.json`, `per_video.json`, `report.md` with its plots,
 `run_summary.json` (model runs: throughput and time per phase) and, with `--compare`, `comparison.json`.
 """
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .arguments import UsageError
+
 
 logger = logging.getLogger("sherlock")
-
-JUDGE_TARGETS = ("subject", "event_type", "object", "scene", "quadruple")  # as `evaluation.judges.JUDGE_TARGETS`
+JUDGE_TARGETS = ("subject", "event_type", "object", "scene", "quadruple")  # `evaluation.events.JUDGE_TARGETS` (light)
+# What a run writes, removed first when this run does not write it again (a reused --output-dir keeps nothing stale).
+OPTIONAL_OUTPUTS = ("gate_weights.csv", "gate_weights.png", "run_summary.json", "comparison.json")
 
 
 def _help(text: str, default=None):
@@ -28,7 +32,10 @@ class EvaluateArguments:
 
     dataset: str = field(metadata={"help": "M-VAE dataset folder or Hub id (read with datasets.load_dataset)"})
     output_dir: str = field(metadata={"help": "run folder: predictions, metrics, per-video scores, report"})
-    model: str | None = _help("run this model: a Sherlock folder / Hub id / 'demo', or another transformers video LLM")
+    model: str | None = _help(
+        "run this model: a Sherlock folder / Hub id / 'demo', or a transformers video LLM (model_type video_llava, "
+        "llava_onevision, qwen2_vl or qwen2_5_vl); give --model or --predictions"
+    )
     predictions: str | None = _help("score this JSONL prediction file (one line per video) instead of running a model")
     split: str = _help("dataset split", "test")
     video_root: str | None = _help("folder the dataset's `video` column is relative to (default: <dataset>/videos)")
@@ -36,22 +43,24 @@ class EvaluateArguments:
     max_new_tokens: int = _help("answer budget per video", 128)
     num_frames: int | None = _help("frames per video (default: the processor's; 8 for other video LLMs)")
     device: str | None = _help("torch device (default: this process's GPU under accelerate, else cuda or cpu)")
+    dtype: str = _help("model dtype: auto (as saved), float32, bfloat16 or float16", "auto")
     cache_dir: str | None = _help("Sherlock's feature cache folder (default: the processor's)")
     overwrite: bool = _help("discard the predictions of an earlier run in --output-dir (default: resume it)", False)
     lenient: bool = _help("skip malformed prediction lines (counted) instead of failing", False)
     fps: float = _help("frame rate of the frame-level FNR / F2", 8.0)
     judge: list[str] | None = _help(
-        "add a judge score (repeatable): 'embedding', 'embedding:MODEL', 'llm:MODEL' or 'llm:URL' (OpenAI-compatible)"
+        "add a judge score (repeatable): 'embedding', 'embedding:MODEL', 'llm:CHAT_MODEL' or 'llm:URL@MODEL' "
+        "(an OpenAI-compatible server; key from OPENAI_API_KEY)"
     )
     compare: str | None = _help("another run's output folder: both side by side, with paired t-tests")
     max_timeline_videos: int = _help("videos drawn in the report's timeline plots", 100)
 
 
-class UsageError(ValueError):
-    """A command line that cannot work as given (exit code 2)."""
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def _check_arguments(args: EvaluateArguments) -> None:
+    """Everything that can be checked before a model runs (a typo must not cost a whole run)."""
     if (args.model is None) == (args.predictions is None):
         raise UsageError("give exactly one of --model PATH_OR_ID (run a model) and --predictions FILE (score a file)")
     if args.predictions is not None and not Path(args.predictions).is_file():
@@ -66,6 +75,23 @@ def _check_arguments(args: EvaluateArguments) -> None:
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"--output-dir {args.output_dir!r} is a file, not a folder")
+    if args.dtype not in DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {args.dtype!r}")
+    if args.compare is not None and not (Path(args.compare) / "metrics.json").is_file():
+        raise UsageError(f"--compare {args.compare!r} is not a run folder (no metrics.json)")
+    if args.judge:
+        from .evaluation.judges import parse_judge_spec
+
+        for spec in args.judge:
+            try:
+                parse_judge_spec(spec)
+            except ValueError as error:
+                raise UsageError(str(error)) from error
+    if args.model is not None and args.device is not None and args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {args.device}: this machine has no CUDA device (torch sees none)")
 
 
 def format_metrics(metrics: dict) -> str:
@@ -93,23 +119,19 @@ def load_predictor(args: EvaluateArguments, model_path: str, device: str):
         from .evaluation.baselines import VideoLLMPredictor, load_video_llm, model_kind
 
         if model_kind(model_path) == "video_llm":
-            model, processor = load_video_llm(model_path, device=device)
+            model, processor = load_video_llm(model_path, device=device, dtype=args.dtype)
             return VideoLLMPredictor(
                 model, processor, num_frames=args.num_frames or 8, max_new_tokens=args.max_new_tokens, name=args.model
             )
     from .cli import load_sherlock
     from .evaluation.sherlock_predictor import SherlockPredictor
 
-    model, processor = load_sherlock(model_path, device, cache_dir=args.cache_dir, num_frames=args.num_frames)
+    model, processor = load_sherlock(
+        model_path, device, cache_dir=args.cache_dir, num_frames=args.num_frames, dtype=args.dtype
+    )
+    if device != "cpu":
+        processor.set_extractor_device(device)  # a cache miss runs the extractors beside the model
     return SherlockPredictor(model, processor, max_new_tokens=args.max_new_tokens, name=args.model)
-
-
-def _default_device(state) -> str:
-    import torch
-
-    if hasattr(state, "device"):
-        return str(state.device)
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def run_model(args: EvaluateArguments, rows: list[dict], verbose: bool) -> dict | None:
@@ -117,14 +139,15 @@ def run_model(args: EvaluateArguments, rows: list[dict], verbose: bool) -> dict 
     one (they only predict their shard)."""
     from .cli import quiet_libraries, resolve_model
     from .evaluation.dataset import resolve_video_root, video_items
-    from .evaluation.runner import process_state, run_predictions
+    from .evaluation.runner import process_device, process_state, run_predictions
 
     items = video_items(rows, resolve_video_root(args.dataset, args.video_root))
     model_path = resolve_model(args.model, required_files=("config.json",))
     quiet_libraries(verbose)
     state = process_state(args.device)
-    predictor = load_predictor(args, model_path, args.device or _default_device(state))
-    run_config = {"dataset": args.dataset, "split": args.split}
+    predictor = load_predictor(args, model_path, process_device(state, args.device))
+    dataset = os.path.abspath(os.path.expanduser(args.dataset)) if Path(args.dataset).exists() else args.dataset
+    run_config = {"dataset": dataset, "split": args.split}
     summary = run_predictions(
         predictor, items, args.output_dir, args.batch_size, run_config, overwrite=args.overwrite, state=state
     )
@@ -172,9 +195,13 @@ def evaluate_command(args: EvaluateArguments, verbose: bool = False) -> int:
     }
     gold, durations = gold_from_rows(rows)
     if args.judge:
-        metrics["judges"] = _judge_scores(args.judge, gold, predictions, args.device or "cpu", verbose)
+        from .evaluation.runner import process_device
+
+        metrics["judges"] = _judge_scores(args.judge, gold, predictions, process_device(None, args.device), verbose)
     per_video = per_video_scores(rows, predictions, fps=args.fps)
     output_dir.mkdir(parents=True, exist_ok=True)
+    for name in OPTIONAL_OUTPUTS:
+        (output_dir / name).unlink(missing_ok=True)
     write_metrics(output_dir / "metrics.json", metrics)
     write_metrics(output_dir / "per_video.json", per_video)
     scoring_seconds = time.perf_counter() - started

@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from .evaluate import UsageError
+from .arguments import UsageError
 
 
 logger = logging.getLogger("sherlock")
@@ -27,11 +27,20 @@ class PrecomputeArguments:
 
     dataset: str = field(metadata={"help": "M-VAE dataset folder or Hub id (read with datasets.load_dataset)"})
     processor: str = field(metadata={"help": "a Sherlock model / processor folder or Hub id: sampling and extractors"})
-    cache_dir: str | None = field(default=None, metadata={"help": "feature cache folder (default: the processor's)"})
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "feature cache folder (default: the processor's, else <model>/feature_cache, as evaluate)"},
+    )
     split: str = field(default="all", metadata={"help": "dataset split, or 'all'"})
     video_root: str | None = field(
         default=None,
         metadata={"help": "folder the dataset's `video` column is relative to (default: <dataset>/videos)"},
+    )
+    device: str | None = field(
+        default=None,
+        metadata={
+            "help": "where the extractor models run (default: this process's GPU under accelerate, else cuda or cpu)"
+        },
     )
 
 
@@ -75,9 +84,9 @@ def precompute_features(processor, items, state=None, progress: bool = True) -> 
 
 def precompute_command(args: PrecomputeArguments, verbose: bool = False) -> int:
     """`sherlock precompute` (module docstring); exit code 1 when some videos failed."""
-    from .cli import quiet_libraries, resolve_model
+    from .cli import default_cache_dir, demo_model_path, quiet_libraries, resolve_model
     from .evaluation.dataset import load_split_rows, resolve_video_root, video_items
-    from .evaluation.runner import process_state
+    from .evaluation.runner import process_device, process_state
 
     rows = load_split_rows(args.dataset, args.split, verbose)
     items = video_items(rows, resolve_video_root(args.dataset, args.video_root))
@@ -85,14 +94,19 @@ def precompute_command(args: PrecomputeArguments, verbose: bool = False) -> int:
     quiet_libraries(verbose)
     from processing import SherlockProcessor
 
+    processor_path = demo_model_path(processor_path)
     processor = SherlockProcessor.from_pretrained(processor_path)
-    if args.cache_dir is not None:
-        processor.cache_dir = args.cache_dir
+    processor.cache_dir = (
+        args.cache_dir if args.cache_dir is not None else default_cache_dir(processor, processor_path)
+    )
     if processor.cache_dir is None:
         raise UsageError("the processor has no feature cache: give --cache-dir")
     if processor.is_precomputed:
         raise UsageError("the processor's extractors read the cache (`precomputed` backend): nothing to compute")
-    state = process_state("cpu")
+    state = process_state(args.device)
+    device = process_device(state, args.device)
+    if device != "cpu":
+        processor.set_extractor_device(device)
     summary = precompute_features(processor, items, state=state)
     if not state.is_main_process:
         return 0

@@ -253,3 +253,23 @@ def test_a_cached_hub_id_is_used_from_the_cache_when_the_hub_cannot_be_reached(t
         result = run_in_fresh_python(script, [], env, timeout=20)
         assert result.returncode == 0, result.stderr[-2000:]
         assert result.stdout.strip() == str(snapshot)
+
+
+def test_dataclass_arguments_handle_true_defaults_and_factories():
+    import argparse
+    from dataclasses import dataclass, field
+
+    from sherlock.arguments import add_dataclass_arguments
+
+    @dataclass
+    class Arguments:
+        name: str = field(metadata={"help": "a name"})
+        cache: bool = True
+        tags: list[str] | None = field(default_factory=lambda: ["a"])
+        quiet: bool = False
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, Arguments)
+    assert vars(parser.parse_args(["--name", "x"])) == {"name": "x", "cache": True, "tags": ["a"], "quiet": False}
+    parsed = vars(parser.parse_args(["--name", "x", "--no-cache", "--quiet"]))
+    assert parsed["cache"] is False and parsed["quiet"] is True

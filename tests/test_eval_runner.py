@@ -354,3 +354,99 @@ def test_a_dataset_folder_rebuilt_in_place_is_read_fresh(tmp_path):
         summary = build_synthetic(args)
         counts.append((summary["splits"]["train"], len(load_split_rows(str(folder), "train"))))
     assert counts[0][0] != counts[1][0] and all(built == read for built, read in counts), counts
+
+
+# --- the Sherlock predictor ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mixed_videos(tmp_path_factory):
+    """Two 16-frame videos and one of 4 frames (fewer than the 8 the processor samples)."""
+    from video_factory import write_video
+
+    folder = tmp_path_factory.mktemp("mixed")
+    paths = [write_video(folder / f"{name}.mp4", num_frames=n) for name, n in (("a", 16), ("short", 4), ("b", 16))]
+    return [VideoItem(Path(path).stem, str(path)) for path in paths]
+
+
+def _predictor(model_dir, tmp_path, **config):
+    from modeling_sherlock import SherlockForConditionalGeneration
+    from processing import SherlockProcessor
+    from sherlock.evaluation.sherlock_predictor import SherlockPredictor
+
+    processor = SherlockProcessor.from_pretrained(model_dir)
+    processor.cache_dir = str(tmp_path / "cache")
+    model = SherlockForConditionalGeneration.from_pretrained(model_dir, **config).eval()
+    return SherlockPredictor(model, processor, max_new_tokens=12)
+
+
+def test_a_batch_with_a_short_video_is_generated_by_frame_count(model_dir, mixed_videos, tmp_path):
+    predictor = _predictor(model_dir, tmp_path)
+    timings = {}
+    batch = predictor.predict(mixed_videos, timings)
+    single = [predictor.predict([video], {})[0] for video in mixed_videos]
+    pairs = predictor.predict([mixed_videos[0], mixed_videos[2]], {})
+    assert [p.answer for p in batch] == [pairs[0].answer, single[1].answer, pairs[1].answer]
+    assert batch[1].gate_weights == single[1].gate_weights
+    assert {"decode", "extract", "preprocess", "generate", "parse"} <= set(timings)
+    assert all(seconds >= 0 for seconds in timings.values())
+    warm = {}
+    predictor.predict(mixed_videos, warm)  # every feature from the cache now: reading it is extraction time
+    assert warm["extract"] > 0 and warm["preprocess"] >= 0
+
+
+def test_a_model_without_gate_reports_no_gate_weights(model_dir, mixed_videos, tmp_path):
+    predictor = _predictor(model_dir, tmp_path, gate="uniform")
+    assert [p.gate_weights for p in predictor.predict(mixed_videos[:1], {})] == [None]
+
+
+def test_events_keep_generation_order_for_tied_scores():
+    from sherlock.evaluation.predictors import scored_events
+    from sherlock.tiny_models import train_tokenizer
+
+    tokenizer = train_tokenizer()
+    answer = "5.0-6.0s: (man, Fighting, man, Street)\n1.0-2.0s: (car, Accidents, car, Road)"
+    ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
+    events = scored_events(ids, [-0.5] * len(ids), tokenizer, duration=10.0)
+    assert [(e.start, e.event_type) for e in events] == [(5.0, "Fighting"), (1.0, "Accidents")]
+    assert events[0].score == events[1].score  # equal token probabilities: the tie keeps the generated order
+
+
+# --- command-line checks before anything runs --------------------------------------------------------------------
+
+
+def test_mistakes_are_refused_before_the_model_runs(synthetic, model_dir, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    output = tmp_path / "never"
+    cases = [
+        (["--judge", "bogus"], "Unknown judge 'bogus'"),
+        (["--judge", "llm:http://127.0.0.1:9/v1"], "needs a model name"),
+        (["--compare", str(tmp_path)], "is not a run folder (no metrics.json)"),
+        (["--device", "cuda"], "this machine has no CUDA device"),
+        (["--dtype", "float8"], "--dtype must be one of"),
+    ]
+    monkeypatch.delenv("SHERLOCK_JUDGE_MODEL", raising=False)
+    for extra, needle in cases:
+        assert main(_evaluate_argv(synthetic, model_dir, output, *extra)) == 2, extra
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and needle in err[0], err
+        assert not output.exists()
+
+
+def test_a_reused_output_folder_keeps_no_stale_files(synthetic, uninterrupted, tmp_path):
+    predictions = tmp_path / "plain.jsonl"
+    lines = (uninterrupted / "predictions.jsonl").read_text().splitlines()
+    predictions.write_text("".join(json.dumps({**json.loads(line), "gate_weights": None}) + "\n" for line in lines))
+    output = tmp_path / "reused"
+    output.mkdir()
+    for name in ("gate_weights.csv", "gate_weights.png", "run_summary.json", "comparison.json"):
+        (output / name).write_text("stale")
+    argv = ["evaluate", "--dataset", str(synthetic), "--split", "train", "--predictions", str(predictions)]
+    assert main([*argv, "--output-dir", str(output)]) == 0
+    assert sorted(path.name for path in output.iterdir() if path.suffix in (".csv", ".json", ".png")) == [
+        "metrics.json",
+        "per_scene_fnr.png",
+        "per_video.json",
+    ]

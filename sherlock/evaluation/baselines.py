@@ -33,6 +33,7 @@ from .predictors import (
     checked_batch,
     eos_token_ids,
     generated_answers,
+    generation_settings,
     scored_events,
     timed,
 )
@@ -238,15 +239,7 @@ class VideoLLMPredictor:
         with timed(timings, "preprocess"):
             inputs = self.inputs(clips)
         tokenizer = self.processor.tokenizer
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        settings = {
-            "max_new_tokens": self.max_new_tokens,
-            "do_sample": False,
-            "pad_token_id": pad,
-            **self.generation_kwargs,
-            "return_dict_in_generate": True,
-            "output_scores": True,
-        }
+        settings = generation_settings(tokenizer, self.max_new_tokens, self.generation_kwargs)
         with timed(timings, "generate"):
             output = self.model.generate(**inputs, **settings)
         with timed(timings, "parse"):

@@ -2,19 +2,22 @@
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from .predictors import VideoItem
+from ..arguments import one_line
 
 
 VIDEO_FOLDER = "videos"
 """The video folder of a dataset folder (`<dataset>/videos/`, where `sherlock-build-synthetic` writes them)."""
 
 
-def one_line(error: BaseException) -> str:
-    """The first line of an error's message (its type name when empty)."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+@dataclass(frozen=True)
+class VideoItem:
+    """One video of the split: its id and the path of its file."""
+
+    video_id: str
+    path: str
 
 
 def load_split_rows(dataset: str, split: str, verbose: bool = False) -> list[dict]:
@@ -96,4 +99,4 @@ def video_items(rows: list[dict], video_root: Path) -> list[VideoItem]:
     return items
 
 
-__all__ = ["VIDEO_FOLDER", "load_split_rows", "one_line", "resolve_video_root", "video_items"]
+__all__ = ["VIDEO_FOLDER", "VideoItem", "load_split_rows", "resolve_video_root", "video_items"]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 
 ELEMENTS = ("subject", "event_type", "object", "scene")
+JUDGE_TARGETS = (*ELEMENTS, "quadruple")
+"""What the judges score (`judges.py`): each element, and the quadruple as one string."""
 
 
 @dataclass(frozen=True)
@@ -75,4 +77,4 @@ def as_events_by_video(mapping: Mapping[str, Iterable]) -> dict[str, list[EvalEv
     return {str(video_id): [as_event(item) for item in events] for video_id, events in mapping.items()}
 
 
-__all__ = ["ELEMENTS", "EvalEvent", "EventsByVideo", "as_event", "as_events_by_video"]
+__all__ = ["ELEMENTS", "JUDGE_TARGETS", "EvalEvent", "EventsByVideo", "as_event", "as_events_by_video"]

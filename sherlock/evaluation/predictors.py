@@ -24,16 +24,10 @@ from dataclasses import dataclass, field
 
 from processing import AbnormalEvent, post_process_events
 
+from .dataset import VideoItem
+
 
 PHASES = ("decode", "extract", "preprocess", "generate", "parse")
-
-
-@dataclass(frozen=True)
-class VideoItem:
-    """One video of the split: its id and the path of its file."""
-
-    video_id: str
-    path: str
 
 
 @dataclass
@@ -89,14 +83,28 @@ def line_scores(answer_ids: list[int], token_logprobs: list[float], tokenizer) -
 
 def scored_events(answer_ids: list[int], token_logprobs: list[float], tokenizer, duration: float | None):
     """The events of one generated answer, each scored by the mean token probability of its line (`line_scores`),
-    parsed with Sherlock's tolerant parser (`post_process_events`) and sorted by (start, end)."""
+    parsed with Sherlock's tolerant parser (`post_process_events`), in generation order (the mAP ranks tied scores
+    in this order: DESIGN §6, "ties keep generation order")."""
     events = []
     for line, score in line_scores(answer_ids, token_logprobs, tokenizer):
         for event in post_process_events(line, duration=duration):
             event.score = score
             events.append(event)
-    events.sort(key=lambda e: (e.start, e.end))
     return events
+
+
+def generation_settings(tokenizer, max_new_tokens: int, generation_kwargs: dict) -> dict:
+    """`generate` keyword arguments of an evaluation: greedy unless `generation_kwargs` say otherwise, padding with
+    the tokenizer's pad (else end-of-sequence) token, and always the scores that give the event scores."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return {
+        "max_new_tokens": max_new_tokens,
+        "do_sample": False,
+        "pad_token_id": pad,
+        **generation_kwargs,
+        "return_dict_in_generate": True,
+        "output_scores": True,
+    }
 
 
 def generated_answers(model, output, prompt_length: int, eos_token_ids) -> list[tuple[list[int], list[float]]]:
@@ -138,6 +146,7 @@ __all__ = [
     "checked_batch",
     "eos_token_ids",
     "generated_answers",
+    "generation_settings",
     "line_scores",
     "scored_events",
     "timed",

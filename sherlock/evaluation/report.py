@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .events import EvalEvent
+from .events import JUDGE_TARGETS, EvalEvent
 
 
 TIMELINE_PAGE_SIZE = 20
@@ -285,9 +285,8 @@ def judge_lines(judges: Mapping) -> list[str]:
     """The judge scores (`sherlock evaluate --judge`), one row per judge, in percent; empty without judges."""
     if not judges:
         return []
-    targets = ("subject", "event_type", "object", "scene", "quadruple")
     rows = [
-        [spec, *(percent(scores.get(t)) for t in targets), scores.get("videos", "-")]
+        [spec, *(percent(scores.get(t)) for t in JUDGE_TARGETS), scores.get("videos", "-")]
         for spec, scores in judges.items()
     ]
     lines = ["", "## Judge scores (Video-Bench style, %)", ""]

@@ -59,6 +59,20 @@ def process_state(device: str | None = None):
     return PartialState(cpu=cpu)
 
 
+def process_device(state, device: str | None = None) -> str:
+    """Where this process runs its models: `device` as given, except that a bare `"cuda"` under several processes is
+    this process's GPU; by default the process's accelerator (`PartialState().device`), else `cuda` when there is
+    one, else `cpu`."""
+    import torch
+
+    distributed = state is not None and getattr(state, "num_processes", 1) > 1 and hasattr(state, "device")
+    if device is None or (device == "cuda" and distributed):
+        if distributed:
+            return str(state.device)
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def batches_of(items: list[VideoItem], batch_size: int) -> list[list[VideoItem]]:
     """`items` cut into consecutive batches of `batch_size` (the last one may be shorter)."""
     if batch_size < 1:
@@ -216,7 +230,7 @@ def run_predictions(
     bar = tqdm(
         total=sum(len(batch) for batch in mine),
         initial=sum(len(batch) for batch in mine) - sum(len(batch) for batch in todo),
-        desc=f"predicting ({state.num_processes} process{'es' if state.num_processes > 1 else ''})",
+        desc="predicting" if state.num_processes == 1 else f"predicting (shard 1 of {state.num_processes})",
         unit="video",
         disable=not (progress and state.is_main_process),
     )
@@ -262,6 +276,7 @@ __all__ = [
     "RunConfigMismatch",
     "batches_of",
     "gather",
+    "process_device",
     "process_state",
     "read_done",
     "repair_tail",

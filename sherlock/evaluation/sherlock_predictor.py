@@ -11,6 +11,7 @@ from .predictors import (
     checked_batch,
     eos_token_ids,
     generated_answers,
+    generation_settings,
     scored_events,
     timed,
 )
@@ -19,13 +20,20 @@ from .predictors import (
 @contextmanager
 def _timed_methods(obj, phases: dict[str, str], timings: dict[str, float]):
     """While active, calls of `obj.<name>()` add their wall time to `timings[phases[name]]` (instance attributes
-    shadow the methods; removed on exit)."""
+    shadow the methods; removed on exit). A call made inside another timed call is not counted again."""
+    depth = [0]
     for name, phase in phases.items():
         method = getattr(obj, name)
 
         def wrapper(*args, _method=method, _phase=phase, **kwargs):
-            with timed(timings, _phase):
+            if depth[0]:
                 return _method(*args, **kwargs)
+            depth[0] += 1
+            try:
+                with timed(timings, _phase):
+                    return _method(*args, **kwargs)
+            finally:
+                depth[0] -= 1
 
         setattr(obj, name, wrapper)
     try:
@@ -37,7 +45,7 @@ def _timed_methods(obj, phases: dict[str, str], timings: dict[str, float]):
 
 class _GateRecorder:
     """Records the gate weights of the first (prefill) forward of `generate`: `(batch, video tokens, experts)`.
-    Without a gate (`config.gate` not "soft"), the experts are averaged: every weight is `1 / experts`."""
+    A model without a gate (`config.gate` not "soft") averages its experts: it has no gate weights to report."""
 
     def __init__(self, model):
         self.model = model
@@ -58,14 +66,15 @@ class _GateRecorder:
         if self.handle is not None:
             self.handle.remove()
 
-    def per_video(self, batch_size: int) -> list[dict[str, float]]:
-        """Each video's mean gate weight per expert (`{expert: weight}`, in `config.experts` order)."""
-        experts = list(self.model.config.experts)
+    def per_video(self, batch_size: int) -> list[dict[str, float] | None]:
+        """Each video's mean gate weight per expert (`{expert: weight}`, in `config.experts` order); None for every
+        video of a model without a gate."""
         if self.weights is None:
-            mean = torch.full((batch_size, len(experts)), 1.0 / len(experts))
-        else:
-            mean = self.weights.mean(dim=1)
-        return [{name: round(float(value), 6) for name, value in zip(experts, row)} for row in mean]
+            return [None] * batch_size
+        experts = list(self.model.config.experts)
+        return [
+            {name: round(float(value), 6) for name, value in zip(experts, row)} for row in self.weights.mean(dim=1)
+        ]
 
 
 class SherlockPredictor:
@@ -73,7 +82,9 @@ class SherlockPredictor:
 
     Greedy decoding by default; each event is scored by the mean token probability of its answer line, and each video
     gets its mean gate weight per expert (the paper's Figure 6). The processor's feature cache (`cache_dir`) is used
-    as usual, so a second run over the same videos skips the extractors.
+    as usual, so a second run over the same videos skips the extractors. The videos of a batch that sample different
+    frame counts (shorter than `num_frames`, or sampled by `fps`) are generated in separate groups (by frame count,
+    in batch order), since their inputs cannot be stacked.
 
     Args:
         model: the model (in eval mode, on its device).
@@ -98,7 +109,10 @@ class SherlockPredictor:
             "model": self.name,
             "num_frames": self.processor.num_frames,
             "fps": self.processor.fps,
-            "extractors": self.processor.extractors,
+            "extractors": {  # where the extractors run does not change their outputs
+                part: {k: v for k, v in value.items() if k != "device"} if isinstance(value, dict) else value
+                for part, value in self.processor.extractors.items()
+            },
             "max_new_tokens": self.max_new_tokens,
             "generation": {key: repr(value) for key, value in sorted(self.generation_kwargs.items())},
         }
@@ -107,11 +121,23 @@ class SherlockPredictor:
     def predict(self, videos: list[VideoItem], timings: dict[str, float]) -> list[VideoPrediction]:
         """Answer one batch of videos (`predictors.py`); adds decode / extract / preprocess / generate / parse
         seconds to `timings`."""
+        groups: dict[int, list[int]] = {}
+        with timed(timings, "decode"):  # the frame count of each video, from its packet headers (no decoding)
+            for index, video in enumerate(videos):
+                groups.setdefault(len(self.processor.load_video(video.path, decode=False).timestamps), []).append(
+                    index
+                )
+        answers: dict[int, VideoPrediction] = {}
+        for indices in groups.values():
+            for index, answer in zip(indices, self._predict_group([videos[i] for i in indices], timings)):
+                answers[index] = answer
+        return checked_batch([answers[index] for index in range(len(videos))], videos)
+
+    def _predict_group(self, videos: list[VideoItem], timings: dict[str, float]) -> list[VideoPrediction]:
+        """One `generate` call for videos with the same frame count."""
         inner: dict[str, float] = {}
-        with (
-            timed(timings, "preprocess"),
-            _timed_methods(self.processor, {"load_video": "decode", "extract_features": "extract"}, inner),
-        ):
+        phases = {"load_video": "decode", "extract_features": "extract", "_cached_features": "extract"}
+        with timed(timings, "preprocess"), _timed_methods(self.processor, phases, inner):
             inputs = self.processor(videos=[video.path for video in videos], return_metadata=True)
         for phase, seconds in inner.items():  # `preprocess` is what the processor spent besides decoding, extracting
             timings[phase] = timings.get(phase, 0.0) + seconds
@@ -119,22 +145,14 @@ class SherlockPredictor:
         metadata = inputs.pop("video_metadata")
         inputs = inputs.to(self.model.device)
         tokenizer = self.processor.tokenizer
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        settings = {
-            "max_new_tokens": self.max_new_tokens,
-            "do_sample": False,
-            "pad_token_id": pad,
-            **self.generation_kwargs,
-            "return_dict_in_generate": True,
-            "output_scores": True,
-        }
+        settings = generation_settings(tokenizer, self.max_new_tokens, self.generation_kwargs)
         with timed(timings, "generate"), _GateRecorder(self.model) as gates:
             output = self.model.generate(**inputs, **settings)
         with timed(timings, "parse"):
             answers = generated_answers(
                 self.model, output, inputs["input_ids"].shape[1], eos_token_ids(self.model, tokenizer)
             )
-            predictions = [
+            return [
                 VideoPrediction(
                     answer=tokenizer.decode(ids, skip_special_tokens=True),
                     events=scored_events(ids, logprobs, tokenizer, float(meta["duration"])),
@@ -142,7 +160,6 @@ class SherlockPredictor:
                 )
                 for (ids, logprobs), meta, weights in zip(answers, metadata, gates.per_video(len(videos)))
             ]
-        return checked_batch(predictions, videos)
 
 
 __all__ = ["SherlockPredictor"]
