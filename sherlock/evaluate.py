@@ -154,17 +154,22 @@ def run_model(args: EvaluateArguments, rows: list[dict], verbose: bool) -> dict 
     return summary if state.is_main_process else None
 
 
-def _judge_scores(specs: list[str], gold: dict, predictions: dict, device: str, verbose: bool) -> dict:
-    """`{spec: {target: score, "videos", ..., "settings"}}` of each `--judge` (see `evaluation.judges`)."""
+def _judge_scores(specs: list[str], gold: dict, predictions: dict, device: str, verbose: bool) -> tuple[dict, dict]:
+    """`({spec: {target: score, "videos", ..., "settings"}}, {video_id: {"judge <spec> <target>": score}})` of the
+    `--judge`s (see `evaluation.judges`); the per-video scores join `per_video.json` (paired t-tests of `--compare`)."""
     from .cli import quiet_libraries
     from .evaluation.judges import build_judge
 
     quiet_libraries(verbose)
-    scores = {}
+    scores, per_video = {}, {video_id: {} for video_id in gold}
     for spec in specs:
         judge = build_judge(spec, device=device)
-        scores[spec] = {**judge.score(gold, predictions), "settings": judge.settings()}
-    return scores
+        split_scores, video_scores = judge.evaluate(gold, predictions)
+        scores[spec] = {**split_scores, "settings": judge.settings()}
+        for target, values in video_scores.items():
+            for video_id, value in values.items():
+                per_video[video_id][f"judge {spec} {target}"] = value
+    return scores, per_video
 
 
 def evaluate_command(args: EvaluateArguments, verbose: bool = False) -> int:
@@ -197,8 +202,11 @@ def evaluate_command(args: EvaluateArguments, verbose: bool = False) -> int:
     if args.judge:
         from .evaluation.runner import process_device
 
-        metrics["judges"] = _judge_scores(args.judge, gold, predictions, process_device(None, args.device), verbose)
+        device = process_device(None, args.device)
+        metrics["judges"], judged = _judge_scores(args.judge, gold, predictions, device, verbose)
     per_video = per_video_scores(rows, predictions, fps=args.fps)
+    for video_id, values in (judged if args.judge else {}).items():
+        per_video[video_id].update(values)
     output_dir.mkdir(parents=True, exist_ok=True)
     for name in OPTIONAL_OUTPUTS:
         (output_dir / name).unlink(missing_ok=True)

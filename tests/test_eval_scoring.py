@@ -382,5 +382,7 @@ def test_cli_judge_scores_go_into_metrics_and_report(dataset_dir, tmp_path, caps
     assert {judged[t] for t in ("subject", "event_type", "object", "scene", "quadruple")} == {1.0}
     assert judged["settings"] == {"judge": "embedding", "model": "default"}
     assert "| embedding | 100.00 | 100.00 | 100.00 | 100.00 | 100.00 |" in (out / "report.md").read_text()
+    per_video = json.loads((out / "per_video.json").read_text())
+    assert {entry["judge embedding quadruple"] for entry in per_video.values()} == {1.0}
     assert main([*argv, "--judge", "oracle"]) == 2  # refused before anything runs
     assert "Unknown judge" in capsys.readouterr().err
