@@ -450,3 +450,14 @@ def test_a_reused_output_folder_keeps_no_stale_files(synthetic, uninterrupted, t
         "per_scene_fnr.png",
         "per_video.json",
     ]
+
+
+def test_extractors_move_to_a_device_without_changing_their_cache_ids(model_dir):
+    from processing import SherlockProcessor
+
+    processor = SherlockProcessor.from_pretrained(model_dir)
+    before = processor.extractor_set.extractor_ids()
+    processor.set_extractor_device("cpu")
+    devices = {part: settings.get("device") for part, settings in processor.extractors.items()}
+    assert devices == {"detector": "cpu", "pose": "cpu", "objects": None, "background": "cpu"}
+    assert processor.extractor_set.extractor_ids() == before  # the same cache entries on any GPU
