@@ -17,7 +17,6 @@ from .arguments import UsageError
 
 
 logger = logging.getLogger("sherlock")
-JUDGE_TARGETS = ("subject", "event_type", "object", "scene", "quadruple")  # `evaluation.events.JUDGE_TARGETS` (light)
 # What a run writes, removed first when this run does not write it again (a reused --output-dir keeps nothing stale).
 OPTIONAL_OUTPUTS = ("gate_weights.csv", "gate_weights.png", "run_summary.json", "comparison.json")
 
@@ -96,6 +95,8 @@ def _check_arguments(args: EvaluateArguments) -> None:
 
 def format_metrics(metrics: dict) -> str:
     """A short plain-text table of the headline metrics, in percent with two decimals."""
+    from .evaluation.events import JUDGE_TARGETS
+
     rows = [(f"extraction {t}", v) for t, v in metrics["extraction"]["single"].items()]
     rows += [(f"extraction {t}", v) for t, v in metrics["extraction"]["pair"].items()]
     rows.append(("extraction quadruple", metrics["extraction"]["quadruple"]))

@@ -68,7 +68,7 @@ def process_device(state, device: str | None = None) -> str:
     distributed = state is not None and getattr(state, "num_processes", 1) > 1 and hasattr(state, "device")
     if device is None or (device == "cuda" and distributed):
         if distributed:
-            return str(state.device)
+            return "cpu" if state.device.type == "cpu" else str(state.device)
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
 
