@@ -1,7 +1,8 @@
-"""Baselines with Sherlock's yardstick (`sherlock.evaluation.baselines`): tiny random Video-LLaVA and Qwen2-VL folders
-load through the Auto classes without torchvision, answer batches like single videos (left padding), see the same
-instruction and frame-time line through their own chat templates, get the pixel tensors of the real video processors,
-and a forced canonical answer comes back as the right scored event."""
+"""Baselines with Sherlock's yardstick (`sherlock.evaluation.baselines`): tiny random Video-LLaVA, LLaVA-OneVision,
+Qwen2-VL and Qwen2.5-VL folders load through the Auto classes without torchvision, answer batches like single videos
+(left padding), see the same instruction and frame-time line through their own chat templates, get the pixel tensors
+of the real video processors (and Qwen2.5-VL each video's seconds per temporal patch), and a forced canonical answer
+comes back as the right scored event."""
 
 import json
 
@@ -13,28 +14,57 @@ from transformers.video_utils import VideoMetadata
 
 from processing import DEFAULT_INSTRUCTION, load_video
 from processing.processing_sherlock import timing_line
-from sherlock.evaluation.baselines import VideoLLMPredictor, frames_metadata, load_video_llm, model_kind
+from sherlock.evaluation.baselines import (
+    VideoLLMPredictor,
+    frames_metadata,
+    load_video_llm,
+    load_video_llm_processor,
+    model_kind,
+)
 from sherlock.evaluation.predictors import PHASES, VideoItem
-from sherlock.evaluation.tiny_baselines import build_tiny_qwen2_vl, build_tiny_video_llava
-from sherlock.evaluation.video_processors_torch import Qwen2VLVideoProcessorTorch, VideoLlavaVideoProcessorTorch
+from sherlock.evaluation.tiny_baselines import (
+    build_tiny_llava_onevision,
+    build_tiny_qwen2_5_vl,
+    build_tiny_qwen2_vl,
+    build_tiny_video_llava,
+)
+from sherlock.evaluation.video_processors_torch import (
+    LlavaOnevisionVideoProcessorTorch,
+    Qwen2VLVideoProcessorTorch,
+    VideoLlavaVideoProcessorTorch,
+)
 
 from forced_answer import FORCED_EVENT, forced_generation_kwargs
 from video_factory import index_frame, write_video
 
 
-BUILDERS = {"video_llava": build_tiny_video_llava, "qwen2_vl": build_tiny_qwen2_vl}
+BUILDERS = {
+    "video_llava": build_tiny_video_llava,
+    "llava_onevision": build_tiny_llava_onevision,
+    "qwen2_vl": build_tiny_qwen2_vl,
+    "qwen2_5_vl": build_tiny_qwen2_5_vl,
+}
 CLASSES = {
     "video_llava": ("VideoLlavaForConditionalGeneration", "VideoLlavaProcessor", "VideoLlavaVideoProcessor"),
+    "llava_onevision": (
+        "LlavaOnevisionForConditionalGeneration",
+        "LlavaOnevisionProcessor",
+        "LlavaOnevisionVideoProcessor",
+    ),
     "qwen2_vl": ("Qwen2VLForConditionalGeneration", "Qwen2VLProcessor", "Qwen2VLVideoProcessor"),
+    "qwen2_5_vl": ("Qwen2_5_VLForConditionalGeneration", "Qwen2_5_VLProcessor", "Qwen2VLVideoProcessor"),
 }
 # The chat-template markers of each family around the video and the question (the model's own format).
+QWEN_MARKERS = ("<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>", "<|im_end|>\n<|im_start|>assistant\n")
 MARKERS = {
     "video_llava": ("USER: <video>\n", " ASSISTANT:"),
-    "qwen2_vl": (
-        "<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>",
-        "<|im_end|>\n<|im_start|>assistant\n",
-    ),
+    "llava_onevision": ("<|im_start|>user <video>\n", "<|im_end|><|im_start|>assistant\n"),
+    "qwen2_vl": QWEN_MARKERS,
+    "qwen2_5_vl": QWEN_MARKERS,
 }
+# Video tokens of the 8 frames of the 64 x 48 video: Video-LLaVA 8 x (4 x 4 patches + CLS); LLaVA-OneVision 8 x (5 x 5
+# patches pooled to 3 x 3) + 1 newline; Qwen2(.5)-VL 4 temporal x 6 x 8 patches (48 x 64 pixels) merged 2 x 2.
+VIDEO_TOKENS = {"video_llava": 8 * (4 * 4 + 1), "llava_onevision": 8 * 3 * 3 + 1, "qwen2_vl": 48, "qwen2_5_vl": 48}
 BACKEND = "torchvision" if is_torchvision_available() else "torch"
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073])
 STD = np.array([0.26862954, 0.26130258, 0.27577711])
@@ -109,10 +139,23 @@ def test_prompt_has_the_instruction_the_frame_times_and_the_family_template(base
     assert VideoMetadata(**frames_metadata(clip)).sampled_fps == pytest.approx(8 / 3.0)  # Qwen2.5-VL's frame rate
     inputs = predictor.inputs([clip])
     video_tokens = int((inputs["input_ids"] == model.config.video_token_id).sum())
-    if family == "video_llava":
-        assert video_tokens == 8 * ((32 // 8) ** 2 + 1)
-    else:
-        assert video_tokens == int(inputs["video_grid_thw"].prod()) // 4 == 4 * 6 * 8 // 4
+    assert video_tokens == VIDEO_TOKENS[family]
+    if family.startswith("qwen"):
+        assert inputs["video_grid_thw"].tolist() == [[4, 6, 8]]
+    assert ("second_per_grid_ts" in inputs) == (family == "qwen2_5_vl")
+
+
+@pytest.mark.parametrize("baseline", ["qwen2_5_vl"], indirect=True)
+def test_qwen2_5_vl_gets_each_videos_seconds_per_temporal_patch(baseline, videos):
+    """Qwen2.5-VL's M-RoPE time axis: `second_per_grid_ts` = temporal_patch_size / sampled fps, per video of a batch
+    (8 of 24 frames at 8 fps: 2 / (8 / 3); 8 of 100 frames at 10 fps: 2 / 0.8; all 5 frames at 5 fps: 2 / 5)."""
+    family, folder, model, processor = baseline
+    predictor = VideoLLMPredictor(model, processor)
+    clips = [load_video(video.path, num_frames=8) for video in videos]
+    inputs = predictor.inputs(clips[:2])
+    assert inputs["second_per_grid_ts"].dtype == torch.float32
+    assert inputs["second_per_grid_ts"].tolist() == pytest.approx([0.75, 2.5])
+    assert predictor.inputs(clips[2:])["second_per_grid_ts"].tolist() == pytest.approx([0.4])
 
 
 def test_video_llava_pixels_equal_a_hand_computation():
@@ -122,6 +165,28 @@ def test_video_llava_pixels_equal_a_hand_computation():
     expected = ((frames / 255.0 - MEAN) / STD).transpose(0, 3, 1, 2)[None]
     assert pixels.shape == (1, 8, 3, 32, 32) and pixels.dtype == torch.float32
     np.testing.assert_allclose(pixels.numpy(), expected, atol=1e-5)
+
+
+def test_llava_onevision_pixels_equal_a_hand_computation(tmp_path):
+    """The tiny folder's video processor (SigLIP's 0.5 mean and std, 40 x 40 frames) as loaded by `load_video_llm`:
+    rescale and normalize per RGB channel; other sizes are resized to the square (bicubic), not cropped."""
+    processor = load_video_llm_processor(build_tiny_llava_onevision(tmp_path)).video_processor
+    assert type(processor) is LlavaOnevisionVideoProcessorTorch or BACKEND == "torchvision"
+    gray = np.stack([index_frame(i, size=(40, 40), pattern="texture")[..., 0] for i in range(8)])
+    frames = np.stack([gray, 255 - gray, gray // 2], axis=-1)  # three different channels: RGB order checked
+    pixels = processor([frames], return_tensors="pt")["pixel_values_videos"]
+    expected = ((frames / 255.0 - 0.5) / 0.5).transpose(0, 3, 1, 2)[None]
+    assert pixels.shape == (1, 8, 3, 40, 40) and pixels.dtype == torch.float32
+    np.testing.assert_allclose(pixels.numpy(), expected, atol=1e-5)
+    # 64 x 48 frames are squeezed to 40 x 40 (no crop): their left quarter fills the first 10 of the 40 columns
+    frames = np.full((8, 48, 64, 3), [200, 100, 50], np.uint8)
+    frames[:, :, :16] = [20, 40, 240]
+    pixels = processor([frames], return_tensors="pt")["pixel_values_videos"]
+    assert pixels.shape == (1, 8, 3, 40, 40)
+    left, right = (np.array([[20, 40, 240], [200, 100, 50]]) / 255.0 - 0.5) / 0.5
+    columns = pixels[0].permute(0, 2, 3, 1).numpy()  # the bicubic kernel spans 2 columns: 8-11 are left out
+    np.testing.assert_allclose(columns[:, :, :8], np.broadcast_to(left, (8, 40, 8, 3)), atol=1e-6)
+    np.testing.assert_allclose(columns[:, :, 12:], np.broadcast_to(right, (8, 40, 28, 3)), atol=1e-6)
 
 
 def test_qwen2_vl_patches_equal_a_hand_computation():

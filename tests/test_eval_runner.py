@@ -323,11 +323,11 @@ def test_precompute_fills_the_same_cache_with_one_or_two_processes(synthetic, mo
     assert "0 computed, 10 already in" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("family", ["video_llava", "qwen2_vl"])
+@pytest.mark.parametrize("family", ["video_llava", "llava_onevision", "qwen2_vl", "qwen2_5_vl"])
 def test_baseline_video_llms_run_through_sherlock_evaluate(family, synthetic, tmp_path):
-    from sherlock.evaluation.tiny_baselines import build_tiny_qwen2_vl, build_tiny_video_llava
+    from sherlock.evaluation import tiny_baselines
 
-    build = {"video_llava": build_tiny_video_llava, "qwen2_vl": build_tiny_qwen2_vl}[family]
+    build = getattr(tiny_baselines, f"build_tiny_{family}")
     model = build(tmp_path / family)
     output = tmp_path / "run"
     assert main(_evaluate_argv(synthetic, model, output)) == 0

@@ -101,6 +101,12 @@ def load_video_llm_processor(path_or_id, video_backend: str = "auto"):
     processor_name, video_processor_class = SUPPORTED_MODEL_TYPES[model_type_of(path_or_id)]
     processor_class = torch_processor_class(getattr(transformers, processor_name))
     processor_dict, instantiation_kwargs = processor_class.get_processor_dict(path_or_id)
+    saved = processor_dict.get("processor_class")
+    if saved and saved != processor_name:
+        raise ValueError(
+            f"{path_or_id} saves processor_class {saved!r}, but its model_type expects {processor_name!r}; without "
+            "torchvision only the model type's own processor can be built."
+        )
     loaders = {
         "tokenizer": AutoTokenizer.from_pretrained,
         "image_processor": AutoImageProcessor.from_pretrained,
