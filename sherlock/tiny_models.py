@@ -60,6 +60,24 @@ def train_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
     )
 
 
+def tiny_text_config(tokenizer, **overrides) -> dict:
+    """A tiny language-model config (64 wide, 2 layers) whose vocabulary and special ids match `tokenizer`."""
+    config = {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": len(tokenizer),
+        "max_position_embeddings": 2048,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+    config.update(overrides)
+    return config
+
+
 def tiny_sherlock_config(tokenizer, image_size: int = 32, patch_size: int = 8, **overrides) -> SherlockConfig:
     """A Sherlock config of a few hundred thousand parameters whose token ids match `tokenizer`."""
     vision = {
@@ -72,19 +90,7 @@ def tiny_sherlock_config(tokenizer, image_size: int = 32, patch_size: int = 8, *
         "patch_size": patch_size,
         "projection_dim": 32,
     }
-    text = {
-        "model_type": "llama",
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "vocab_size": len(tokenizer),
-        "max_position_embeddings": 2048,
-        "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-    }
+    text = tiny_text_config(tokenizer, model_type="llama")
     kwargs = {
         "vision_config": vision,
         "text_config": text,
@@ -145,6 +151,7 @@ __all__ = [
     "build_tiny_sherlock",
     "tiny_image_processor",
     "tiny_sherlock_config",
+    "tiny_text_config",
     "tokenizer_corpus",
     "train_tokenizer",
 ]

@@ -37,7 +37,7 @@ from transformers import (
     VideoLlavaProcessor,
 )
 
-from sherlock.tiny_models import train_tokenizer
+from sherlock.tiny_models import tiny_text_config, train_tokenizer
 
 from .video_processors_torch import (
     LlavaOnevisionVideoProcessorTorch,
@@ -99,23 +99,6 @@ QWEN2_VL_SPECIAL_TOKENS = [
     *CHATML_SPECIAL_TOKENS, "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>",
 ]  # fmt: skip
 SIGLIP_MEAN_STD = [0.5, 0.5, 0.5]  # LLaVA-OneVision's SigLIP normalization (its Hub processor configs)
-
-
-def _tiny_text_config(tokenizer, **overrides) -> dict:
-    config = {
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "vocab_size": len(tokenizer),
-        "max_position_embeddings": 2048,
-        "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-    }
-    config.update(overrides)
-    return config
 
 
 def _tiny_vision_tower(model_type: str, image_size: int, patch_size: int, **overrides) -> dict:
@@ -183,7 +166,7 @@ def build_tiny_video_llava(folder, seed: int = 0, image_size: int = 32, patch_si
     tokenizer = train_tokenizer()
     config = VideoLlavaConfig(
         vision_config=_tiny_vision_tower("clip_vision_model", image_size, patch_size, projection_dim=32),
-        text_config={"model_type": "llama", **_tiny_text_config(tokenizer)},
+        text_config={"model_type": "llama", **tiny_text_config(tokenizer)},
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
         image_seq_length=(image_size // patch_size) ** 2,
@@ -212,7 +195,7 @@ def build_tiny_llava_onevision(folder, seed: int = 0, image_size: int = 40, patc
     pinpoints = [[image_size * rows, image_size * cols] for rows in (1, 2) for cols in (1, 2)]  # "anyres" images
     config = LlavaOnevisionConfig(
         vision_config=_tiny_vision_tower("siglip_vision_model", image_size, patch_size, vision_use_head=False),
-        text_config={"model_type": "qwen2", **_tiny_text_config(tokenizer, bos_token_id=None)},
+        text_config={"model_type": "qwen2", **tiny_text_config(tokenizer, bos_token_id=None)},
         **_token_ids(tokenizer, image_token_index="<image>", video_token_index="<video>"),
         vision_feature_select_strategy="full",
         vision_feature_layer=-1,
@@ -241,7 +224,7 @@ def _build_tiny_qwen_vl(folder, seed, patch_size, max_pixels, config_class, mode
         tokenizer, image_token_id="<|image_pad|>", video_token_id="<|video_pad|>",
         vision_start_token_id="<|vision_start|>", vision_end_token_id="<|vision_end|>",
     )  # fmt: skip
-    text = _tiny_text_config(tokenizer, bos_token_id=None)
+    text = tiny_text_config(tokenizer, bos_token_id=None)
     text["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]}
     vision = {"depth": 2, "num_heads": 4, "patch_size": patch_size, "spatial_merge_size": 2, **vision}
     vision[vision.pop("lm_width")] = text["hidden_size"]
