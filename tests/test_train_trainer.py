@@ -1,0 +1,156 @@
+"""`SherlockTrainer`: Sherlock's own forward with `lm_loss + α · gsb_loss`, normalised so that the accumulation steps do
+not change the gradients; the logged metrics; the GSB callback's α schedule and gate-weight table."""
+
+import copy
+import csv
+
+import datasets
+import pytest
+import torch
+
+from sherlock.tiny_models import train_tokenizer
+from sherlock.training.callbacks import GSBCallback, linear_warmup_alpha
+from sherlock.training.trainer import EVENT_TYPES_KEY, SherlockTrainer, sherlock_sft_config
+
+from sherlock_tester import build_model, prepare_inputs
+
+
+SAMPLES = 4
+EVENT_TYPES = [["Fighting"], ["Theft", "Fighting"], [], ["Theft"]]
+
+
+def _dataset(seed: int = 0, identical: bool = False) -> datasets.Dataset:
+    """4 samples whose 2 to 5 last tokens are labelled (different answer lengths: the token normalisation matters);
+    `identical`: the first sample's video inputs four times (every micro-batch then has the same gate statistics)."""
+    inputs = prepare_inputs(batch=SAMPLES, labels=True, text_len=6, seed=seed)
+    if identical:
+        inputs = {name: value[:1].expand(SAMPLES, *value.shape[1:]).clone() for name, value in inputs.items()}
+    labels = inputs["labels"]
+    for sample in range(SAMPLES):
+        labels[sample, : labels.shape[1] - 2 - sample] = -100
+    columns = {name: value.tolist() for name, value in inputs.items()}
+    columns["sample"] = list(range(SAMPLES))
+    return datasets.Dataset.from_dict(columns).with_format("torch")
+
+
+def collate(batch):
+    inputs = {name: torch.stack([row[name] for row in batch]) for name in batch[0] if name != "sample"}
+    inputs[EVENT_TYPES_KEY] = [EVENT_TYPES[int(row["sample"])] for row in batch]
+    return inputs
+
+
+def _trainer(tmp_path, model=None, callbacks=None, dataset=None, **overrides):
+    settings = {
+        "output_dir": str(tmp_path / "out"),
+        "per_device_train_batch_size": 2,
+        "max_steps": 2,
+        "learning_rate": 1e-3,
+        "logging_steps": 1,
+        "use_cpu": True,
+        "save_strategy": "no",
+        "disable_tqdm": True,
+        **overrides,
+    }
+    model = model if model is not None else build_model().train()
+    return SherlockTrainer(
+        model=model,
+        args=sherlock_sft_config(**settings),
+        train_dataset=dataset if dataset is not None else _dataset(),
+        data_collator=collate,
+        processing_class=train_tokenizer(),
+        callbacks=callbacks,
+    )
+
+
+def test_the_loss_is_the_language_loss_plus_alpha_gsb_and_the_parts_are_logged(tmp_path):
+    trainer = _trainer(tmp_path, per_device_train_batch_size=4, max_steps=1)
+    trainer.train()
+    log = trainer.state.log_history[0]
+    assert log["gsb_alpha"] == pytest.approx(0.4)
+    assert log["loss"] == pytest.approx(log["lm_loss"] + 0.4 * log["gsb_loss"], rel=1e-5)
+    gates = [log[f"gate/{name}"] for name in ("action", "object_relation", "background", "global")]
+    assert sum(gates) == pytest.approx(1.0, abs=1e-5) and all(0 < g < 1 for g in gates)
+    assert torch.isfinite(torch.tensor([log["loss"], log["lm_loss"], log["gsb_loss"]])).all()
+
+
+def _one_step(tmp_path, batch_size: int, accumulation: int, alpha: float, identical: bool) -> dict[str, torch.Tensor]:
+    model = build_model().train()
+    model.config.gsb_loss_coef = alpha
+    trainer = _trainer(
+        tmp_path / f"{batch_size}x{accumulation}",
+        model=model,
+        dataset=_dataset(identical=identical),
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=accumulation,
+        max_steps=1,
+        optim="sgd",
+        learning_rate=1.0,
+        max_grad_norm=0.0,
+        lr_scheduler_type="constant",
+    )
+    before = {name: param.detach().clone() for name, param in model.named_parameters()}
+    trainer.train()
+    return {name: param.detach() - before[name] for name, param in model.named_parameters()}
+
+
+@pytest.mark.parametrize(
+    "alpha, identical",
+    [(0.0, False), (0.4, True)],
+    ids=["language-term-different-answer-lengths", "alpha-0.4-same-gate-statistics"],
+)
+def test_the_update_does_not_depend_on_the_accumulation_steps(tmp_path, alpha, identical):
+    """The same 4 samples as one batch, 2 x 2 or 1 x 4 micro-batches: the same SGD update. The language term is
+    normalised by the labelled tokens of the whole accumulated batch (answers of 2 to 5 tokens); the GSB term keeps
+    its weight α (each micro-batch's term divided by the accumulation steps). The GSB loss itself is a statistic of a
+    micro-batch (-log of its mean gate weights), so with α > 0 the samples are identical here, to give every
+    micro-batch the same statistic."""
+    reference = _one_step(tmp_path, 4, 1, alpha, identical)
+    assert reference["model.expert_gate.proj.weight"].abs().max() > 0
+    for batch_size, accumulation in ((2, 2), (1, 4)):
+        update = _one_step(tmp_path, batch_size, accumulation, alpha, identical)
+        for name, delta in reference.items():
+            torch.testing.assert_close(update[name], delta, rtol=1e-5, atol=1e-6)
+
+
+def test_alpha_zero_leaves_no_gsb_gradient(tmp_path):
+    model = build_model().train()
+    trainer = _trainer(tmp_path, model=model)
+    batch = collate([trainer.train_dataset[i] for i in range(2)])
+    batch = {name: value for name, value in batch.items() if name != EVENT_TYPES_KEY}
+
+    def gate_gradient(loss_of):
+        model.zero_grad()
+        loss_of().backward()
+        return model.model.expert_gate.proj.weight.grad.clone()
+
+    language_only = gate_gradient(lambda: model(**batch).lm_loss)
+    model.config.gsb_loss_coef = 0.0
+    assert torch.equal(gate_gradient(lambda: trainer.compute_loss(model, dict(batch))), language_only)
+    model.config.gsb_loss_coef = 0.4
+    assert not torch.allclose(gate_gradient(lambda: trainer.compute_loss(model, dict(batch))), language_only)
+
+
+def test_training_leaves_the_frozen_background_tower_untouched(tmp_path):
+    model = build_model().train()
+    tower = copy.deepcopy(model.model.spatial_experts.background.tower.state_dict())
+    gate = model.model.expert_gate.proj.weight.detach().clone()
+    _trainer(tmp_path, model=model).train()
+    after = model.model.spatial_experts.background.tower.state_dict()
+    assert all(torch.equal(after[name], value) for name, value in tower.items())
+    assert not torch.equal(model.model.expert_gate.proj.weight, gate)
+
+
+def test_the_alpha_schedule_and_the_gate_weight_table(tmp_path):
+    trainer = _trainer(tmp_path, callbacks=[GSBCallback(alpha_schedule=linear_warmup_alpha(0.4, 2))])
+    trainer.train()
+    alphas = [log["gsb_alpha"] for log in trainer.state.log_history if "gsb_alpha" in log]
+    assert alphas == pytest.approx([0.0, 0.2])
+    with (tmp_path / "out" / "gate_weights.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["event_type"] for row in rows] == ["Fighting", "Theft", "(no event)", "(all videos)"]
+    # 2 steps x 2 samples: samples 0-3 once each; Fighting in samples 0 and 1, Theft in 1 and 3
+    assert [int(row["videos"]) for row in rows] == [2, 2, 1, 4]
+    for row in rows:
+        weights = [float(row[name]) for name in ("action", "object_relation", "background", "global")]
+        assert sum(weights) == pytest.approx(1.0, abs=3e-4)  # 4 rounded decimals each
+    assert (tmp_path / "out" / "gate_weights.png").is_file()
