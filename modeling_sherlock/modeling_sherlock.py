@@ -33,7 +33,7 @@ from .modeling_sherlock_experts import (
     SherlockActionExpert,
     SherlockBackgroundExpert,
     SherlockExpertGate,
-    SherlockLocalExpert,
+    SherlockNullNode,
     SherlockObjectRelationExpert,
 )
 from .modeling_sherlock_inputs import prepare_expert_inputs
@@ -131,9 +131,9 @@ class SherlockPreTrainedModel(VideoLlavaPreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module):
         super()._init_weights(module)
-        if isinstance(module, SherlockLocalExpert):
+        if isinstance(module, SherlockNullNode):
             std = getattr(self.config.get_text_config(), "initializer_range", 0.02)
-            init.normal_(module.null_node, mean=0.0, std=std)
+            init.normal_(module.weight, mean=0.0, std=std)
 
     @classmethod
     def from_pretrained(cls, *args, output_loading_info: bool = False, **kwargs):

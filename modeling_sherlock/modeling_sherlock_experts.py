@@ -115,6 +115,16 @@ class SherlockExpertCrossAttention(nn.Module):
         return self.o_proj(out.transpose(1, 2).reshape(n, num_tokens, dim))
 
 
+class SherlockNullNode(nn.Module):
+    """The learned "no node" key / value of a local expert's cross-attention (what a video token attends to when the
+    frame has nothing relevant). A module of its own, so that PEFT's `modules_to_save` can name it: the background
+    expert's trainable parts are saved with a LoRA adapter, its frozen tower is not."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1, 1, dim))
+
+
 class SherlockLocalExpert(nn.Module):
     """Base of the local experts: `S = W_up CrossAttn(W_down T_v, [null; nodes])` frame by frame (the paper's form),
     or `T_v + W_up CrossAttn(...)` with `config.expert_output="residual"`."""
@@ -126,7 +136,7 @@ class SherlockLocalExpert(nn.Module):
         dim = config.expert_hidden_size
         self.down_proj = nn.Linear(hidden, dim)
         self.up_proj = nn.Linear(dim, hidden)
-        self.null_node = nn.Parameter(torch.zeros(1, 1, dim))
+        self.null_node = SherlockNullNode(dim)
         self.cross_attention = SherlockExpertCrossAttention(config)
 
     def attend(self, video_tokens: torch.Tensor, nodes: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
@@ -145,7 +155,7 @@ class SherlockLocalExpert(nn.Module):
         n = batch * frames
         queries = self.down_proj(video_tokens).reshape(n, num_tokens, -1)
         nodes = nodes.reshape(n, nodes.shape[2], nodes.shape[3]).to(queries.dtype)
-        null = self.null_node.to(queries.dtype).expand(n, 1, -1)
+        null = self.null_node.weight.to(queries.dtype).expand(n, 1, -1)
         keys = torch.cat([null, nodes], dim=1)
         num_nodes = node_mask.shape[-1]
         node_mask = node_mask.reshape(n, 1 if node_mask.dim() == 3 else num_tokens, num_nodes)

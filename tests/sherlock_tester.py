@@ -160,7 +160,7 @@ def build_model(seed: int = 0, **overrides):
             elif isinstance(module, torch.nn.Embedding):
                 module.weight.normal_(0.0, 1.0)
             if hasattr(module, "null_node"):
-                module.null_node.normal_(0.0, 1.0)
+                module.null_node.weight.normal_(0.0, 1.0)
     return model.eval()
 
 

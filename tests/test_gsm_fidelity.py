@@ -30,9 +30,9 @@ def evidence_free_inputs(model, seed):
     inputs["relation_mask"] = torch.zeros_like(inputs["relation_mask"])
     expert = model.model.spatial_experts["background"]
     weight, bias = expert.feature_proj.weight.double(), expert.feature_proj.bias.double()
-    target = expert.null_node.reshape(-1).double() - bias
+    target = expert.null_node.weight.reshape(-1).double() - bias
     feature = (torch.linalg.pinv(weight) @ target).float()  # feature_proj(feature) == null node
-    torch.testing.assert_close(expert.feature_proj(feature), expert.null_node.reshape(-1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(expert.feature_proj(feature), expert.null_node.weight.reshape(-1), atol=1e-5, rtol=0)
     num_patches = (BACKGROUND_SIZE // PATCH) ** 2 + 1
     inputs["background_features"] = feature.expand(2, 2, num_patches, BACKGROUND_HIDDEN).contiguous()
     return inputs

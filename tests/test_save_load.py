@@ -132,7 +132,7 @@ def test_from_pretrained_video_llava_keeps_backbone_and_initialises_only_the_gsm
     # the new modules are initialised (finite, not all zero), including the custom null nodes
     for key in missing:
         assert torch.isfinite(state[key]).all(), key
-    assert state["model.spatial_experts.action.null_node"].abs().sum() > 0
+    assert state["model.spatial_experts.action.null_node.weight"].abs().sum() > 0
     assert model.config.experts == ["action", "object_relation", "background", "global"]
     # the background tower is not random: it is the checkpoint's own pretrained image tower, frozen
     tower = model.model.spatial_experts["background"].tower.state_dict()
