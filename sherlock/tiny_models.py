@@ -60,6 +60,21 @@ def train_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
     )
 
 
+def tiny_vision_config(model_type: str, image_size: int, patch_size: int, **overrides) -> dict:
+    """A 2-layer ViT config of width 32 (`model_type` e.g. "clip_vision_model" or "siglip_vision_model")."""
+    config = {
+        "model_type": model_type,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "image_size": image_size,
+        "patch_size": patch_size,
+    }
+    config.update(overrides)
+    return config
+
+
 def tiny_text_config(tokenizer, **overrides) -> dict:
     """A tiny language-model config (64 wide, 2 layers) whose vocabulary and special ids match `tokenizer`."""
     config = {
@@ -80,16 +95,7 @@ def tiny_text_config(tokenizer, **overrides) -> dict:
 
 def tiny_sherlock_config(tokenizer, image_size: int = 32, patch_size: int = 8, **overrides) -> SherlockConfig:
     """A Sherlock config of a few hundred thousand parameters whose token ids match `tokenizer`."""
-    vision = {
-        "model_type": "clip_vision_model",
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "image_size": image_size,
-        "patch_size": patch_size,
-        "projection_dim": 32,
-    }
+    vision = tiny_vision_config("clip_vision_model", image_size, patch_size, projection_dim=32)
     text = tiny_text_config(tokenizer, model_type="llama")
     kwargs = {
         "vision_config": vision,
@@ -152,6 +158,7 @@ __all__ = [
     "tiny_image_processor",
     "tiny_sherlock_config",
     "tiny_text_config",
+    "tiny_vision_config",
     "tokenizer_corpus",
     "train_tokenizer",
 ]

@@ -37,7 +37,7 @@ from transformers import (
     VideoLlavaProcessor,
 )
 
-from sherlock.tiny_models import tiny_text_config, train_tokenizer
+from sherlock.tiny_models import tiny_text_config, tiny_vision_config, train_tokenizer
 
 from .video_processors_torch import (
     LlavaOnevisionVideoProcessorTorch,
@@ -101,21 +101,6 @@ QWEN2_VL_SPECIAL_TOKENS = [
 SIGLIP_MEAN_STD = [0.5, 0.5, 0.5]  # LLaVA-OneVision's SigLIP normalization (its Hub processor configs)
 
 
-def _tiny_vision_tower(model_type: str, image_size: int, patch_size: int, **overrides) -> dict:
-    """A 2-layer ViT of width 32 (CLIP for Video-LLaVA, SigLIP for LLaVA-OneVision)."""
-    config = {
-        "model_type": model_type,
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "image_size": image_size,
-        "patch_size": patch_size,
-    }
-    config.update(overrides)
-    return config
-
-
 def _qwen_vl_pixels(patch_size: int, max_pixels: int) -> dict:
     """Qwen2(.5)-VL's image / video processor settings: frames resized to at least 2 x 2 merged patches and at most
     `max_pixels`, 2 x 2 spatial merge, temporal patches of 2 frames."""
@@ -165,7 +150,7 @@ def build_tiny_video_llava(folder, seed: int = 0, image_size: int = 32, patch_si
     frame) and its `VideoLlavaProcessor` to `folder`; return the folder."""
     tokenizer = train_tokenizer()
     config = VideoLlavaConfig(
-        vision_config=_tiny_vision_tower("clip_vision_model", image_size, patch_size, projection_dim=32),
+        vision_config=tiny_vision_config("clip_vision_model", image_size, patch_size, projection_dim=32),
         text_config={"model_type": "llama", **tiny_text_config(tokenizer)},
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
@@ -194,7 +179,7 @@ def build_tiny_llava_onevision(folder, seed: int = 0, image_size: int = 40, patc
     tokenizer = chatml_tokenizer(CHATML_SPECIAL_TOKENS)
     pinpoints = [[image_size * rows, image_size * cols] for rows in (1, 2) for cols in (1, 2)]  # "anyres" images
     config = LlavaOnevisionConfig(
-        vision_config=_tiny_vision_tower("siglip_vision_model", image_size, patch_size, vision_use_head=False),
+        vision_config=tiny_vision_config("siglip_vision_model", image_size, patch_size, vision_use_head=False),
         text_config={"model_type": "qwen2", **tiny_text_config(tokenizer, bos_token_id=None)},
         **_token_ids(tokenizer, image_token_index="<image>", video_token_index="<video>"),
         vision_feature_select_strategy="full",
