@@ -3,6 +3,7 @@
     sherlock analyze VIDEO [--model PATH_OR_ID] [--json] [--cache-dir DIR] [--max-new-tokens N]
     sherlock evaluate --dataset DIR_OR_ID [--split test] (--model PATH_OR_ID | --predictions FILE) --output-dir DIR
     sherlock precompute --dataset DIR_OR_ID --processor PATH_OR_ID [--split all] [--cache-dir DIR]
+    sherlock train --stage 1|2 --model PATH_OR_ID --dataset DIR_OR_ID --output-dir DIR [--config FILE.yaml] ...
 
 Errors (a bad video, a missing model, a Hub that cannot be reached) are one readable line on stderr and a non-zero exit
 code. The inputs are checked first, with the standard library only (`--help` and input errors answer at once); torch,
@@ -21,6 +22,7 @@ from pathlib import Path
 from .arguments import UsageError, add_dataclass_arguments, one_line
 from .evaluate import EvaluateArguments, evaluate_command, format_metrics
 from .precompute import PrecomputeArguments, precompute_command
+from .train import TrainArguments, add_train_arguments, train_arguments, train_command
 
 
 logger = logging.getLogger("sherlock")
@@ -292,6 +294,16 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=description or help_text)
         add_dataclass_arguments(command, arguments, positional)
         command.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    command = sub.add_parser(
+        "train",
+        help="train Sherlock: stage 1 (pre-tuning on spatial data) or stage 2 (M-VAE), LoRA by default",
+        description="Train Sherlock (stage 1: pre-tuning rows as clips; stage 2: M-VAE) with TRL's SFTTrainer and "
+        "PEFT LoRA, and export the adapter, the trained modules, the processor and a training record. Options can "
+        "come from a YAML file (--config); options given here override it. Runs under `accelerate launch -m "
+        "sherlock.cli train ...` and `torchrun -m sherlock.cli train ...`.",
+    )
+    add_train_arguments(command)
+    command.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return parser
 
 
@@ -302,6 +314,15 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if namespace.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     values = {k: v for k, v in vars(namespace).items() if k not in ("command", "verbose")}
+    if namespace.command == "train":
+        try:
+            return train_command(train_arguments(values), verbose=namespace.verbose)
+        except UsageError as error:
+            print(f"sherlock train: error: {one_line(error)}", file=sys.stderr)
+            return 2
+        except (OSError, ValueError, ImportError, RuntimeError) as error:
+            print(f"sherlock train: error: {one_line(error)}", file=sys.stderr)
+            return 1
     if namespace.command in ("evaluate", "precompute"):
         arguments, command = {
             "evaluate": (EvaluateArguments, evaluate_command),
@@ -337,10 +358,12 @@ __all__ = [
     "AnalyzeArguments",
     "EvaluateArguments",
     "ModelNotFoundError",
+    "TrainArguments",
     "analyze_command",
     "build_parser",
     "evaluate_command",
     "format_metrics",
     "format_table",
     "main",
+    "train_command",
 ]

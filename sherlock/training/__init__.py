@@ -1,23 +1,33 @@
 """Training Sherlock (issue 9, in progress): the data collator, `SherlockTrainer` (TRL's `SFTTrainer` with Sherlock's
-own loss, normalised for gradient accumulation and data parallelism), the `GSBCallback` and LoRA (PEFT). Imports TRL: install the
-`train` extra (`pip install "sherlock-mvae[train]"`)."""
+own loss, normalised for gradient accumulation and data parallelism), the `GSBCallback`, LoRA (PEFT), the stage-1 data
+path (`stage1`: pre-tuning rows -> clips) and the per-epoch summary (`progress`); `sherlock train` (`sherlock.train`)
+puts them together. Imports TRL: install the `train` extra (`pip install "sherlock-mvae[train]"`)."""
 
 from .callbacks import GSBCallback, constant_alpha, linear_warmup_alpha
 from .collator import EVENT_TYPES_KEY, SherlockDataCollator
 from .lora import add_lora, load_lora, sherlock_lora_config, trained_module_names
+from .progress import EpochSummaryCallback, format_epoch_summary
+from .stage1 import ClipSettings, MissingMediaError, Stage1Converter, parse_media_roots, smpl_to_coco
 from .trainer import SherlockTrainer, sherlock_sft_config
 
 
 __all__ = [
     "EVENT_TYPES_KEY",
+    "ClipSettings",
+    "EpochSummaryCallback",
     "GSBCallback",
+    "MissingMediaError",
     "SherlockDataCollator",
     "SherlockTrainer",
+    "Stage1Converter",
     "add_lora",
     "constant_alpha",
+    "format_epoch_summary",
     "linear_warmup_alpha",
     "load_lora",
+    "parse_media_roots",
     "sherlock_lora_config",
     "sherlock_sft_config",
+    "smpl_to_coco",
     "trained_module_names",
 ]

@@ -1,0 +1,831 @@
+"""`sherlock train`: the two training stages of Sherlock (paper §4.4) as one command.
+
+    sherlock train --stage 1 --model LanguageBind/Video-LLaVA-7B-hf --dataset org/sherlock-pretune \\
+        --media-root humanml3d=HumanML3D --media-root coco_captions=coco/train2017 ... --output-dir stage1
+    sherlock train --stage 2 --model stage1 --dataset org/m-vae --video-root cuva/videos --output-dir sherlock-7b
+    sherlock train --config train.yaml --learning-rate 1e-5          # YAML keys = option names; the command line wins
+    accelerate launch -m sherlock.cli train ...  /  torchrun --nproc_per_node 2 -m sherlock.cli train ...
+
+**Model** (`--model`): a Sherlock folder / Hub id (`model_type` "sherlock"; the ablation switches are applied to its
+config), or a Video-LLaVA one (`model_type` "video_llava": converted in memory as `sherlock-convert-video-llava`
+does, the processor built from its tokenizer and image settings). LoRA (default; the paper's r 16, alpha 64, dropout
+0.05 on the language model's attention and MLP projections) trains the adapter plus, fully, the spatial experts, the
+gate and the projector (`modules_to_save`), never the frozen background tower; `--no-lora` trains every weight but
+the background tower (for tiny models trained from scratch).
+
+**Data**: stage 1 reads the pre-tuning set of `sherlock-build-pretune` (config `all` by default) and turns each row
+into a clip (`training.stage1`: images become static clips, HumanML3D motions stick-figure clips whose poses go into
+the feature cache), kept in `--stage1-media-dir` (default `<output_dir>/stage1_media`) for later runs. Stage 2 reads
+an M-VAE split (`video`, `instruction`, `answer`, `events`; videos under `--video-root`, default
+`<dataset>/videos`). Both go through `SherlockDataCollator` and `SherlockTrainer` (`lm_loss + α gsb_loss`).
+
+**Ablations** (`--without`, repeatable or comma-separated; the paper's names work too): `action` (AE),
+`object_relation` (ORE), `background` (BE), `global` (GE) drop that expert from `config.experts` (its weights are
+not loaded; a soft gate keeps its trained rows for the other experts); `gate` (EG) sets `gate="uniform"`; `sir` sets
+α = 0; `pretune` lets stage 2 start from a model without a stage-1 record.
+
+**Stage 1 -> stage 2.** Stage 2 refuses (one line) a `--model` without a stage-1 record (`sherlock_training.json`
+with `"pretuned": true`: written by stage 1, and by a stage 2 that started from a stage-1 output) unless
+`--without pretune`. Stage 1 with LoRA always saves the merged model too, so that its output folder IS a Sherlock
+model folder: stage 2 loads it like any other (the stage-1 adapter merged into the weights, a fresh adapter on top).
+
+**Output** (`--output-dir`, written by the main process; `--push-to-hub REPO_ID` uploads it, without `checkpoint-*`,
+`stage1_media/` and `runs/`):
+
+    config.json, model.safetensors, *.py   the trained model (when there is one: --no-lora, --merge, stage 1)
+    adapter/adapter_model.safetensors      LoRA runs: the adapter with the experts, gate and projector (PEFT)
+    adapter/adapter_config.json
+    processor_config.json, tokenizer ...   the processor (its extractors: the model's, or `--extractors` unless
+                                           that was `precomputed`, which only says where training features are)
+    sherlock_training.json                 stage, dataset, arguments, config switches, epoch summaries, losses, time
+    gate_weights.csv / .png                mean gate weights per event type (stage 2: rows with `events`)
+    checkpoint-N/                          the Trainer's checkpoints (`--save-strategy`), not part of the export
+
+Everything exported is safetensors or JSON (no pickle). A LoRA adapter without a merged model reloads with
+`load_lora(base, "<output_dir>/adapter")` on the base named in `sherlock_training.json` (with its config switches).
+
+This module imports only the standard library at import time: `sherlock train --help` and argument errors answer at
+once; torch, transformers, TRL and PEFT load in `train_command`.
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .arguments import UsageError, add_dataclass_arguments
+
+
+logger = logging.getLogger("sherlock")
+
+RECORD_FILE = "sherlock_training.json"
+RECORD_VERSION = 1
+ADAPTER_DIR = "adapter"
+STAGE1_MEDIA_DIR = "stage1_media"
+PUSH_IGNORE = ["checkpoint-*", "checkpoint-*/**", f"{STAGE1_MEDIA_DIR}/**", "runs/**", "*.tmp"]
+EXPERTS = (
+    "action",
+    "object_relation",
+    "background",
+    "global",
+)  # = modeling_sherlock.EXPERT_NAMES (no transformers here)
+WITHOUT = (*EXPERTS, "gate", "sir", "pretune")
+WITHOUT_ALIASES = {"ae": "action", "ore": "object_relation", "be": "background", "ge": "global", "eg": "gate"}
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+BOOL_WORDS = {"auto": None, "true": True, "yes": True, "1": True, "on": True, "false": False, "no": False, "0": False}
+SAVE_STRATEGIES = ("no", "steps", "epoch")
+PRETUNE_COLUMNS = ("source", "id", "media", "media_type", "instruction", "answer")
+# What a previous `sherlock train` export in the same folder left and this run rewrites (removed first when the folder
+# holds a training record, so that nothing stale survives, e.g. a model of a --merge run under a run without it).
+EXPORT_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json")
+
+
+def _option(text: str, default=None):
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class TrainArguments:
+    """Arguments of `sherlock train` (each option's help is its `metadata`; module docstring)."""
+
+    config: str | None = _option("YAML file with any of these options (keys: the option names with underscores)")
+    stage: int = _option("1: pre-tuning on spatial data (images, motions); 2: instruction tuning on M-VAE", 2)
+    model: str | None = _option("Sherlock or Video-LLaVA model: folder or Hub id (stage 2: a stage-1 output)")
+    dataset: str | None = _option("dataset folder or Hub id (stage 1: sherlock-build-pretune's; stage 2: M-VAE)")
+    split: str = _option("dataset split", "train")
+    dataset_config: str | None = _option("dataset config name (stage 1 default: all)")
+    video_root: str | None = _option("stage 2: folder of the `video` files (default: <dataset>/videos)")
+    media_root: list[str] | None = _option(
+        "stage 1: where each source's media lie, SOURCE=DIR (the folder given to sherlock-build-pretune) or DIR "
+        "(one sub-folder per source); repeatable (default: <dataset>/media)"
+    )
+    stage1_media_dir: str | None = _option(
+        "stage 1: folder of the generated clips (default: <output_dir>/stage1_media)"
+    )
+    cache_dir: str | None = _option(
+        "feature cache (default: the processor's; with --extractors precomputed, <dataset>/features if present)"
+    )
+    extractors: str | None = _option(
+        "expert extractors: 'precomputed' (read the feature cache only), 'default' (RT-DETR, ViTPose, SAM2) or a JSON "
+        "file of extractor settings (default: the model's processor's)"
+    )
+    output_dir: str | None = _option("export folder (also the Trainer's checkpoints)")
+    num_frames: int | None = _option("frames sampled per video (default: the processor's)")
+    max_samples: int | None = _option("train on the first N rows only (quick runs)")
+    lora: bool = _option("LoRA on the language model (--no-lora: train every weight but the background tower)", True)
+    lora_r: int = _option("LoRA rank", 16)
+    lora_alpha: int = _option("LoRA alpha", 64)
+    lora_dropout: float = _option("LoRA dropout", 0.05)
+    learning_rate: float = _option("peak learning rate (AdamW)", 2e-5)
+    lr_scheduler_type: str = _option("learning-rate schedule (transformers' names)", "cosine")
+    warmup_ratio: float = _option("share of the steps with a linear warm-up", 0.03)
+    weight_decay: float = _option("AdamW weight decay", 0.0)
+    optim: str = _option("optimizer (transformers' names)", "adamw_torch")
+    num_train_epochs: float = _option("epochs", 1.0)
+    max_steps: int = _option("stop after this many optimizer steps (> 0 overrides --num-train-epochs)", -1)
+    per_device_train_batch_size: int = _option("videos per device and micro-batch", 1)
+    gradient_accumulation_steps: int = _option("micro-batches per optimizer step (paper batch: 16)", 16)
+    gradient_checkpointing: bool = _option("recompute activations in the backward pass (less memory)", False)
+    bf16: str = _option("bf16 mixed precision: auto (on CUDA with bf16 support), true or false", "auto")
+    dtype: str = _option("weights dtype: auto (bfloat16 for LoRA with bf16 on, else float32) or a dtype", "auto")
+    report_to: str = _option("where to report metrics: none, tensorboard, wandb, ... (comma list)", "none")
+    logging_steps: int = _option("log every N optimizer steps", 10)
+    save_strategy: str = _option("checkpoints: no, steps or epoch", "steps")
+    save_steps: int = _option("checkpoint every N steps (--save-strategy steps)", 500)
+    save_total_limit: int | None = _option("keep at most N checkpoints", 2)
+    seed: int = _option("random seed (new modules, LoRA, data order)", 42)
+    resume_from_checkpoint: str | None = _option("resume from a checkpoint folder, or 'last' (in --output-dir)")
+    gsb_loss_coef: float = _option("α, the weight of the GSB loss", 0.4)
+    gsb_variant: str | None = _option("GSB loss variant: paper or uniform (default: the model's)")
+    gsb_alpha_warmup_steps: int = _option("raise α linearly from 0 over N steps (0: constant)", 0)
+    without: list[str] | None = _option(
+        "ablation, repeatable or comma list: action, object_relation, background, global, gate, sir, pretune"
+    )
+    merge: bool = _option("also save the model with the LoRA adapter merged (always in stage 1)", False)
+    push_to_hub: str | None = _option("upload the export folder to this Hub repo (org/name)")
+    hub_private: bool = _option("create the Hub repo private", False)
+    dataloader_num_workers: int = _option("data-loading worker processes", 0)
+    max_length: int | None = _option("longest training sequence allowed (tokens; longer rows raise, never truncate)")
+    use_cpu: bool = _option("train on the CPU even when a GPU is present", False)
+    progress: bool = _option("progress bars (--no-progress: none)", True)
+
+
+# --------------------------------------------------------------------------------------------- options and YAML
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `TrainArguments` on `parser`, each defaulting to None so that the options given on the command
+    line can be told apart from the others (they override the YAML file; `train_arguments` fills the defaults)."""
+    add_dataclass_arguments(parser, TrainArguments)
+    parser.set_defaults(**{item.name: None for item in dataclasses.fields(TrainArguments)})
+
+
+def build_train_parser() -> argparse.ArgumentParser:
+    """A stand-alone parser of `sherlock train`'s options (the same as the subcommand's)."""
+    parser = argparse.ArgumentParser(prog="sherlock train", description="Train Sherlock (stage 1 or 2).")
+    add_train_arguments(parser)
+    return parser
+
+
+def _coerce(name: str, value, annotation):
+    """A YAML value as the field's type (YAML 1.1 reads `2e-5` as a string: numbers in strings are accepted)."""
+    options = [arg for arg in typing.get_args(annotation) if arg is not type(None)] or [annotation]
+    kind = options[0]
+    if value is None:
+        if type(None) in typing.get_args(annotation):
+            return None
+        raise UsageError(f"config key {name!r} cannot be empty")
+    try:
+        if typing.get_origin(kind) is list:
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(item, (str, int, float)) for item in items):
+                raise TypeError
+            return [str(item) for item in items]
+        if kind is bool:
+            if isinstance(value, str) and BOOL_WORDS.get(value.lower()) is not None:
+                return BOOL_WORDS[value.lower()]
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if kind is str:
+            if isinstance(value, (dict, list)):
+                raise TypeError
+            return str(value).lower() if isinstance(value, bool) else str(value)
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    raise UsageError(f"config key {name!r} must be {getattr(kind, '__name__', kind)}, got {value!r}")
+
+
+def read_config_file(path: str) -> dict:
+    """The options of a YAML config file, typed; `UsageError` for a missing file, bad YAML or unknown keys."""
+    try:
+        import yaml
+    except ImportError as error:
+        raise ImportError("--config needs PyYAML: pip install pyyaml") from error
+    file = Path(os.path.expanduser(path))
+    if not file.is_file():
+        raise UsageError(f"--config {path!r}: no such file")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise UsageError(f"--config {path!r} is not valid YAML: {' '.join(str(error).split())}") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"--config {path!r} must be a mapping of option names to values, not {type(data).__name__}")
+    hints = typing.get_type_hints(TrainArguments)
+    known = {item.name for item in dataclasses.fields(TrainArguments)} - {"config"}
+    keys = {str(key).replace("-", "_"): value for key, value in data.items()}
+    unknown = sorted(set(keys) - known)
+    if unknown:
+        raise UsageError(
+            f"unknown key(s) in --config {path}: {', '.join(unknown)} (keys are the option names, e.g. learning_rate)"
+        )
+    return {key: _coerce(key, value, hints[key]) for key, value in keys.items()}
+
+
+def train_arguments(options: dict) -> TrainArguments:
+    """`TrainArguments` from parsed options (None = not given): the YAML file's values (`config`), then the options
+    given on the command line over them, the defaults for the rest."""
+    given = {key: value for key, value in options.items() if value is not None}
+    values = read_config_file(given["config"]) if given.get("config") else {}
+    values.update(given)
+    return TrainArguments(**values)
+
+
+def parse_train_arguments(argv: list[str]) -> TrainArguments:
+    """`TrainArguments` from a command line (`sherlock train`'s options, with `--config`)."""
+    return train_arguments(vars(build_train_parser().parse_args(argv)))
+
+
+# -------------------------------------------------------------------------------------------------------- checks
+
+
+def ablations(args: TrainArguments) -> list[str]:
+    """The `--without` values, split at commas, paper names (AE, ORE, BE, GE, EG, SIR) mapped; `UsageError` for an
+    unknown one."""
+    found = []
+    for value in args.without or ():
+        for item in str(value).split(","):
+            item = item.strip().lower().replace("-", "_")
+            if not item:
+                continue
+            item = WITHOUT_ALIASES.get(item, item)
+            if item not in WITHOUT:
+                raise UsageError(f"--without {item!r}: choose from {', '.join(WITHOUT)}")
+            if item not in found:
+                found.append(item)
+    return found
+
+
+def bf16_setting(value: str) -> bool | None:
+    """`--bf16`: None for auto, else True / False."""
+    word = str(value).strip().lower()
+    if word not in BOOL_WORDS:
+        raise UsageError(f"--bf16 must be auto, true or false, got {value!r}")
+    return BOOL_WORDS[word]
+
+
+def check_arguments(args: TrainArguments) -> list[str]:
+    """Everything that can be checked before anything heavy loads; returns the ablations."""
+    for name in ("model", "dataset", "output_dir"):
+        if not getattr(args, name):
+            raise UsageError(f"give --{name.replace('_', '-')} (or `{name}:` in the --config file)")
+    if args.stage not in (1, 2):
+        raise UsageError(f"--stage must be 1 or 2, got {args.stage}")
+    without = ablations(args)
+    if args.stage == 1 and "pretune" in without:
+        raise UsageError("--without pretune is a stage-2 switch (stage 2 without the stage-1 pre-tuning)")
+    if not [name for name in EXPERTS if name not in without]:
+        raise UsageError("--without leaves no expert")
+    positive = ("lora_r", "per_device_train_batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps")
+    for name in positive:
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    for name in ("num_frames", "max_samples", "max_length", "save_total_limit"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not args.lora_alpha > 0:
+        raise UsageError(f"--lora-alpha must be > 0, got {args.lora_alpha}")
+    if not 0 <= args.lora_dropout < 1:
+        raise UsageError(f"--lora-dropout must be in [0, 1), got {args.lora_dropout}")
+    if not args.learning_rate > 0:
+        raise UsageError(f"--learning-rate must be > 0, got {args.learning_rate}")
+    if not 0 <= args.warmup_ratio < 1:
+        raise UsageError(f"--warmup-ratio must be in [0, 1), got {args.warmup_ratio}")
+    if args.max_steps <= 0 and not args.num_train_epochs > 0:
+        raise UsageError("give --num-train-epochs > 0 or --max-steps > 0")
+    if not args.gsb_loss_coef >= 0 or args.gsb_alpha_warmup_steps < 0 or args.dataloader_num_workers < 0:
+        raise UsageError("--gsb-loss-coef, --gsb-alpha-warmup-steps and --dataloader-num-workers must be >= 0")
+    if args.gsb_variant not in (None, "paper", "uniform"):
+        raise UsageError(f"--gsb-variant must be paper or uniform, got {args.gsb_variant!r}")
+    bf16_setting(args.bf16)
+    if args.dtype not in DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {args.dtype!r}")
+    if args.save_strategy not in SAVE_STRATEGIES:
+        raise UsageError(f"--save-strategy must be one of {', '.join(SAVE_STRATEGIES)}, got {args.save_strategy!r}")
+    if args.extractors not in (None, "precomputed", "default") and not args.extractors.lstrip().startswith("{"):
+        if not Path(os.path.expanduser(args.extractors)).is_file():
+            raise UsageError(f"--extractors {args.extractors!r}: not 'precomputed', 'default' or a JSON file")
+    output = Path(os.path.expanduser(args.output_dir))
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--output-dir {args.output_dir!r} is a file, not a folder")
+    model = Path(os.path.expanduser(args.model))
+    if model.is_dir() and output.exists() and output.resolve() == model.resolve():
+        raise UsageError("--output-dir is the --model folder: the export would overwrite the model it trains")
+    resume = args.resume_from_checkpoint
+    if resume not in (None, "last") and not Path(os.path.expanduser(resume)).is_dir():
+        raise UsageError(f"--resume-from-checkpoint {resume!r}: no such checkpoint folder (or 'last')")
+    if args.push_to_hub is not None and (args.push_to_hub.count("/") > 1 or not args.push_to_hub.strip("/")):
+        raise UsageError(f"--push-to-hub {args.push_to_hub!r} is not a repo id (org/name)")
+    return without
+
+
+def read_record(model_path: str) -> dict | None:
+    """The `sherlock_training.json` of a model folder or Hub repo, or None."""
+    path = Path(model_path) / RECORD_FILE
+    if not Path(model_path).is_dir():
+        try:
+            from huggingface_hub import hf_hub_download
+
+            path = Path(hf_hub_download(model_path, RECORD_FILE))
+        except Exception:  # no such file in the repo, or the Hub cannot be reached: no record
+            return None
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a readable training record ({error})") from error
+    return record if isinstance(record, dict) else None
+
+
+def check_stage2_start(args: TrainArguments, without: list[str], record: dict | None) -> bool:
+    """Whether stage 2 starts from a pre-tuned model; `UsageError` (one line) when it does not and `--without pretune`
+    is not given."""
+    pretuned = bool(record and record.get("pretuned"))
+    if args.stage == 2 and not pretuned and "pretune" not in without:
+        raise UsageError(
+            f"--model {args.model!r} has no stage-1 record ({RECORD_FILE} of `sherlock train --stage 1`): run stage 1 "
+            "first and give its output, or add --without pretune (the paper's w/o pre-tuning ablation)"
+        )
+    return pretuned
+
+
+def check_push_access(repo_id: str) -> None:
+    """Fail before training, not after, when the Hub refuses the credentials (`whoami`)."""
+    from huggingface_hub import HfApi
+
+    try:
+        HfApi().whoami()
+    except Exception as error:
+        raise OSError(
+            f"--push-to-hub {repo_id}: the Hub does not accept the credentials ({type(error).__name__}): log in "
+            "with `hf auth login` or set HF_TOKEN"
+        ) from error
+
+
+# -------------------------------------------------------------------------------------------------------- model
+
+
+def config_switches(config, args: TrainArguments, without: list[str]) -> dict:
+    """The Sherlock config fields this run sets: experts without the dropped ones, the gate, α and the GSB variant."""
+    experts = [name for name in config.experts if name not in without] if hasattr(config, "experts") else None
+    experts = experts if experts is not None else [name for name in EXPERTS if name not in without]
+    if not experts:
+        raise UsageError(f"--without leaves no expert of the model's {list(config.experts)}")
+    switches = {
+        "experts": experts,
+        "gate": "uniform" if "gate" in without else getattr(config, "gate", "soft"),
+        "gsb_loss_coef": 0.0 if "sir" in without else float(args.gsb_loss_coef),
+    }
+    if args.gsb_variant is not None:
+        switches["gsb_variant"] = args.gsb_variant
+    return switches
+
+
+def _dtype(args: TrainArguments, bf16: bool):
+    import torch
+
+    if args.dtype != "auto":
+        return getattr(torch, args.dtype)
+    return torch.bfloat16 if (bf16 and args.lora) else torch.float32
+
+
+def _sherlock_config(source, switches: dict):
+    from modeling_sherlock import SherlockConfig
+
+    fields = {
+        key: value for key, value in source.to_dict().items() if key not in ("model_type", "architectures", "auto_map")
+    }
+    fields.pop("transformers_version", None)
+    fields.update(switches)
+    return SherlockConfig(**fields)
+
+
+def _keep_gate_rows(model, model_path: str, source_experts: list[str], info: dict) -> None:
+    """After dropping experts from a soft-gated checkpoint: the gate's rows of the kept experts, read from the
+    checkpoint (its softmax over the kept experts is the trained gate renormalised); anything else that did not fit
+    is an error."""
+    import torch
+    from safetensors import safe_open
+    from transformers.utils import cached_file
+
+    names = {"model.expert_gate.proj.weight", "model.expert_gate.proj.bias"}
+    mismatched = {entry[0] if isinstance(entry, (tuple, list)) else entry for entry in info.get("mismatched_keys", [])}
+    if mismatched - names:
+        raise ValueError(f"weights of {model_path} do not fit the model: {sorted(mismatched - names)[:3]}")
+    keep = [source_experts.index(name) for name in model.config.experts]
+    index = cached_file(model_path, "model.safetensors.index.json", _raise_exceptions_for_missing_entries=False)
+    files = json.loads(Path(index).read_text())["weight_map"] if index else dict.fromkeys(names, "model.safetensors")
+    with torch.no_grad():
+        for name in names:
+            path = cached_file(model_path, files[name])
+            with safe_open(path, framework="pt") as handle:
+                rows = handle.get_tensor(name)[keep]
+            parameter = model.get_parameter(name)
+            parameter.copy_(rows.to(parameter.dtype))
+    logger.info("kept the gate rows of %s (of %s)", model.config.experts, source_experts)
+
+
+def load_model_and_processor(args: TrainArguments, model_path: str, without: list[str], bf16: bool = False):
+    """`(model, processor, kind)` for training: a Sherlock folder with the config switches applied (dropped experts
+    are not loaded; a soft gate keeps the rows of the remaining experts), or a Video-LLaVA one converted in memory
+    (every backbone weight kept, the GSM initialised) with a processor built from its tokenizer and image settings;
+    `kind` is "sherlock" or "video_llava"."""
+    from transformers import AutoConfig, PretrainedConfig
+
+    from modeling_sherlock import SherlockForConditionalGeneration
+    from processing import SherlockProcessor
+
+    config_dict, _ = PretrainedConfig.get_config_dict(model_path)
+    kind = config_dict.get("model_type")
+    dtype = _dtype(args, bf16)
+    if kind == "sherlock":
+        from modeling_sherlock import SherlockConfig
+
+        source = SherlockConfig.from_pretrained(model_path)
+        config = _sherlock_config(source, config_switches(source, args, without))
+        fewer = config.gate == "soft" == source.gate and config.experts != list(source.experts)
+        model, info = SherlockForConditionalGeneration.from_pretrained(
+            model_path, config=config, dtype=dtype, ignore_mismatched_sizes=fewer, output_loading_info=True
+        )
+        if fewer:
+            _keep_gate_rows(model, model_path, list(source.experts), info)
+        processor = SherlockProcessor.from_pretrained(model_path)
+        return model, processor, kind
+    if kind != "video_llava":
+        raise ValueError(f"--model {args.model!r} is a {kind!r} model: give a Sherlock or a Video-LLaVA one")
+    from transformers import AutoTokenizer, CLIPImageProcessorPil
+
+    from .convert import NEW_MODULE_PREFIXES
+
+    source = AutoConfig.from_pretrained(model_path)
+    config = _sherlock_config(source, config_switches(source, args, without))
+    model, info = SherlockForConditionalGeneration.from_pretrained(
+        model_path, config=config, dtype=dtype, output_loading_info=True
+    )
+    missing = [key for key in info["missing_keys"] if not key.startswith(NEW_MODULE_PREFIXES)]
+    if missing:
+        raise ValueError(f"{len(missing)} backbone weights are missing from {args.model}, e.g. {missing[:3]}")
+    processor = SherlockProcessor(
+        image_processor=CLIPImageProcessorPil.from_pretrained(model_path),
+        tokenizer=AutoTokenizer.from_pretrained(model_path),
+        patch_size=int(config.vision_config.patch_size),
+    )
+    return model, processor, kind
+
+
+def configure_processor(processor, args: TrainArguments, stage1_dir: Path) -> dict | None:
+    """Apply `--num-frames`, `--extractors` and `--cache-dir` to the training processor; returns the extractor
+    settings the exported processor keeps (module docstring)."""
+    from processing import DEFAULT_EXTRACTOR_SETTINGS
+
+    exported = processor.extractors
+    if args.num_frames is not None:
+        processor.num_frames, processor.fps = args.num_frames, None
+    if args.extractors == "precomputed":
+        processor.extractors = {"backend": "precomputed"}
+    elif args.extractors == "default":
+        processor.extractors = json.loads(json.dumps(DEFAULT_EXTRACTOR_SETTINGS))
+    elif args.extractors is not None:
+        text = args.extractors
+        if not text.lstrip().startswith("{"):
+            text = Path(os.path.expanduser(text)).read_text(encoding="utf-8")
+        try:
+            processor.extractors = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"--extractors: not valid JSON ({error})") from error
+    if args.extractors is not None and args.extractors != "precomputed":
+        exported = processor.extractors
+    processor._extractor_set = None  # rebuilt from the new settings on first use
+    if args.cache_dir is not None:
+        processor.cache_dir = os.path.expanduser(args.cache_dir)
+    elif processor.is_precomputed and processor.cache_dir is None:
+        features = Path(os.path.expanduser(args.dataset)) / "features"
+        if features.is_dir():
+            processor.cache_dir = str(features)
+    if processor.cache_dir is None and args.stage == 1:
+        processor.cache_dir = str(stage1_dir / "features")
+    if processor.is_precomputed and processor.cache_dir is None:
+        raise UsageError("--extractors precomputed reads the feature cache: give --cache-dir")
+    return exported
+
+
+# ---------------------------------------------------------------------------------------------------------- data
+
+
+def load_rows(dataset: str, config: str | None, split: str, columns, verbose: bool) -> list[dict]:
+    """The rows of one split of a dataset folder or Hub id (`config` by name), checked for `columns`."""
+    import tempfile
+
+    import datasets
+
+    from .arguments import one_line
+
+    if not verbose:
+        datasets.disable_progress_bars()
+    try:
+        if Path(os.path.expanduser(dataset)).is_dir():  # read fresh, as `evaluation.dataset.load_split_rows` does
+            with tempfile.TemporaryDirectory(prefix="sherlock-dataset-") as cache:
+                loaded = datasets.load_dataset(
+                    os.path.expanduser(dataset), config, split=split, cache_dir=cache, keep_in_memory=True
+                )
+        else:
+            loaded = datasets.load_dataset(dataset, config, split=split)
+    except (OSError, ValueError, datasets.exceptions.DatasetsError) as error:
+        raise ValueError(
+            f"cannot load split {split!r} of dataset {dataset!r} ({config or 'default'}): {one_line(error)}"
+        ) from error
+    missing = [name for name in columns if name not in loaded.column_names]
+    if missing:
+        raise ValueError(f"dataset {dataset!r} has no column {', '.join(missing)}")
+    return list(loaded)
+
+
+def training_rows(args: TrainArguments, processor, model_config, stage1_dir: Path, sft_args, verbose: bool):
+    """`(rows, video_root)`: stage 1, the pre-tuning rows turned into clips (the main process converts, the others
+    wait and then find every clip); stage 2, the M-VAE rows with their event types."""
+    if args.stage == 1:
+        from .training.stage1 import Stage1Converter, expert_capacities, parse_media_roots
+
+        rows = load_rows(args.dataset, args.dataset_config or "all", args.split, PRETUNE_COLUMNS, verbose)
+        rows = rows[: args.max_samples] if args.max_samples else rows
+        default_root = Path(os.path.expanduser(args.dataset)) / "media"
+        converter = Stage1Converter(
+            processor,
+            stage1_dir,
+            parse_media_roots(args.media_root, default_root if default_root.parent.is_dir() else None),
+            capacities=expert_capacities(processor, model_config),
+        )
+        with sft_args.main_process_first(local=False, desc="stage-1 clips"):
+            converted = converter.convert(rows, progress=args.progress and sft_args.process_index == 0)
+        return converted, None
+    from .evaluation.dataset import load_split_rows, resolve_video_root, video_items
+
+    if args.dataset_config is None:
+        rows = load_split_rows(args.dataset, args.split, verbose)
+    else:
+        rows = load_rows(args.dataset, args.dataset_config, args.split, ("video", "answer"), verbose)
+    rows = rows[: args.max_samples] if args.max_samples else rows
+    video_root = resolve_video_root(args.dataset, args.video_root)
+    if "video_id" in (rows[0] if rows else {}):
+        video_items(rows, video_root)  # every file present (a one-line error naming how many are missing)
+    converted = []
+    for row in rows:
+        item = {"video": row["video"], "instruction": row.get("instruction") or "", "answer": row["answer"]}
+        if "events" in row:
+            item["events"] = [{"event_type": event["event_type"]} for event in row["events"] or []]
+        converted.append(item)
+    return converted, video_root
+
+
+# ------------------------------------------------------------------------------------------------------- command
+
+
+def _clean_previous_export(output: Path) -> None:
+    """Remove what an earlier `sherlock train` export in `output` wrote (only when the folder holds its record)."""
+    if not (output / RECORD_FILE).is_file():
+        return
+    for name in (*EXPORT_FILES, RECORD_FILE, "gate_weights.csv", "gate_weights.png"):
+        (output / name).unlink(missing_ok=True)
+    for path in output.glob("model-*-of-*.safetensors"):
+        path.unlink()
+    shutil.rmtree(output / ADAPTER_DIR, ignore_errors=True)
+
+
+def _trainable_summary(model) -> str:
+    total = sum(param.numel() for param in model.parameters())
+    trained = sum(param.numel() for param in model.parameters() if param.requires_grad)
+    return f"{trained:,} of {total:,} parameters train ({100 * trained / max(total, 1):.2f} %)"
+
+
+def _sft_config(args: TrainArguments, bf16: bool | None):
+    from .training import sherlock_sft_config
+
+    settings = {
+        "output_dir": os.path.expanduser(args.output_dir),
+        "learning_rate": args.learning_rate,
+        "lr_scheduler_type": args.lr_scheduler_type,
+        "warmup_steps": args.warmup_ratio,  # a float < 1 is a ratio of the total steps (transformers >= 5.23)
+        "weight_decay": args.weight_decay,
+        "optim": args.optim,
+        "num_train_epochs": args.num_train_epochs,
+        "max_steps": args.max_steps,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "report_to": [name.strip() for name in args.report_to.split(",") if name.strip()] or "none",
+        "logging_steps": args.logging_steps,
+        "save_strategy": args.save_strategy,
+        "save_steps": args.save_steps,
+        "save_total_limit": args.save_total_limit,
+        "seed": args.seed,
+        "dataloader_num_workers": args.dataloader_num_workers,
+        "use_cpu": args.use_cpu,
+        "disable_tqdm": not args.progress,
+    }
+    if bf16 is not None:
+        settings["bf16"] = bf16
+    return sherlock_sft_config(activation_checkpointing=args.gradient_checkpointing, **settings)
+
+
+def train_command(args: TrainArguments, verbose: bool = False) -> int:
+    """`sherlock train` (module docstring)."""
+    without = check_arguments(args)
+    from .cli import quiet_libraries, resolve_model
+
+    model_path = resolve_model(args.model, required_files=("config.json",))
+    record = read_record(model_path)
+    pretuned = check_stage2_start(args, without, record)
+    if args.push_to_hub:
+        check_push_access(args.push_to_hub)
+    quiet_libraries(verbose)
+
+    from transformers import set_seed
+
+    from .training import EpochSummaryCallback, GSBCallback, SherlockDataCollator, SherlockTrainer, add_lora
+    from .training.callbacks import linear_warmup_alpha
+
+    started = time.time()
+    output = Path(os.path.expanduser(args.output_dir))
+    stage1_dir = (
+        Path(os.path.expanduser(args.stage1_media_dir)) if args.stage1_media_dir else output / STAGE1_MEDIA_DIR
+    )
+    bf16 = bf16_setting(args.bf16)
+    sft_args = _sft_config(args, bf16)  # sets up the (distributed) state first
+    if sft_args.process_index == 0 and args.resume_from_checkpoint is None:
+        _clean_previous_export(output)
+    set_seed(args.seed)
+    model, processor, kind = load_model_and_processor(args, model_path, without, bf16=bool(sft_args.bf16))
+    saved_cache_dir = processor.cache_dir
+    exported_extractors = configure_processor(processor, args, stage1_dir)
+    if not processor.is_precomputed and sft_args.device.type == "cuda":
+        processor.set_extractor_device(str(sft_args.device))
+    rows, video_root = training_rows(args, processor, model.config, stage1_dir, sft_args, verbose)
+    if not rows:
+        raise ValueError(f"split {args.split!r} of {args.dataset!r} has no rows")
+
+    import datasets
+
+    dataset = datasets.Dataset.from_list(rows)
+    if args.lora:
+        model = add_lora(model, r=args.lora_r, alpha=args.lora_alpha, dropout=args.lora_dropout)
+    else:
+        for name, param in model.named_parameters():
+            param.requires_grad = not (name.startswith("model.spatial_experts.") and ".tower." in name)
+    logger.info("%s", _trainable_summary(model))
+    collator = SherlockDataCollator(
+        processor, video_root=video_root, max_length=args.max_length, return_event_types="events" in rows[0]
+    )
+    summary = EpochSummaryCallback()
+    steps = args.gsb_alpha_warmup_steps
+    gsb = GSBCallback(alpha_schedule=linear_warmup_alpha(model.config.gsb_loss_coef, steps) if steps else None)
+    trainer = SherlockTrainer(
+        model=model,
+        args=sft_args,
+        train_dataset=dataset,
+        data_collator=collator,
+        processing_class=processor,
+        callbacks=[gsb, summary],
+    )
+    resume = True if args.resume_from_checkpoint == "last" else args.resume_from_checkpoint
+    result = trainer.train(resume_from_checkpoint=resume)
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return 0
+
+    processor.cache_dir, processor.extractors = saved_cache_dir, exported_extractors
+    processor._extractor_set = None
+    info = {"seconds": time.time() - started, "train_loss": result.training_loss, "global_step": result.global_step}
+    written = save_export(
+        trainer.accelerator.unwrap_model(trainer.model), processor, output, args, without, kind, pretuned, record
+    )
+    write_record(output, args, without, model.config, pretuned, record, rows, summary.summaries, info, written)
+    print(
+        f"sherlock train stage {args.stage}: {result.global_step} steps on {len(rows)} rows, train loss "
+        f"{result.training_loss:.4f}, {info['seconds']:.1f} s; wrote {output} ({', '.join(written)})"
+    )
+    if args.push_to_hub:
+        url = push_export(output, args.push_to_hub, args.hub_private, args.stage)
+        print(f"pushed {output} to {url}")
+    return 0
+
+
+def save_export(model, processor, output: Path, args, without, kind, pretuned, record) -> list[str]:
+    """Write the export folder (module docstring); returns what was written."""
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    if args.lora:
+        # no local path in a saved config (folders move); a Hub id stays
+        base = None if Path(os.path.expanduser(args.model)).exists() else args.model
+        model.save_pretrained(output / ADAPTER_DIR, safe_serialization=True)
+        _tidy_adapter(output / ADAPTER_DIR, base)
+        written.append(f"{ADAPTER_DIR}/")
+        if args.merge or args.stage == 1:
+            model = model.merge_and_unload()
+        else:
+            model = None
+    if model is not None:
+        model.save_pretrained(output, safe_serialization=True)
+        written.append("model (merged)" if args.lora else "model")
+    processor.save_pretrained(output)
+    written.append("processor")
+    readme = output / "README.md"
+    if readme.is_file() and "generated_from_trainer" in readme.read_text(encoding="utf-8", errors="replace"):
+        readme.unlink()  # TRL's checkpoint card (a text-generation quick start): wrong for Sherlock
+    return written
+
+
+def _tidy_adapter(folder: Path, base: str | None) -> None:
+    """PEFT writes the base model's local path into `adapter_config.json` and a template card (`README.md`) whose
+    header names it too: the config gets the Hub id or null (the base is in the training record), the template goes."""
+    config_path = folder / "adapter_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = base
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (folder / "README.md").unlink(missing_ok=True)
+
+
+def write_record(output: Path, args, without, config, pretuned, base_record, rows, epochs, info, written) -> None:
+    """`sherlock_training.json`: what was trained, on what, how, and how it went."""
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    sources = sorted({row.get("source", "") for row in rows} - {""})
+    record = {
+        "format_version": RECORD_VERSION,
+        "stage": args.stage,
+        "pretuned": args.stage == 1 or pretuned,
+        "base_model": args.model,
+        "base_record": {key: base_record.get(key) for key in ("stage", "dataset", "base_model")}
+        if base_record
+        else None,
+        "dataset": args.dataset,
+        "dataset_config": args.dataset_config or ("all" if args.stage == 1 else None),
+        "split": args.split,
+        "rows": len(rows),
+        "sources": sources or None,
+        "ablations": without,
+        "config": {name: getattr(config, name) for name in ("experts", "gate", "gsb_loss_coef", "gsb_variant")},
+        "lora": {"r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout} if args.lora else None,
+        "export": written,
+        "arguments": dataclasses.asdict(args),
+        "epochs": epochs,
+        "train_loss": info["train_loss"],
+        "global_step": info["global_step"],
+        "seconds": round(info["seconds"], 3),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "trl": trl.__version__,
+            "peft": peft.__version__,
+        },
+    }
+    (output / RECORD_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def push_export(output: Path, repo_id: str, private: bool, stage: int) -> str:
+    """Upload the export folder (no checkpoints, no stage-1 media) to the Hub repo `repo_id`; returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    commit = api.upload_folder(
+        folder_path=str(output),
+        repo_id=repo_id,
+        ignore_patterns=PUSH_IGNORE,
+        commit_message=f"sherlock train: stage {stage}",
+    )
+    return getattr(commit, "commit_url", str(commit))
+
+
+__all__ = [
+    "RECORD_FILE",
+    "TrainArguments",
+    "add_train_arguments",
+    "build_train_parser",
+    "load_model_and_processor",
+    "parse_train_arguments",
+    "read_config_file",
+    "train_arguments",
+    "train_command",
+]
