@@ -90,6 +90,25 @@ class SherlockTrainer(SFTTrainer):
         self._record(outputs, config, inputs.get("labels"), event_types, num_items_in_batch, model.training)
         return (loss, outputs) if return_outputs else loss
 
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        """Resume the weights of a whole-model (non-PEFT) run through `from_pretrained`.
+
+        `Trainer` reloads a full checkpoint with a plain `load_state_dict`, without the checkpoint key conversions
+        (transformers#43701), while Sherlock saves under Video-LLaVA's names (`language_model.model.*`,
+        `video_tower.*`): those weights would come back as "unexpected keys" and the model would keep its own. Here the
+        checkpoint is loaded with `from_pretrained` (which converts the names) and its weights copied in, strictly.
+        This holds a second copy of the weights in CPU memory for the copy. PEFT models (their adapter files carry
+        PEFT's own names), FSDP and DeepSpeed keep `Trainer`'s own loading.
+        """
+        target = self.model if model is None else model
+        unwrapped = self.accelerator.unwrap_model(target)
+        if self.is_fsdp_enabled or self.is_deepspeed_enabled or hasattr(unwrapped, "peft_config"):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model=model)
+        dtype = next(unwrapped.parameters()).dtype
+        loaded = type(unwrapped).from_pretrained(resume_from_checkpoint, dtype=dtype)
+        unwrapped.load_state_dict(loaded.state_dict(), strict=True)
+        del loaded
+
     @property
     def current_gradient_accumulation_steps(self) -> int:
         """The micro-batches of the current optimizer step (the last window of an epoch may be shorter)."""
