@@ -7,11 +7,11 @@
     accelerate launch -m sherlock.cli train ...  /  torchrun --nproc_per_node 2 -m sherlock.cli train ...
 
 **Model** (`--model`): a Sherlock folder / Hub id (`model_type` "sherlock"; the ablation switches are applied to its
-config), or a Video-LLaVA one (`model_type` "video_llava": converted in memory as `sherlock-convert-video-llava`
-does, the processor built from its tokenizer and image settings). LoRA (default; the paper's r 16, alpha 64, dropout
-0.05 on the language model's attention and MLP projections) trains the adapter plus, fully, the spatial experts, the
-gate and the projector (`modules_to_save`), never the frozen background tower; `--no-lora` trains every weight but
-the background tower (for tiny models trained from scratch).
+config), or a Video-LLaVA one (`model_type` "video_llava": converted in memory by `sherlock.convert`, as
+`sherlock-convert-video-llava` does, the processor built from its tokenizer and image settings). LoRA (default; the
+paper's r 16, alpha 64, dropout 0.05 on the language model's attention and MLP projections) trains the adapter plus,
+fully, the spatial experts, the gate and the projector (`modules_to_save`), never the frozen background tower;
+`--no-lora` trains every weight but the background tower (for tiny models trained from scratch).
 
 **Data**: stage 1 reads the pre-tuning set of `sherlock-build-pretune` (config `all` by default) and turns each row
 into a clip (`training.stage1`: images become static clips, HumanML3D motions stick-figure clips whose poses go into
@@ -30,22 +30,16 @@ with `"pretuned": true`: written by stage 1, and by a stage 2 that started from 
 model folder: stage 2 loads it like any other (the stage-1 adapter merged into the weights, a fresh adapter on top).
 
 **Output** (`--output-dir`, written by the main process; `--push-to-hub REPO_ID` uploads it, without `checkpoint-*`,
-`stage1_media/` and `runs/`):
+`stage1_media/` and `runs/`): the trained model (`--no-lora`, `--merge`, stage 1) and / or the LoRA adapter
+(`adapter/`), the processor, the training record `sherlock_training.json` and the gate weights per event type, all
+safetensors or JSON; `sherlock.training.export` lists the files.
 
-    config.json, model.safetensors, *.py   the trained model (when there is one: --no-lora, --merge, stage 1)
-    adapter/adapter_model.safetensors      LoRA runs: the adapter with the experts, gate and projector (PEFT)
-    adapter/adapter_config.json
-    processor_config.json, tokenizer ...   the processor (its extractors: the model's, or `--extractors` unless
-                                           that was `precomputed`, which only says where training features are)
-    sherlock_training.json                 stage, dataset, arguments, config switches, epoch summaries, losses, time
-    gate_weights.csv / .png                mean gate weights per event type (stage 2: rows with `events`)
-    checkpoint-N/                          the Trainer's checkpoints (`--save-strategy`), not part of the export
-
-Everything exported is safetensors or JSON (no pickle). A LoRA adapter without a merged model reloads with
-`load_lora(base, "<output_dir>/adapter")` on the base named in `sherlock_training.json` (with its config switches).
-
-This module imports only the standard library at import time: `sherlock train --help` and argument errors answer at
-once; torch, transformers, TRL and PEFT load in `train_command`.
+**Code.** This module holds the options (`TrainArguments`, the YAML config file), the checks made before anything
+heavy loads (arguments, the stage-1 record stage 2 needs, Hub access), the training rows and `train_command`, which
+puts together `sherlock.training.model_loading` (the model and processor, the ablation switches, the in-memory
+Video-LLaVA conversion of `sherlock.convert`), the `sherlock.training` trainer and `sherlock.training.export` (the
+export folder, the record, the push). It imports only the standard library at import time: `sherlock train --help`
+and argument errors answer at once; torch, transformers, TRL and PEFT load in `train_command`.
 """
 
 import argparse
@@ -53,7 +47,6 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import time
 import typing
 from dataclasses import dataclass, field
@@ -62,13 +55,14 @@ from pathlib import Path
 from .arguments import UsageError, add_dataclass_arguments
 
 
+if typing.TYPE_CHECKING:
+    from .training.model_loading import load_model_and_processor
+
+
 logger = logging.getLogger("sherlock")
 
 RECORD_FILE = "sherlock_training.json"
-RECORD_VERSION = 1
-ADAPTER_DIR = "adapter"
 STAGE1_MEDIA_DIR = "stage1_media"
-PUSH_IGNORE = ["checkpoint-*", "checkpoint-*/**", f"{STAGE1_MEDIA_DIR}/**", "runs/**", "*.tmp"]
 EXPERTS = (
     "action",
     "object_relation",
@@ -81,9 +75,6 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 BOOL_WORDS = {"auto": None, "true": True, "yes": True, "1": True, "on": True, "false": False, "no": False, "0": False}
 SAVE_STRATEGIES = ("no", "steps", "epoch")
 PRETUNE_COLUMNS = ("source", "id", "media", "media_type", "instruction", "answer")
-# What a previous `sherlock train` export in the same folder left and this run rewrites (removed first when the folder
-# holds a training record, so that nothing stale survives, e.g. a model of a --merge run under a run without it).
-EXPORT_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json")
 
 
 def _option(text: str, default=None):
@@ -381,153 +372,6 @@ def check_push_access(repo_id: str) -> None:
         ) from error
 
 
-# -------------------------------------------------------------------------------------------------------- model
-
-
-def config_switches(config, args: TrainArguments, without: list[str]) -> dict:
-    """The Sherlock config fields this run sets: experts without the dropped ones, the gate, α and the GSB variant."""
-    experts = [name for name in config.experts if name not in without] if hasattr(config, "experts") else None
-    experts = experts if experts is not None else [name for name in EXPERTS if name not in without]
-    if not experts:
-        raise UsageError(f"--without leaves no expert of the model's {list(config.experts)}")
-    switches = {
-        "experts": experts,
-        "gate": "uniform" if "gate" in without else getattr(config, "gate", "soft"),
-        "gsb_loss_coef": 0.0 if "sir" in without else float(args.gsb_loss_coef),
-    }
-    if args.gsb_variant is not None:
-        switches["gsb_variant"] = args.gsb_variant
-    return switches
-
-
-def _dtype(args: TrainArguments, bf16: bool):
-    import torch
-
-    if args.dtype != "auto":
-        return getattr(torch, args.dtype)
-    return torch.bfloat16 if (bf16 and args.lora) else torch.float32
-
-
-def _sherlock_config(source, switches: dict):
-    from modeling_sherlock import SherlockConfig
-
-    fields = {
-        key: value for key, value in source.to_dict().items() if key not in ("model_type", "architectures", "auto_map")
-    }
-    fields.pop("transformers_version", None)
-    fields.update(switches)
-    return SherlockConfig(**fields)
-
-
-def _keep_gate_rows(model, model_path: str, source_experts: list[str], info: dict) -> None:
-    """After dropping experts from a soft-gated checkpoint: the gate's rows of the kept experts, read from the
-    checkpoint (its softmax over the kept experts is the trained gate renormalised); anything else that did not fit
-    is an error."""
-    import torch
-    from safetensors import safe_open
-    from transformers.utils import cached_file
-
-    names = {"model.expert_gate.proj.weight", "model.expert_gate.proj.bias"}
-    mismatched = {entry[0] if isinstance(entry, (tuple, list)) else entry for entry in info.get("mismatched_keys", [])}
-    if mismatched - names:
-        raise ValueError(f"weights of {model_path} do not fit the model: {sorted(mismatched - names)[:3]}")
-    keep = [source_experts.index(name) for name in model.config.experts]
-    index = cached_file(model_path, "model.safetensors.index.json", _raise_exceptions_for_missing_entries=False)
-    files = json.loads(Path(index).read_text())["weight_map"] if index else dict.fromkeys(names, "model.safetensors")
-    with torch.no_grad():
-        for name in names:
-            path = cached_file(model_path, files[name])
-            with safe_open(path, framework="pt") as handle:
-                rows = handle.get_tensor(name)[keep]
-            parameter = model.get_parameter(name)
-            parameter.copy_(rows.to(parameter.dtype))
-    logger.info("kept the gate rows of %s (of %s)", model.config.experts, source_experts)
-
-
-def load_model_and_processor(args: TrainArguments, model_path: str, without: list[str], bf16: bool = False):
-    """`(model, processor, kind)` for training: a Sherlock folder with the config switches applied (dropped experts
-    are not loaded; a soft gate keeps the rows of the remaining experts), or a Video-LLaVA one converted in memory
-    (every backbone weight kept, the GSM initialised) with a processor built from its tokenizer and image settings;
-    `kind` is "sherlock" or "video_llava"."""
-    from transformers import AutoConfig, PretrainedConfig
-
-    from modeling_sherlock import SherlockForConditionalGeneration
-    from processing import SherlockProcessor
-
-    config_dict, _ = PretrainedConfig.get_config_dict(model_path)
-    kind = config_dict.get("model_type")
-    dtype = _dtype(args, bf16)
-    if kind == "sherlock":
-        from modeling_sherlock import SherlockConfig
-
-        source = SherlockConfig.from_pretrained(model_path)
-        config = _sherlock_config(source, config_switches(source, args, without))
-        fewer = config.gate == "soft" == source.gate and config.experts != list(source.experts)
-        model, info = SherlockForConditionalGeneration.from_pretrained(
-            model_path, config=config, dtype=dtype, ignore_mismatched_sizes=fewer, output_loading_info=True
-        )
-        if fewer:
-            _keep_gate_rows(model, model_path, list(source.experts), info)
-        processor = SherlockProcessor.from_pretrained(model_path)
-        return model, processor, kind
-    if kind != "video_llava":
-        raise ValueError(f"--model {args.model!r} is a {kind!r} model: give a Sherlock or a Video-LLaVA one")
-    from transformers import AutoTokenizer, CLIPImageProcessorPil
-
-    from .convert import NEW_MODULE_PREFIXES
-
-    source = AutoConfig.from_pretrained(model_path)
-    config = _sherlock_config(source, config_switches(source, args, without))
-    model, info = SherlockForConditionalGeneration.from_pretrained(
-        model_path, config=config, dtype=dtype, output_loading_info=True
-    )
-    missing = [key for key in info["missing_keys"] if not key.startswith(NEW_MODULE_PREFIXES)]
-    if missing:
-        raise ValueError(f"{len(missing)} backbone weights are missing from {args.model}, e.g. {missing[:3]}")
-    processor = SherlockProcessor(
-        image_processor=CLIPImageProcessorPil.from_pretrained(model_path),
-        tokenizer=AutoTokenizer.from_pretrained(model_path),
-        patch_size=int(config.vision_config.patch_size),
-    )
-    return model, processor, kind
-
-
-def configure_processor(processor, args: TrainArguments, stage1_dir: Path) -> dict | None:
-    """Apply `--num-frames`, `--extractors` and `--cache-dir` to the training processor; returns the extractor
-    settings the exported processor keeps (module docstring)."""
-    from processing import DEFAULT_EXTRACTOR_SETTINGS
-
-    exported = processor.extractors
-    if args.num_frames is not None:
-        processor.num_frames, processor.fps = args.num_frames, None
-    if args.extractors == "precomputed":
-        processor.extractors = {"backend": "precomputed"}
-    elif args.extractors == "default":
-        processor.extractors = json.loads(json.dumps(DEFAULT_EXTRACTOR_SETTINGS))
-    elif args.extractors is not None:
-        text = args.extractors
-        if not text.lstrip().startswith("{"):
-            text = Path(os.path.expanduser(text)).read_text(encoding="utf-8")
-        try:
-            processor.extractors = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"--extractors: not valid JSON ({error})") from error
-    if args.extractors is not None and args.extractors != "precomputed":
-        exported = processor.extractors
-    processor._extractor_set = None  # rebuilt from the new settings on first use
-    if args.cache_dir is not None:
-        processor.cache_dir = os.path.expanduser(args.cache_dir)
-    elif processor.is_precomputed and processor.cache_dir is None:
-        features = Path(os.path.expanduser(args.dataset)) / "features"
-        if features.is_dir():
-            processor.cache_dir = str(features)
-    if processor.cache_dir is None and args.stage == 1:
-        processor.cache_dir = str(stage1_dir / "features")
-    if processor.is_precomputed and processor.cache_dir is None:
-        raise UsageError("--extractors precomputed reads the feature cache: give --cache-dir")
-    return exported
-
-
 # ---------------------------------------------------------------------------------------------------------- data
 
 
@@ -599,17 +443,6 @@ def training_rows(args: TrainArguments, processor, model_config, stage1_dir: Pat
 # ------------------------------------------------------------------------------------------------------- command
 
 
-def _clean_previous_export(output: Path) -> None:
-    """Remove what an earlier `sherlock train` export in `output` wrote (only when the folder holds its record)."""
-    if not (output / RECORD_FILE).is_file():
-        return
-    for name in (*EXPORT_FILES, RECORD_FILE, "gate_weights.csv", "gate_weights.png"):
-        (output / name).unlink(missing_ok=True)
-    for path in output.glob("model-*-of-*.safetensors"):
-        path.unlink()
-    shutil.rmtree(output / ADAPTER_DIR, ignore_errors=True)
-
-
 def _trainable_summary(model) -> str:
     total = sum(param.numel() for param in model.parameters())
     trained = sum(param.numel() for param in model.parameters() if param.requires_grad)
@@ -661,6 +494,8 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
 
     from .training import EpochSummaryCallback, GSBCallback, SherlockDataCollator, SherlockTrainer, add_lora
     from .training.callbacks import linear_warmup_alpha
+    from .training.export import clean_previous_export, push_export, save_export, write_record
+    from .training.model_loading import configure_processor, load_model_and_processor
 
     started = time.time()
     output = Path(os.path.expanduser(args.output_dir))
@@ -670,7 +505,7 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
     bf16 = bf16_setting(args.bf16)
     sft_args = _sft_config(args, bf16)  # sets up the (distributed) state first
     if sft_args.process_index == 0 and args.resume_from_checkpoint is None:
-        _clean_previous_export(output)
+        clean_previous_export(output)
     set_seed(args.seed)
     model, processor, kind = load_model_and_processor(args, model_path, without, bf16=bool(sft_args.bf16))
     saved_cache_dir = processor.cache_dir
@@ -727,95 +562,24 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
     return 0
 
 
-def save_export(model, processor, output: Path, args, without, kind, pretuned, record) -> list[str]:
-    """Write the export folder (module docstring); returns what was written."""
-    output.mkdir(parents=True, exist_ok=True)
-    written = []
-    if args.lora:
-        # no local path in a saved config (folders move); a Hub id stays
-        base = None if Path(os.path.expanduser(args.model)).exists() else args.model
-        model.save_pretrained(output / ADAPTER_DIR, safe_serialization=True)
-        _tidy_adapter(output / ADAPTER_DIR, base)
-        written.append(f"{ADAPTER_DIR}/")
-        if args.merge or args.stage == 1:
-            model = model.merge_and_unload()
-        else:
-            model = None
-    if model is not None:
-        model.save_pretrained(output, safe_serialization=True)
-        written.append("model (merged)" if args.lora else "model")
-    processor.save_pretrained(output)
-    written.append("processor")
-    readme = output / "README.md"
-    if readme.is_file() and "generated_from_trainer" in readme.read_text(encoding="utf-8", errors="replace"):
-        readme.unlink()  # TRL's checkpoint card (a text-generation quick start): wrong for Sherlock
-    return written
+# Moved to `sherlock.training.model_loading` / `.export` (they load torch and transformers): still importable from
+# here, loaded on first use so that importing this module stays light.
+_MOVED = {
+    "config_switches": "model_loading",
+    "configure_processor": "model_loading",
+    "load_model_and_processor": "model_loading",
+    "push_export": "export",
+    "save_export": "export",
+    "write_record": "export",
+}
 
 
-def _tidy_adapter(folder: Path, base: str | None) -> None:
-    """PEFT writes the base model's local path into `adapter_config.json` and a template card (`README.md`) whose
-    header names it too: the config gets the Hub id or null (the base is in the training record), the template goes."""
-    config_path = folder / "adapter_config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    config["base_model_name_or_path"] = base
-    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (folder / "README.md").unlink(missing_ok=True)
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
 
-
-def write_record(output: Path, args, without, config, pretuned, base_record, rows, epochs, info, written) -> None:
-    """`sherlock_training.json`: what was trained, on what, how, and how it went."""
-    import peft
-    import torch
-    import transformers
-    import trl
-
-    sources = sorted({row.get("source", "") for row in rows} - {""})
-    record = {
-        "format_version": RECORD_VERSION,
-        "stage": args.stage,
-        "pretuned": args.stage == 1 or pretuned,
-        "base_model": args.model,
-        "base_record": {key: base_record.get(key) for key in ("stage", "dataset", "base_model")}
-        if base_record
-        else None,
-        "dataset": args.dataset,
-        "dataset_config": args.dataset_config or ("all" if args.stage == 1 else None),
-        "split": args.split,
-        "rows": len(rows),
-        "sources": sources or None,
-        "ablations": without,
-        "config": {name: getattr(config, name) for name in ("experts", "gate", "gsb_loss_coef", "gsb_variant")},
-        "lora": {"r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout} if args.lora else None,
-        "export": written,
-        "arguments": dataclasses.asdict(args),
-        "epochs": epochs,
-        "train_loss": info["train_loss"],
-        "global_step": info["global_step"],
-        "seconds": round(info["seconds"], 3),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "versions": {
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "trl": trl.__version__,
-            "peft": peft.__version__,
-        },
-    }
-    (output / RECORD_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-
-
-def push_export(output: Path, repo_id: str, private: bool, stage: int) -> str:
-    """Upload the export folder (no checkpoints, no stage-1 media) to the Hub repo `repo_id`; returns the commit URL."""
-    from huggingface_hub import HfApi
-
-    api = HfApi()
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    commit = api.upload_folder(
-        folder_path=str(output),
-        repo_id=repo_id,
-        ignore_patterns=PUSH_IGNORE,
-        commit_message=f"sherlock train: stage {stage}",
-    )
-    return getattr(commit, "commit_url", str(commit))
+        return getattr(importlib.import_module(f".training.{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

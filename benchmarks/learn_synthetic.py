@@ -1,0 +1,284 @@
+# Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
+"""Does the whole stack learn? A tiny Sherlock trained from scratch on the synthetic M-VAE set, evaluated on its
+held-out split with the evaluation library (issue 9).
+
+    python benchmarks/learn_synthetic.py [--dataset DIR] [--num-videos 1000] [--epochs 8] [--configs all]
+
+The synthetic set (`sherlock-build-synthetic`, built into `--dataset` when that folder holds none) carries oracle expert
+features in its feature cache; the processor reads them with the `precomputed` extractor backend, so every
+configuration sees exactly the same inputs. Each configuration is a tiny Sherlock (`--width`, `--layers`) built from
+the same seed, trained with `SherlockTrainer` + `SherlockDataCollator` (every weight but the frozen background tower;
+AdamW, cosine schedule) on the train split, then answers the test split with greedy generation (`SherlockPredictor`),
+scored by `sherlock.evaluation.scoring.score`. Printed in one run:
+
+- quadruple F1 and mAP@0.3 of every configuration, next to the untrained model and the majority answer (the most
+  frequent training answer given for every test video);
+- quadruple F1 split by the modality that carries each event's evidence (pose / relation / object / scene, recorded
+  by the builder): gold and predicted events are restricted to the event types of that modality;
+- the mean gate weight per expert on the test videos (the `"paper"` and `"uniform"` GSB variants, α = 0).
+
+Configurations (`--configs`, comma-separated, or `all`): `full` (the default model), `wo_ae`, `wo_ore`, `wo_be`,
+`wo_ge` (one expert dropped), `wo_eg` (uniform gate), `wo_sir` (α = 0), `video_llava` (the global expert alone,
+uniform gate: Video-LLaVA), `residual` (`expert_output="residual"`), `gsb_uniform` (`gsb_variant="uniform"`).
+Every figure comes from this run; nothing is cached between configurations but the dataset.
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CONFIGS = {
+    "full": {},
+    "wo_ae": {"experts": ["object_relation", "background", "global"]},
+    "wo_ore": {"experts": ["action", "background", "global"]},
+    "wo_be": {"experts": ["action", "object_relation", "global"]},
+    "wo_ge": {"experts": ["action", "object_relation", "background"]},
+    "wo_eg": {"gate": "uniform"},
+    "wo_sir": {"gsb_loss_coef": 0.0},
+    "video_llava": {"experts": ["global"], "gate": "uniform"},
+    "residual": {"expert_output": "residual"},
+    "gsb_uniform": {"gsb_variant": "uniform"},
+}
+LABELS = {
+    "full": "Sherlock (full)",
+    "wo_ae": "w/o AE",
+    "wo_ore": "w/o ORE",
+    "wo_be": "w/o BE",
+    "wo_ge": "w/o GE",
+    "wo_eg": "w/o EG",
+    "wo_sir": "w/o SIR (alpha 0)",
+    "video_llava": "Video-LLaVA alone",
+    "residual": "residual expert form",
+    "gsb_uniform": "GSB variant uniform",
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default=None, help="synthetic dataset folder (built there when missing)")
+    parser.add_argument("--num-videos", type=int, default=1000, help="videos of the built dataset")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the built dataset")
+    parser.add_argument("--configs", default="all", help=f"comma-separated among {', '.join(CONFIGS)}, or all")
+    parser.add_argument("--epochs", type=float, default=8.0)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--width", type=int, default=128, help="language model width")
+    parser.add_argument("--layers", type=int, default=4, help="language model layers")
+    parser.add_argument("--seed", type=int, default=0, help="model initialisation and data order")
+    parser.add_argument("--max-train", type=int, default=None, help="use only the first N training rows")
+    parser.add_argument("--max-test", type=int, default=None, help="evaluate only the first N test rows")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--output-json", default=None, help="also write every figure to this JSON file")
+    return parser.parse_args(argv)
+
+
+def ensure_dataset(args) -> Path:
+    from dataset_scripts.build_synthetic import SyntheticArguments
+    from dataset_scripts.synthetic_build import build_synthetic
+
+    folder = Path(args.dataset or Path.home() / ".cache" / "sherlock" / f"learn-synthetic-{args.data_seed}")
+    if not (folder / "README.md").is_file():
+        print(f"building the synthetic set ({args.num_videos} videos, seed {args.data_seed}) in {folder} ...")
+        build_synthetic(SyntheticArguments(output_dir=str(folder), num_videos=args.num_videos, seed=args.data_seed))
+    return folder
+
+
+def tiny_model(tokenizer, width: int, layers: int, seed: int, **overrides):
+    """A tiny Sherlock from scratch: language model `width` x `layers`; `overrides` are config switches."""
+    import torch
+
+    from modeling_sherlock import SherlockForConditionalGeneration
+    from sherlock.tiny_models import tiny_sherlock_config
+
+    text = {"hidden_size": width, "intermediate_size": 2 * width, "num_hidden_layers": layers, "head_dim": width // 4}
+    config = tiny_sherlock_config(tokenizer, **overrides)
+    for key, value in text.items():
+        setattr(config.text_config, key, value)
+    torch.manual_seed(seed)
+    model = SherlockForConditionalGeneration(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    return model
+
+
+def train(model, processor, rows, args, output_dir: Path) -> float:
+    """Train every weight but the frozen background tower; returns the seconds spent."""
+    import datasets
+
+    from sherlock.training import SherlockDataCollator, SherlockTrainer, sherlock_sft_config
+
+    if "background" in model.config.experts:
+        for parameter in model.model.spatial_experts.background.tower.parameters():
+            parameter.requires_grad_(False)
+    table = datasets.Dataset.from_list([{"video": row["video"], "answer": row["answer"]} for row in rows])
+    settings = sherlock_sft_config(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=args.batch_size,
+        num_train_epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.05,
+        weight_decay=0.0,
+        logging_steps=50,
+        use_cpu=True,
+        save_strategy="no",
+        seed=args.seed,
+        disable_tqdm=False,
+    )
+    trainer = SherlockTrainer(
+        model=model,
+        args=settings,
+        train_dataset=table,
+        data_collator=SherlockDataCollator(processor, video_root=args.video_root),
+        processing_class=processor.tokenizer,
+    )
+    start = time.perf_counter()
+    trainer.train()
+    model.eval()
+    return time.perf_counter() - start
+
+
+def predict(model, processor, rows, video_root: Path) -> tuple[dict, dict]:
+    """`({video_id: events}, mean gate weight per expert)` of greedy answers on `rows`."""
+    from tqdm.auto import tqdm
+
+    from sherlock.evaluation.dataset import video_items
+    from sherlock.evaluation.sherlock_predictor import SherlockPredictor
+
+    predictor = SherlockPredictor(model, processor, max_new_tokens=64)
+    items = video_items(rows, video_root)
+    events, gates, timings = {}, Counter(), {}
+    for start in tqdm(range(0, len(items), 16), desc="answering", leave=False):
+        batch = items[start : start + 16]
+        for item, prediction in zip(batch, predictor.predict(batch, timings)):
+            events[item.video_id] = prediction.events
+            for name, value in (prediction.gate_weights or {}).items():
+                gates[name] += value / len(items)
+    return events, dict(gates)
+
+
+def modality_f1(rows, predictions) -> dict[str, float]:
+    """Quadruple F1 per evidence modality: gold and predicted events restricted to that modality's event types."""
+    from dataset_scripts.synthetic_world import EVENT_SPECS, MODALITIES
+    from sherlock.evaluation.events import as_event
+    from sherlock.evaluation.extraction import extraction_score
+
+    scores = {}
+    for modality in MODALITIES:
+        types = {name for name, spec in EVENT_SPECS.items() if spec.modality == modality}
+        gold = {row["video_id"]: [as_event(e) for e in row["events"] if e["event_type"] in types] for row in rows}
+        predicted = {
+            video: [as_event(e) for e in events if as_event(e).event_type in types]
+            for video, events in predictions.items()
+        }
+        scores[modality] = extraction_score(gold, predicted, "quadruple")["macro_f1"]
+    return scores
+
+
+def summarise(rows, predictions) -> dict:
+    from sherlock.evaluation.scoring import score
+
+    metrics = score(rows, predictions)
+    return {
+        "quadruple_f1": metrics["extraction"]["quadruple"],
+        "map@0.3": metrics["localization"]["map@0.3"],
+        "per_modality": modality_f1(rows, predictions),
+    }
+
+
+def majority_answer(train_rows, test_rows) -> dict:
+    """The most frequent training answer, given for every test video (parsed like a model's answer)."""
+    from processing import post_process_events
+
+    answer, _ = Counter(row["answer"] for row in train_rows).most_common(1)[0]
+    return {row["video_id"]: post_process_events(answer, duration=row["duration"]) for row in test_rows}, answer
+
+
+def format_table(results: dict) -> str:
+    from dataset_scripts.synthetic_world import MODALITIES
+
+    header = ["configuration", "quad F1", "mAP@0.3", *(f"F1 {m}" for m in MODALITIES), "gate weights", "train s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for result in results.values():
+        gates = ", ".join(f"{k} {v:.2f}" for k, v in result.get("gate_weights", {}).items()) or "-"
+        cells = [
+            result["label"],
+            f"{100 * result['quadruple_f1']:.1f}",
+            f"{100 * result['map@0.3']:.1f}",
+            *(f"{100 * result['per_modality'][m]:.1f}" for m in MODALITIES),
+            gates,
+            f"{result['train_seconds']:.0f}" if result.get("train_seconds") else "-",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    names = list(CONFIGS) if args.configs == "all" else [name.strip() for name in args.configs.split(",")]
+    unknown = [name for name in names if name not in CONFIGS]
+    if unknown:
+        raise SystemExit(f"unknown configuration(s) {unknown}: choose among {', '.join(CONFIGS)}")
+    import tempfile
+
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from processing import SherlockProcessor
+    from sherlock.evaluation.dataset import load_split_rows
+    from sherlock.tiny_models import tiny_image_processor, train_tokenizer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    hf_logging.set_verbosity_error()
+    logging.basicConfig(level=logging.WARNING)
+    dataset = ensure_dataset(args)
+    args.video_root = dataset / "videos"
+    train_rows = load_split_rows(str(dataset), "train")[: args.max_train]
+    test_rows = load_split_rows(str(dataset), "test")[: args.max_test]
+    print(f"{len(train_rows)} training videos, {len(test_rows)} test videos from {dataset}")
+    tokenizer = train_tokenizer()
+    processor = SherlockProcessor(
+        image_processor=tiny_image_processor(32),
+        tokenizer=tokenizer,
+        num_frames=8,
+        patch_size=8,
+        extractors={"backend": "precomputed"},
+        cache_dir=str(dataset / "features"),
+    )
+    results = {}
+    majority, answer = majority_answer(train_rows, test_rows)
+    results["majority"] = {"label": f"majority answer ({answer!r})", **summarise(test_rows, majority)}
+    untrained = tiny_model(tokenizer, args.width, args.layers, args.seed).eval()
+    predictions, gates = predict(untrained, processor, test_rows, args.video_root)
+    results["untrained"] = {"label": "untrained", **summarise(test_rows, predictions), "gate_weights": gates}
+    with tempfile.TemporaryDirectory(prefix="learn-synthetic-") as scratch:
+        for name in names:
+            model = tiny_model(tokenizer, args.width, args.layers, args.seed, **CONFIGS[name])
+            seconds = train(model, processor, train_rows, args, Path(scratch) / name)
+            predictions, gates = predict(model, processor, test_rows, args.video_root)
+            result = {"label": LABELS[name], **summarise(test_rows, predictions), "gate_weights": gates}
+            results[name] = {**result, "train_seconds": seconds}
+            print(f"{LABELS[name]}: quadruple F1 {result['quadruple_f1']:.3f}, mAP@0.3 {result['map@0.3']:.3f}")
+    settings = {k: v for k, v in vars(args).items() if k != "video_root"}
+    print("\n" + format_table(results))
+    print(f"\nsettings: {json.dumps(settings, default=str)}; torch threads {torch.get_num_threads()}")
+    if args.output_json:
+        Path(args.output_json).write_text(
+            json.dumps({"settings": settings, "results": results}, indent=2, default=str)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""The model and processor that `sherlock train` trains (`sherlock.train` puts them to work).
+
+- `load_model_and_processor`: a Sherlock folder or Hub id with the run's config switches applied (dropped experts are
+  not loaded; a soft gate keeps the checkpoint's rows of the remaining experts, `_keep_gate_rows`), or a Video-LLaVA
+  one converted in memory by `sherlock.convert.convert_video_llava` (every backbone weight kept, the GSM initialised)
+  with a `SherlockProcessor` built from its tokenizer and image settings.
+- `config_switches`: the Sherlock config fields a run sets from `--without` (the ablations), `--gsb-loss-coef` and
+  `--gsb-variant`.
+- `configure_processor`: `--num-frames`, `--extractors` and `--cache-dir` on the training processor.
+
+torch, transformers and the model load inside the functions.
+"""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from ..arguments import UsageError
+from ..train import EXPERTS, TrainArguments
+
+
+logger = logging.getLogger("sherlock")
+
+
+def config_switches(config, args: TrainArguments, without: list[str]) -> dict:
+    """The Sherlock config fields this run sets: experts without the dropped ones, the gate, α and the GSB variant."""
+    experts = [name for name in config.experts if name not in without] if hasattr(config, "experts") else None
+    experts = experts if experts is not None else [name for name in EXPERTS if name not in without]
+    if not experts:
+        raise UsageError(f"--without leaves no expert of the model's {list(config.experts)}")
+    switches = {
+        "experts": experts,
+        "gate": "uniform" if "gate" in without else getattr(config, "gate", "soft"),
+        "gsb_loss_coef": 0.0 if "sir" in without else float(args.gsb_loss_coef),
+    }
+    if args.gsb_variant is not None:
+        switches["gsb_variant"] = args.gsb_variant
+    return switches
+
+
+def _dtype(args: TrainArguments, bf16: bool):
+    import torch
+
+    if args.dtype != "auto":
+        return getattr(torch, args.dtype)
+    return torch.bfloat16 if (bf16 and args.lora) else torch.float32
+
+
+def _keep_gate_rows(model, model_path: str, source_experts: list[str], info: dict) -> None:
+    """After dropping experts from a soft-gated checkpoint: the gate's rows of the kept experts, read from the
+    checkpoint (its softmax over the kept experts is the trained gate renormalised); anything else that did not fit
+    is an error."""
+    import torch
+    from safetensors import safe_open
+    from transformers.utils import cached_file
+
+    names = {"model.expert_gate.proj.weight", "model.expert_gate.proj.bias"}
+    mismatched = {entry[0] if isinstance(entry, (tuple, list)) else entry for entry in info.get("mismatched_keys", [])}
+    if mismatched - names:
+        raise ValueError(f"weights of {model_path} do not fit the model: {sorted(mismatched - names)[:3]}")
+    keep = [source_experts.index(name) for name in model.config.experts]
+    index = cached_file(model_path, "model.safetensors.index.json", _raise_exceptions_for_missing_entries=False)
+    files = json.loads(Path(index).read_text())["weight_map"] if index else dict.fromkeys(names, "model.safetensors")
+    with torch.no_grad():
+        for name in names:
+            path = cached_file(model_path, files[name])
+            with safe_open(path, framework="pt") as handle:
+                rows = handle.get_tensor(name)[keep]
+            parameter = model.get_parameter(name)
+            parameter.copy_(rows.to(parameter.dtype))
+    logger.info("kept the gate rows of %s (of %s)", model.config.experts, source_experts)
+
+
+def load_model_and_processor(args: TrainArguments, model_path: str, without: list[str], bf16: bool = False):
+    """`(model, processor, kind)` for training: a Sherlock folder with the config switches applied (dropped experts
+    are not loaded; a soft gate keeps the rows of the remaining experts), or a Video-LLaVA one converted in memory
+    (`convert_video_llava`: every backbone weight kept, the GSM initialised) with a processor built from its tokenizer
+    and image settings; `kind` is "sherlock" or "video_llava"."""
+    from transformers import AutoConfig, PretrainedConfig
+
+    from modeling_sherlock import SherlockForConditionalGeneration
+    from processing import SherlockProcessor
+
+    from ..convert import convert_video_llava, sherlock_config
+
+    config_dict, _ = PretrainedConfig.get_config_dict(model_path)
+    kind = config_dict.get("model_type")
+    dtype = _dtype(args, bf16)
+    if kind == "sherlock":
+        from modeling_sherlock import SherlockConfig
+
+        source = SherlockConfig.from_pretrained(model_path)
+        config = sherlock_config(source, **config_switches(source, args, without))
+        fewer = config.gate == "soft" == source.gate and config.experts != list(source.experts)
+        model, info = SherlockForConditionalGeneration.from_pretrained(
+            model_path, config=config, dtype=dtype, ignore_mismatched_sizes=fewer, output_loading_info=True
+        )
+        if fewer:
+            _keep_gate_rows(model, model_path, list(source.experts), info)
+        processor = SherlockProcessor.from_pretrained(model_path)
+        return model, processor, kind
+    if kind != "video_llava":
+        raise ValueError(f"--model {args.model!r} is a {kind!r} model: give a Sherlock or a Video-LLaVA one")
+    from transformers import AutoTokenizer, CLIPImageProcessorPil
+
+    switches = config_switches(AutoConfig.from_pretrained(model_path), args, without)
+    model, _ = convert_video_llava(model_path, dtype=dtype, **switches)
+    processor = SherlockProcessor(
+        image_processor=CLIPImageProcessorPil.from_pretrained(model_path),
+        tokenizer=AutoTokenizer.from_pretrained(model_path),
+        patch_size=int(model.config.vision_config.patch_size),
+    )
+    return model, processor, kind
+
+
+def configure_processor(processor, args: TrainArguments, stage1_dir: Path) -> dict | None:
+    """Apply `--num-frames`, `--extractors` and `--cache-dir` to the training processor; returns the extractor
+    settings the exported processor keeps: the model's, or `--extractors` unless that was `precomputed` (which
+    only says where the training features are)."""
+    from processing import DEFAULT_EXTRACTOR_SETTINGS
+
+    exported = processor.extractors
+    if args.num_frames is not None:
+        processor.num_frames, processor.fps = args.num_frames, None
+    if args.extractors == "precomputed":
+        processor.extractors = {"backend": "precomputed"}
+    elif args.extractors == "default":
+        processor.extractors = json.loads(json.dumps(DEFAULT_EXTRACTOR_SETTINGS))
+    elif args.extractors is not None:
+        text = args.extractors
+        if not text.lstrip().startswith("{"):
+            text = Path(os.path.expanduser(text)).read_text(encoding="utf-8")
+        try:
+            processor.extractors = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"--extractors: not valid JSON ({error})") from error
+    if args.extractors is not None and args.extractors != "precomputed":
+        exported = processor.extractors
+    processor._extractor_set = None  # rebuilt from the new settings on first use
+    if args.cache_dir is not None:
+        processor.cache_dir = os.path.expanduser(args.cache_dir)
+    elif processor.is_precomputed and processor.cache_dir is None:
+        features = Path(os.path.expanduser(args.dataset)) / "features"
+        if features.is_dir():
+            processor.cache_dir = str(features)
+    if processor.cache_dir is None and args.stage == 1:
+        processor.cache_dir = str(stage1_dir / "features")
+    if processor.is_precomputed and processor.cache_dir is None:
+        raise UsageError("--extractors precomputed reads the feature cache: give --cache-dir")
+    return exported
