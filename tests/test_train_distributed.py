@@ -35,9 +35,9 @@ from pathlib import Path
 
 import pytest
 import torch
-import train_distributed_script
 from safetensors.torch import load_file
 
+import train_distributed_script
 from sherlock_tester import build_model
 
 
