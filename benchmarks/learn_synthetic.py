@@ -78,6 +78,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-test", type=int, default=None, help="evaluate only the first N test rows")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--output-json", default=None, help="also write every figure to this JSON file")
+    parser.add_argument("--save-dir", default=None, help="also save each trained model (+ processor) in DIR/<config>")
     return parser.parse_args(argv)
 
 
@@ -266,6 +267,9 @@ def main(argv=None) -> dict:
         for name in names:
             model = tiny_model(tokenizer, args.width, args.layers, args.seed, **CONFIGS[name])
             seconds = train(model, processor, train_rows, args, Path(scratch) / name)
+            if args.save_dir:
+                model.save_pretrained(Path(args.save_dir) / name)
+                processor.save_pretrained(Path(args.save_dir) / name)
             predictions, gates = predict(model, processor, test_rows, args.video_root)
             result = {"label": LABELS[name], **summarise(test_rows, predictions), "gate_weights": gates}
             results[name] = {**result, "train_seconds": seconds}

@@ -30,6 +30,7 @@ from transformers.utils.generic import can_return_tuple
 
 from .configuration_sherlock import SherlockConfig
 from .modeling_sherlock_experts import (
+    EXPERT_INIT_ATTRIBUTE,
     SherlockActionExpert,
     SherlockBackgroundExpert,
     SherlockExpertGate,
@@ -134,6 +135,17 @@ class SherlockPreTrainedModel(VideoLlavaPreTrainedModel):
         if isinstance(module, SherlockNullNode):
             std = getattr(self.config.get_text_config(), "initializer_range", 0.02)
             init.normal_(module.weight, mean=0.0, std=std)
+        scheme = getattr(module, EXPERT_INIT_ATTRIBUTE, None)
+        if scheme == "fan_in":  # see `SherlockLocalExpert.mark_initialisation`
+            init.normal_(module.weight, mean=0.0, std=module.weight.shape[1] ** -0.5)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif scheme == "zero":
+            init.zeros_(module.weight)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif scheme == "unit":
+            init.normal_(module.weight, mean=0.0, std=1.0)
 
     @classmethod
     def from_pretrained(cls, *args, output_loading_info: bool = False, **kwargs):
@@ -169,6 +181,8 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
         self.spatial_experts = nn.ModuleDict(
             {name: LOCAL_EXPERT_CLASSES[name](config) for name in config.local_experts}
         )
+        for expert in self.spatial_experts.values():
+            expert.mark_initialisation()
         self.expert_gate = SherlockExpertGate(config) if config.gate == "soft" else None
         self.post_init()
 

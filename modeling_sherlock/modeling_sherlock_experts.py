@@ -125,6 +125,11 @@ class SherlockNullNode(nn.Module):
         self.weight = nn.Parameter(torch.zeros(1, 1, dim))
 
 
+# Attribute naming how `SherlockPreTrainedModel._init_weights` initialises a local expert's layer (see
+# `SherlockLocalExpert.mark_initialisation`).
+EXPERT_INIT_ATTRIBUTE = "_sherlock_init"
+
+
 class SherlockLocalExpert(nn.Module):
     """Base of the local experts: `S = W_up CrossAttn(W_down T_v, [null; nodes])` frame by frame (the paper's form),
     or `T_v + W_up CrossAttn(...)` with `config.expert_output="residual"`."""
@@ -138,6 +143,31 @@ class SherlockLocalExpert(nn.Module):
         self.up_proj = nn.Linear(dim, hidden)
         self.null_node = SherlockNullNode(dim)
         self.cross_attention = SherlockExpertCrossAttention(config)
+
+    def mark_initialisation(self) -> None:
+        """Mark how each layer of this expert is initialised (read by `SherlockPreTrainedModel._init_weights`).
+
+        An expert is a chain of about seven linear maps (node projection, graph layers, value, output and up
+        projections) with no normalisation and no residual between them. At the language model's N(0, 0.02) each map
+        shrinks its input by `0.02 * sqrt(fan_in)` (about 0.1 at width 32): the read-out came out ~1e-6 and nearly
+        constant across videos, the gradients reaching the node projections vanished, and the experts did not learn
+        (`benchmarks/probe_experts.py`). So every linear map gets N(0, 1/fan_in) (variance-preserving, `"fan_in"`) with
+        a zero bias and every embedding N(0, 1) (`"unit"`), except the up projection, which starts at zero (`"zero"`,
+        as the last layer of an adapter): a fresh expert reads out nothing, so a fresh GSM keeps Video-LLaVA's video
+        features (paper form: the global expert's `T_v` alone in the mixture; residual form: every expert is `T_v`),
+        while its gradient (the read-out it multiplies is now of order one) trains it from the first step. The
+        background expert's tower keeps its own initialisation (it is loaded pretrained).
+        """
+        for name, module in self.named_modules():
+            if name == "tower" or name.startswith("tower."):
+                continue
+            if isinstance(module, nn.Linear):
+                scheme = "zero" if module is self.up_proj else "fan_in"
+            elif isinstance(module, nn.Embedding):
+                scheme = "unit"
+            else:
+                continue
+            setattr(module, EXPERT_INIT_ATTRIBUTE, scheme)
 
     def attend(self, video_tokens: torch.Tensor, nodes: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
         """Cross-attend the video tokens of each frame to that frame's nodes.
@@ -381,6 +411,7 @@ class SherlockExpertGate(nn.Module):
 
 
 __all__ = [
+    "EXPERT_INIT_ATTRIBUTE",
     "SherlockActionExpert",
     "SherlockBackgroundExpert",
     "SherlockExpertCrossAttention",

@@ -145,8 +145,9 @@ def select(inputs: dict, index) -> dict:
 
 def build_model(seed: int = 0, **overrides):
     """A tiny random `SherlockForConditionalGeneration` in eval mode, with the experts and the gate re-initialised at
-    unit scale (fan-in scaled linears, N(0, 1) embeddings) so that their inputs visibly move the logits: with the
-    default std 0.02 at width 16 an expert's effect is ~1e-7, which would make every equality test pass trivially."""
+    unit scale (fan-in scaled linears, N(0, 1) embeddings, null nodes included) so that their inputs visibly move the
+    logits: a fresh model's expert up projections are zero (a fresh expert reads out nothing, see
+    `SherlockLocalExpert.mark_initialisation`), which would make every equality test pass trivially."""
     from modeling_sherlock import SherlockForConditionalGeneration
 
     torch.manual_seed(seed)

@@ -331,3 +331,44 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients():
     for (name, p), (_, q) in zip(reference.named_parameters(), checkpointed.named_parameters()):
         if p.grad is not None:
             torch.testing.assert_close(q.grad, p.grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_fresh_experts_are_variance_preserving_read_out_nothing_and_learn_from_the_first_step():
+    """`SherlockLocalExpert.mark_initialisation`: at the language model's N(0, 0.02) the experts' chain of linear maps
+    shrank their read-out to ~1e-6, constant across videos, and they did not learn. A fresh model (not the tester's
+    re-initialised one) has fan-in scaled expert layers and zero up projections; one SGD step makes each local expert's
+    output depend on its inputs."""
+    from modeling_sherlock import SherlockForConditionalGeneration
+
+    from sherlock_tester import get_config
+
+    torch.manual_seed(0)
+    model = SherlockForConditionalGeneration(get_config())
+    action = model.model.spatial_experts["action"]
+    assert torch.equal(action.up_proj.weight, torch.zeros_like(action.up_proj.weight))
+    assert action.keypoint_proj.weight.std().item() == pytest.approx(3**-0.5, rel=0.35)
+    assert action.joint_embedding.weight.std().item() == pytest.approx(1.0, rel=0.2)
+    tower = model.model.spatial_experts["background"].tower
+    assert not any(hasattr(module, "_sherlock_init") for module in tower.modules())  # the tower keeps its own init
+
+    inputs, other = prepare_inputs(seed=0, labels=True), prepare_inputs(seed=1, labels=True)
+    tokens = torch.randn(1, inputs["pose_mask"].shape[1], TOKENS_PER_FRAME, action.up_proj.out_features)
+
+    def action_outputs():
+        with torch.no_grad():
+            return [action(tokens, batch["pose_keypoints"][:1], batch["pose_mask"][:1]) for batch in (inputs, other)]
+
+    assert all(torch.equal(out, torch.zeros_like(out)) for out in action_outputs())  # a fresh expert reads out nothing
+    read_out = {}
+
+    def keep(module, args, out):
+        read_out["x"] = out.detach()
+
+    hook = action.cross_attention.register_forward_hook(keep)
+    model.train()
+    model(**inputs).loss.backward()
+    hook.remove()
+    assert read_out["x"].std().item() > 0.05  # what the up projection multiplies is of order one, not ~1e-6
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    first, second = action_outputs()
+    assert (first - second).abs().max().item() > 1e-3  # after one step the output depends on the poses
