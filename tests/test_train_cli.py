@@ -313,12 +313,14 @@ def test_the_adapter_reloads_onto_the_base_and_the_merged_model_gives_the_same_l
     assert not torch.allclose(untrained, adapted, atol=1e-3)  # the adapter and the trained modules changed it
 
 
-def test_push_to_hub_uploads_the_export_without_checkpoints(stage2_run, hub_server):  # noqa: F811
+def test_push_to_hub_uploads_the_export_without_checkpoints(stage2_run, hub_server, tmp_path):  # noqa: F811
     code, out, err, output = stage2_run
     assert code == 0, err[-3000:]
     local = files_under(output)
     assert any(name.startswith("checkpoint-2/") for name in local)  # the Trainer's final checkpoint stays local
-    remote = HfApi(endpoint=hub_server, token=TOKEN).list_repo_files("org/tiny-sherlock")
+    with pytest.MonkeyPatch.context() as monkeypatch:  # CI runs with HF_HUB_OFFLINE=1: point the client at the server
+        use_hub_endpoint(monkeypatch, hub_server, tmp_path / "hf", token=TOKEN)
+        remote = HfApi(endpoint=hub_server, token=TOKEN).list_repo_files("org/tiny-sherlock")
     assert sorted(remote) == [name for name in local if not name.startswith("checkpoint-")]
     assert f"pushed {output} to {hub_server}" in out
 
