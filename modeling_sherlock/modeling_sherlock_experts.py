@@ -28,9 +28,13 @@ Where this code departs from the paper's equations, and why:
 - **Cross-attention** is multi-head (`config.expert_num_heads`) with the usual `1/sqrt(head_dim)` scaling and learned
   query / key / value / output projections, with biases on queries, values and output (not on keys, see above); the
   paper writes a single `softmax(Q_v K) V` without projections or scaling.
-- **Node features.** A keypoint node is a projection of its `(x, y, score)` plus a learned embedding of its joint
-  (which of the 17 COCO keypoints it is); an object node is its class embedding plus a projection of its box. The
-  paper does not say how nodes are embedded.
+- **Node features.** A keypoint node is a projection of its `(x, y, score)` *relative to its person* (centred on the
+  score-weighted mean of the person's keypoints, divided by the person's larger extent) plus a projection of where
+  that person is `(centre x, centre y, extent)` plus a learned embedding of its joint (which of the 17 COCO
+  keypoints it is); an object node is its class embedding plus a projection of its box. The paper does not say how
+  nodes are embedded. Normalising each skeleton is the usual practice of skeleton action recognition, and it matters
+  here: a person is about a third of the frame high, so in frame coordinates a punch or a fall moves the joints by a
+  few hundredths and the pose shape drowns in the position (README, "Does it learn?").
 - **Gate (Eq. 5-6)** follows the paper: `g = softmax(W_g Σ_i S_i)` per token, `O = LayerNorm(Σ_i g_i S_i)`; the
   softmax runs in float32.
 
@@ -215,6 +219,27 @@ class SherlockSkeletonGraphLayer(nn.Module):
         return F.relu(self.combine(torch.cat([neighbours, nodes], dim=-1)))
 
 
+def person_relative_keypoints(pose_keypoints: torch.Tensor, min_extent: float = 0.01):
+    """Each skeleton in its own frame: `(relative, person)` from keypoints `(..., keypoints, 3)` = (x, y, score).
+
+    `relative` `(..., keypoints, 3)`: `((x, y) - centre) / extent` and the score, zero where the score is zero (a
+    keypoint not seen); `centre` is the score-weighted mean of the keypoints, `extent` the larger of the person's
+    width and height over its seen keypoints (at least `min_extent`, so a lying person keeps its aspect and a
+    one-keypoint person stays finite). `person` `(..., 3)`: `(centre x, centre y, extent)`, where the person is.
+    """
+    xy, score = pose_keypoints[..., :2], pose_keypoints[..., 2:]
+    seen = score > 0
+    weight = score.clamp(min=0)
+    centre = (xy * weight).sum(-2, keepdim=True) / weight.sum(-2, keepdim=True).clamp(min=1e-6)
+    low = torch.where(seen, xy, torch.full_like(xy, float("inf"))).amin(-2, keepdim=True)
+    high = torch.where(seen, xy, torch.full_like(xy, float("-inf"))).amax(-2, keepdim=True)
+    extent = (high - low).amax(-1, keepdim=True)
+    extent = torch.where(torch.isfinite(extent), extent, torch.zeros_like(extent)).clamp(min=min_extent)
+    relative = torch.where(seen, (xy - centre) / extent, torch.zeros_like(xy))
+    person = torch.cat([centre, extent], dim=-1).squeeze(-2)
+    return torch.cat([relative, score], dim=-1), person
+
+
 class SherlockActionExpert(SherlockLocalExpert):
     """Action expert: human poses `(batch, frames, persons, 17, 3)` (x, y in [0, 1], score) → keypoint nodes
     (coordinates + joint identity) → graph attention over the COCO skeleton → cross-attention from `T_v`."""
@@ -222,7 +247,8 @@ class SherlockActionExpert(SherlockLocalExpert):
     def __init__(self, config: SherlockConfig):
         super().__init__(config)
         dim = config.expert_hidden_size
-        self.keypoint_proj = nn.Linear(3, dim)
+        self.keypoint_proj = nn.Linear(3, dim)  # (x, y) relative to the person, score
+        self.person_proj = nn.Linear(3, dim)  # the person's centre (x, y) and extent in the view
         self.joint_embedding = nn.Embedding(config.num_keypoints, dim)
         self.graph_layers = nn.ModuleList(SherlockSkeletonGraphLayer(dim) for _ in range(config.expert_num_layers))
 
@@ -230,7 +256,8 @@ class SherlockActionExpert(SherlockLocalExpert):
         batch, frames, persons, num_keypoints, _ = pose_keypoints.shape
         dtype = self.keypoint_proj.weight.dtype
         joints = torch.arange(num_keypoints, device=pose_keypoints.device)
-        nodes = self.keypoint_proj(pose_keypoints.to(dtype)) + self.joint_embedding(joints)
+        relative, person = person_relative_keypoints(pose_keypoints.to(dtype))
+        nodes = self.keypoint_proj(relative) + self.person_proj(person).unsqueeze(-2) + self.joint_embedding(joints)
         adjacency = skeleton_adjacency(num_keypoints, pose_keypoints.device)
         for layer in self.graph_layers:
             nodes = layer(nodes, adjacency)

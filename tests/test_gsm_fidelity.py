@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from modeling_sherlock import EXPERT_INPUT_NAMES
-from modeling_sherlock.modeling_sherlock_experts import directed_relation_graph
+from modeling_sherlock.modeling_sherlock_experts import directed_relation_graph, person_relative_keypoints
 
 from sherlock_tester import BACKGROUND_HIDDEN, BACKGROUND_SIZE, PATCH, build_model, prepare_inputs
 
@@ -100,6 +100,35 @@ def test_directed_relation_graph_has_exactly_the_subject_to_relation_to_object_e
         torch.tensor([[[0]]]), torch.tensor([[[1]]]), torch.tensor([[[False]]]), num_objects=2
     )[0, 0]
     torch.testing.assert_close(masked, torch.eye(3))
+
+
+def test_keypoints_are_seen_relative_to_their_person():
+    torch.manual_seed(0)
+    standing = torch.cat([torch.rand(17, 2) * torch.tensor([0.1, 0.3]) + 0.2, torch.ones(17, 1)], dim=-1)
+    standing[5, 2] = 0.0  # one keypoint not seen
+    # the same skeleton moved and scaled: the same relative pose, only the person's place and extent change
+    moved = standing.clone()
+    moved[:, :2] = standing[:, :2] * 0.5 + torch.tensor([0.4, 0.1])
+    lying = standing.clone()
+    lying[:, :2] = standing[:, :2].flip(-1)  # rotated by swapping the axes: wider than high
+    padding = torch.zeros(17, 3)
+    relative, person = person_relative_keypoints(torch.stack([standing, moved, lying, padding]))
+    torch.testing.assert_close(relative[1], relative[0])
+    torch.testing.assert_close(person[1, :2], person[0, :2] * 0.5 + torch.tensor([0.4, 0.1]))
+    torch.testing.assert_close(person[1, 2], person[0, 2] * 0.5)
+    seen = standing[:, 2] > 0
+    centre = standing[seen, :2].mean(0)
+    extent = (standing[seen, :2].amax(0) - standing[seen, :2].amin(0)).max()
+    torch.testing.assert_close(person[0], torch.cat([centre, extent.reshape(1)]))
+    torch.testing.assert_close(relative[0, seen, :2], (standing[seen, :2] - centre) / extent)
+    assert relative[0, 5].tolist() == [0.0, 0.0, 0.0]
+    # the pose shape is of order one whatever the person's size (it was a few hundredths in frame coordinates)
+    assert relative[0, seen, 1].abs().max() > 0.3
+    # a lying person keeps its aspect (wide relative x, narrow relative y) and its extent (the larger side)
+    torch.testing.assert_close(person[2, 2], person[0, 2])
+    assert relative[2, seen, 0].abs().max() > 2 * relative[2, seen, 1].abs().max()
+    assert torch.isfinite(relative).all() and torch.isfinite(person).all()
+    assert relative[3].abs().max() == 0
 
 
 def test_swapping_subject_and_object_changes_the_object_relation_expert_output():
