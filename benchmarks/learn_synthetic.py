@@ -19,7 +19,11 @@ scored by `sherlock.evaluation.scoring.score`. Printed in one run:
 
 Configurations (`--configs`, comma-separated, or `all`): `full` (the default model), `wo_ae`, `wo_ore`, `wo_be`,
 `wo_ge` (one expert dropped), `wo_eg` (uniform gate), `wo_sir` (α = 0), `video_llava` (the global expert alone,
-uniform gate: Video-LLaVA), `residual` (`expert_output="residual"`), `gsb_uniform` (`gsb_variant="uniform"`).
+uniform gate: Video-LLaVA), `residual` (`expert_output="residual"`), `gsb_uniform` (`gsb_variant="uniform"`), and
+`gold_evidence`, a control of the language side: the video tokens are replaced by a learned embedding of each frame's
+gold evidence (event type, subject and object of the event under way at the frame's time, else none; the scene), so
+it shows what the same language model, budget and answer format reach when the evidence is given rather than
+extracted (not part of `all`).
 Every figure comes from this run; nothing is cached between configurations but the dataset.
 """
 
@@ -47,6 +51,7 @@ CONFIGS = {
     "video_llava": {"experts": ["global"], "gate": "uniform"},
     "residual": {"expert_output": "residual"},
     "gsb_uniform": {"gsb_variant": "uniform"},
+    "gold_evidence": {},
 }
 LABELS = {
     "full": "Sherlock (full)",
@@ -59,6 +64,7 @@ LABELS = {
     "video_llava": "Video-LLaVA alone",
     "residual": "residual expert form",
     "gsb_uniform": "GSB variant uniform",
+    "gold_evidence": "control: gold evidence in place of the GSM",
 }
 
 
@@ -109,6 +115,52 @@ def tiny_model(tokenizer, width: int, layers: int, seed: int, **overrides):
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model
+
+
+def attach_gold_evidence(model, processor, rows, video_root: Path) -> None:
+    """The `gold_evidence` control: `model.model.get_video_features` returns, for every token of a frame, a learned
+    embedding (`model.gold_evidence_embedding`, trained with the rest; the sum of one entry per slot: event type, subject,
+    object, scene) of that frame's gold labels instead of the
+    GSM's mixture. Videos are recognised by their exact decoded frames (every row is decoded once here)."""
+    import functools
+    import hashlib
+
+    import torch
+    from torch import nn
+
+    from processing.vocabulary_sherlock import ENTITIES, EVENT_TYPES, SCENES
+
+    vocabulary = {name: i for i, name in enumerate(["<none>", *EVENT_TYPES, *SCENES, *ENTITIES])}
+
+    def key(frames) -> str:
+        return hashlib.sha1(frames.contiguous().numpy().tobytes()).hexdigest()
+
+    table = {}
+    for row in rows:
+        inputs = processor(videos=[str(video_root / row["video"])], return_metadata=True)
+        labels = []
+        for t in inputs["video_metadata"][0]["timestamps"]:
+            event = next((e for e in row["events"] if e["start"] <= t <= e["end"]), None)
+            slots = ("event_type", "subject", "object")
+            names = [event[k] if event else "<none>" for k in slots] + [row["source"]["scene"]]
+            # one block of the embedding table per slot: a subject and an object of the same name differ
+            labels.append([slot * len(vocabulary) + vocabulary[name] for slot, name in enumerate(names)])
+        table[key(inputs["pixel_values_videos"][0])] = torch.tensor(labels)
+    model.gold_evidence_embedding = nn.Embedding(4 * len(vocabulary), model.config.text_config.hidden_size)
+    extract = model.model.get_video_features
+
+    @functools.wraps(extract)  # `generate` matches the expert inputs against this signature
+    def gold_video_features(pixel_values_videos, **kwargs):
+        output = extract(pixel_values_videos=pixel_values_videos, **kwargs)
+        labels = torch.stack([table[key(frames)] for frames in pixel_values_videos])  # (batch, frames, 4)
+        evidence = model.gold_evidence_embedding(labels).sum(-2)  # (batch, frames, hidden)
+        mixture = output.pooler_output
+        tokens = mixture.numel() // (evidence.numel())
+        shape = (*evidence.shape[:2], tokens, evidence.shape[-1])
+        output.pooler_output = evidence.unsqueeze(2).expand(shape).reshape(mixture.shape).to(mixture.dtype)
+        return output
+
+    model.model.get_video_features = gold_video_features
 
 
 def train(model, processor, rows, args, output_dir: Path) -> float:
@@ -226,7 +278,10 @@ def format_table(results: dict) -> str:
 def main(argv=None) -> dict:
     """Run the benchmark; returns `{configuration: figures}` (also printed as a table)."""
     args = parse_args(argv)
-    names = list(CONFIGS) if args.configs == "all" else [name.strip() for name in args.configs.split(",")]
+    if args.configs == "all":
+        names = [name for name in CONFIGS if name != "gold_evidence"]
+    else:
+        names = [name.strip() for name in args.configs.split(",")]
     unknown = [name for name in names if name not in CONFIGS]
     if unknown:
         raise SystemExit(f"unknown configuration(s) {unknown}: choose among {', '.join(CONFIGS)}")
@@ -266,8 +321,10 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory(prefix="learn-synthetic-") as scratch:
         for name in names:
             model = tiny_model(tokenizer, args.width, args.layers, args.seed, **CONFIGS[name])
+            if name == "gold_evidence":
+                attach_gold_evidence(model, processor, train_rows + test_rows, args.video_root)
             seconds = train(model, processor, train_rows, args, Path(scratch) / name)
-            if args.save_dir:
+            if args.save_dir and name != "gold_evidence":
                 model.save_pretrained(Path(args.save_dir) / name)
                 processor.save_pretrained(Path(args.save_dir) / name)
             predictions, gates = predict(model, processor, test_rows, args.video_root)

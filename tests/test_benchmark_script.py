@@ -78,3 +78,69 @@ def test_learn_synthetic_benchmark_trains_scores_and_splits_by_modality(tmp_path
         video: [e for e in events if e["event_type"] not in ("Fire", "Forbidden")] for video, events in gold.items()
     }
     assert learn_synthetic.modality_f1(rows, no_scene)["scene"] == (0.0 if "scene" in present else 1.0)
+
+
+@pytest.mark.slow
+def test_gold_evidence_control_gives_each_frame_the_embedding_of_its_own_gold_labels(tmp_path):
+    import learn_synthetic
+    import torch
+
+    from dataset_scripts.build_synthetic import SyntheticArguments
+    from dataset_scripts.synthetic_build import build_synthetic
+    from processing import SherlockProcessor
+    from processing.vocabulary_sherlock import ENTITIES, EVENT_TYPES, SCENES
+    from sherlock.evaluation.dataset import load_split_rows
+    from sherlock.tiny_models import tiny_image_processor, train_tokenizer
+
+    folder = tmp_path / "synthetic"
+    build_synthetic(
+        SyntheticArguments(output_dir=str(folder), num_videos=8, size="96x64", duration=4.0, num_workers=1, seed=2)
+    )
+    rows = load_split_rows(str(folder), "train") + load_split_rows(str(folder), "test")
+    tokenizer = train_tokenizer()
+    processor = SherlockProcessor(
+        image_processor=tiny_image_processor(32),
+        tokenizer=tokenizer,
+        num_frames=8,
+        patch_size=8,
+        extractors={"backend": "precomputed"},
+        cache_dir=str(folder / "features"),
+    )
+    model = learn_synthetic.tiny_model(tokenizer, 32, 1, 0).eval()
+    learn_synthetic.attach_gold_evidence(model, processor, rows, folder / "videos")
+    vocabulary = ["<none>", *EVENT_TYPES, *SCENES, *ENTITIES]
+    row = next(r for r in rows if r["events"])  # a video with an event: its frames differ in their labels
+    inputs = processor(videos=[str(folder / "videos" / row["video"])], return_metadata=True)
+    expert_inputs = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask", "video_metadata")}
+    with torch.no_grad():
+        features = model.model.get_video_features(**expert_inputs).pooler_output.reshape(8, -1, 32)
+        table = model.gold_evidence_embedding.weight
+    event = row["events"][0]
+    for frame, t in enumerate(inputs["video_metadata"][0]["timestamps"]):
+        inside = event["start"] <= t <= event["end"] and row["events"].index(event) == 0
+        labels = [event["event_type"], event["subject"], event["object"]] if inside else None
+        if labels is None and any(e["start"] <= t <= e["end"] for e in row["events"]):
+            continue  # under another event of the video
+        names = (labels or ["<none>"] * 3) + [row["source"]["scene"]]
+        expected = sum(table[slot * len(vocabulary) + vocabulary.index(name)] for slot, name in enumerate(names))
+        for token in features[frame]:
+            torch.testing.assert_close(token, expected)
+
+
+@pytest.mark.slow
+def test_train_experts_directly_reports_held_out_accuracy_per_modality(tmp_path, capsys):
+    import train_experts_directly
+
+    from dataset_scripts.build_synthetic import SyntheticArguments
+    from dataset_scripts.synthetic_build import build_synthetic
+
+    folder = tmp_path / "synthetic"
+    build_synthetic(
+        SyntheticArguments(output_dir=str(folder), num_videos=12, size="96x64", duration=4.0, num_workers=1, seed=3)
+    )
+    history = train_experts_directly.main(["--dataset", str(folder), "--epochs", "2", "--batch-size", "2"])
+    assert [figures["epoch"] for figures in history] == [1, 2]
+    for figures in history:
+        assert 0.0 <= figures["accuracy"] <= 1.0
+        assert set(figures["per_modality"]) <= {"pose", "relation", "object", "scene"}
+    assert "held-out event-type accuracy" in capsys.readouterr().out
