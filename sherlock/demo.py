@@ -15,7 +15,9 @@ from .tiny_models import build_tiny_sherlock
 
 logger = logging.getLogger(__name__)
 
-DEMO_VERSION = 2  # 2: extractor models inside the folder, referenced relative to it
+# 2: extractor models inside the folder, referenced relative to it; 3: expert initialisation and the action
+# expert's per-person keypoints (`person_proj`): a folder built before would miss weights
+DEMO_VERSION = 3
 EXAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "examples" / "demo.mp4"
 
 
