@@ -119,9 +119,9 @@ def tiny_model(tokenizer, width: int, layers: int, seed: int, **overrides):
 
 def attach_gold_evidence(model, processor, rows, video_root: Path) -> None:
     """The `gold_evidence` control: `model.model.get_video_features` returns, for every token of a frame, a learned
-    embedding (`model.gold_evidence_embedding`, trained with the rest; the sum of one entry per slot: event type, subject,
-    object, scene) of that frame's gold labels instead of the
-    GSM's mixture. Videos are recognised by their exact decoded frames (every row is decoded once here)."""
+    embedding of that frame's gold labels instead of the GSM's mixture (`model.gold_evidence_embedding`, trained with
+    the rest: the sum of one entry per slot, event type, subject, object and scene). Videos are recognised by their
+    exact decoded frames (every row is decoded once here)."""
     import functools
     import hashlib
 

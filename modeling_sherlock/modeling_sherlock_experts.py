@@ -242,7 +242,8 @@ def person_relative_keypoints(pose_keypoints: torch.Tensor, min_extent: float = 
 
 class SherlockActionExpert(SherlockLocalExpert):
     """Action expert: human poses `(batch, frames, persons, 17, 3)` (x, y in [0, 1], score) → keypoint nodes
-    (coordinates + joint identity) → graph attention over the COCO skeleton → cross-attention from `T_v`."""
+    (coordinates relative to the person + where the person is + joint identity) → graph attention over the COCO
+    skeleton → cross-attention from `T_v`."""
 
     def __init__(self, config: SherlockConfig):
         super().__init__(config)
