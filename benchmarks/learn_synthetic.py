@@ -99,6 +99,22 @@ def ensure_dataset(args) -> Path:
     return folder
 
 
+def synthetic_processor(tokenizer, dataset: Path):
+    """The processor of the tiny models on a synthetic set: 8 frames at 32 px, the oracle features of the set's
+    feature cache (`precomputed` backend)."""
+    from processing import SherlockProcessor
+    from sherlock.tiny_models import tiny_image_processor
+
+    return SherlockProcessor(
+        image_processor=tiny_image_processor(32),
+        tokenizer=tokenizer,
+        num_frames=8,
+        patch_size=8,
+        extractors={"backend": "precomputed"},
+        cache_dir=str(Path(dataset) / "features"),
+    )
+
+
 def tiny_model(tokenizer, width: int, layers: int, seed: int, **overrides):
     """A tiny Sherlock from scratch: language model `width` x `layers`; `overrides` are config switches."""
     import torch
@@ -135,13 +151,13 @@ def attach_gold_evidence(model, processor, rows, video_root: Path) -> None:
     def key(frames) -> str:
         return hashlib.sha1(frames.contiguous().numpy().tobytes()).hexdigest()
 
+    slots = ("event_type", "subject", "object")
     table = {}
     for row in rows:
         inputs = processor(videos=[str(video_root / row["video"])], return_metadata=True)
         labels = []
         for t in inputs["video_metadata"][0]["timestamps"]:
             event = next((e for e in row["events"] if e["start"] <= t <= e["end"]), None)
-            slots = ("event_type", "subject", "object")
             names = [event[k] if event else "<none>" for k in slots] + [row["source"]["scene"]]
             # one block of the embedding table per slot: a subject and an object of the same name differ
             labels.append([slot * len(vocabulary) + vocabulary[name] for slot, name in enumerate(names)])
@@ -290,9 +306,8 @@ def main(argv=None) -> dict:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from processing import SherlockProcessor
     from sherlock.evaluation.dataset import load_split_rows
-    from sherlock.tiny_models import tiny_image_processor, train_tokenizer
+    from sherlock.tiny_models import train_tokenizer
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -304,14 +319,7 @@ def main(argv=None) -> dict:
     test_rows = load_split_rows(str(dataset), "test")[: args.max_test]
     print(f"{len(train_rows)} training videos, {len(test_rows)} test videos from {dataset}")
     tokenizer = train_tokenizer()
-    processor = SherlockProcessor(
-        image_processor=tiny_image_processor(32),
-        tokenizer=tokenizer,
-        num_frames=8,
-        patch_size=8,
-        extractors={"backend": "precomputed"},
-        cache_dir=str(dataset / "features"),
-    )
+    processor = synthetic_processor(tokenizer, dataset)
     results = {}
     majority, answer = majority_answer(train_rows, test_rows)
     results["majority"] = {"label": f"majority answer ({answer!r})", **summarise(test_rows, majority)}

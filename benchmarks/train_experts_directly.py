@@ -51,26 +51,18 @@ def main(argv=None) -> list[dict]:
     """Train and evaluate; returns one dict of figures per epoch (also printed)."""
     args = parse_args(argv)
     import torch
-    from learn_synthetic import tiny_model
+    from learn_synthetic import synthetic_processor, tiny_model
     from torch import nn
 
     from dataset_scripts.synthetic_world import EVENT_SPECS
-    from processing import SherlockProcessor
     from sherlock.evaluation.dataset import load_split_rows
-    from sherlock.tiny_models import tiny_image_processor, train_tokenizer
+    from sherlock.tiny_models import train_tokenizer
 
     dataset = Path(args.dataset)
     rows = [row for row in load_split_rows(str(dataset), "train") if len(row["events"]) == 1][: args.videos]
     types = sorted(EVENT_SPECS)
     tokenizer = train_tokenizer()
-    processor = SherlockProcessor(
-        image_processor=tiny_image_processor(32),
-        tokenizer=tokenizer,
-        num_frames=8,
-        patch_size=8,
-        extractors={"backend": "precomputed"},
-        cache_dir=str(dataset / "features"),
-    )
+    processor = synthetic_processor(tokenizer, dataset)
     inputs = load_inputs(processor, rows, dataset / "videos")
     labels = torch.tensor([types.index(row["events"][0]["event_type"]) for row in rows])
     modalities = [EVENT_SPECS[row["events"][0]["event_type"]].modality for row in rows]

@@ -87,10 +87,9 @@ def test_gold_evidence_control_gives_each_frame_the_embedding_of_its_own_gold_la
 
     from dataset_scripts.build_synthetic import SyntheticArguments
     from dataset_scripts.synthetic_build import build_synthetic
-    from processing import SherlockProcessor
     from processing.vocabulary_sherlock import ENTITIES, EVENT_TYPES, SCENES
     from sherlock.evaluation.dataset import load_split_rows
-    from sherlock.tiny_models import tiny_image_processor, train_tokenizer
+    from sherlock.tiny_models import train_tokenizer
 
     folder = tmp_path / "synthetic"
     build_synthetic(
@@ -98,14 +97,7 @@ def test_gold_evidence_control_gives_each_frame_the_embedding_of_its_own_gold_la
     )
     rows = load_split_rows(str(folder), "train") + load_split_rows(str(folder), "test")
     tokenizer = train_tokenizer()
-    processor = SherlockProcessor(
-        image_processor=tiny_image_processor(32),
-        tokenizer=tokenizer,
-        num_frames=8,
-        patch_size=8,
-        extractors={"backend": "precomputed"},
-        cache_dir=str(folder / "features"),
-    )
+    processor = learn_synthetic.synthetic_processor(tokenizer, folder)
     model = learn_synthetic.tiny_model(tokenizer, 32, 1, 0).eval()
     learn_synthetic.attach_gold_evidence(model, processor, rows, folder / "videos")
     vocabulary = ["<none>", *EVENT_TYPES, *SCENES, *ENTITIES]
