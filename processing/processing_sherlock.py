@@ -76,8 +76,9 @@ EXPERT_ARRAY_NAMES = tuple(name for name in EXPERT_OUTPUT_KEYS if name != "backg
 # Name, in the cached pixel entry, of the decoded frame size `(height, width)`: the cached path needs it to map boxes
 # and keypoints into the cropped view without decoding the video.
 FRAME_SIZE_KEY = "video_frame_size"
-# Version of the cached pixel entry's layout (part of its cache key).
-PIXEL_ENTRY_VERSION = 2
+# Version of the cached pixel entry (part of its cache key); 3: background frames cropped square also when the video
+# frames are resized without a crop (entries of 2 could hold uncropped ones).
+PIXEL_ENTRY_VERSION = 3
 
 
 def _model_arrays(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -410,7 +411,10 @@ class SherlockProcessor(ProcessorMixin):
     def _pixels(self, frames: np.ndarray, side: int | None = None) -> np.ndarray:
         kwargs = {}
         if side is not None:
+            # the background tower's square view (`geometry_sherlock.model_view(..., side=...)`), also when the video
+            # frames themselves are resized without a crop
             kwargs = {"size": {"shortest_edge": side}, "crop_size": {"height": side, "width": side}}
+            kwargs["do_center_crop"] = True
         out = self.image_processor(images=list(frames), return_tensors="np", **kwargs)
         return np.asarray(out["pixel_values"], dtype=np.float32)
 

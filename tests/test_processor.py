@@ -105,6 +105,22 @@ def test_outputs_are_exactly_the_model_inputs_with_their_shapes(folder, video):
     assert "The video lasts 3.0 seconds; its frames are sampled at 0.4, 1.1, 1.9, 2.6 seconds." in prompt
 
 
+def test_frames_resized_without_a_crop_still_give_square_background_frames(folder, video):
+    """An image processor that squeezes the whole frame into the model's square (no centre crop): the video frames
+    are the whole frame, the background tower still gets its square view (it has a fixed input size)."""
+    from sherlock.tiny_models import tiny_image_processor
+
+    squeeze = tiny_image_processor(32)
+    squeeze.size, squeeze.do_center_crop = {"height": 32, "width": 32}, False
+    processor = load_processor(folder, image_processor=squeeze)
+    batch = processor(videos=video)  # 96 x 64 frames
+    assert batch["pixel_values_videos"].shape == (1, NUM_FRAMES, 3, 32, 32)
+    assert batch["background_pixel_values"].shape == (1, NUM_FRAMES, 3, 32, 32)
+    model = SherlockForConditionalGeneration.from_pretrained(folder)
+    with torch.no_grad():
+        assert torch.isfinite(model(**batch).logits).all()
+
+
 @pytest.mark.parametrize("threshold, persons", [(1.01, "none"), (0.0, "some")])
 def test_expert_masks_for_videos_without_and_with_detections(folder, video, threshold, persons):
     processor = load_processor(folder)
