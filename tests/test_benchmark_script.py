@@ -120,7 +120,8 @@ def test_gold_evidence_control_gives_each_frame_the_embedding_of_its_own_gold_la
 
 
 @pytest.mark.slow
-def test_train_experts_directly_reports_held_out_accuracy_per_modality(tmp_path, capsys):
+@pytest.mark.parametrize("extractors", [[], ["--extractors", "demo", "--image-size", "64", "--patch-size", "16"]])
+def test_train_experts_directly_reports_held_out_accuracy_per_modality(tmp_path, capsys, extractors):
     import train_experts_directly
 
     from dataset_scripts.build_synthetic import SyntheticArguments
@@ -130,8 +131,10 @@ def test_train_experts_directly_reports_held_out_accuracy_per_modality(tmp_path,
     build_synthetic(
         SyntheticArguments(output_dir=str(folder), num_videos=12, size="96x64", duration=4.0, num_workers=1, seed=3)
     )
-    history = train_experts_directly.main(["--dataset", str(folder), "--epochs", "2", "--batch-size", "2"])
+    history = train_experts_directly.main(["--dataset", str(folder), "--epochs", "2", "--batch-size", "2", *extractors])
     assert [figures["epoch"] for figures in history] == [1, 2]
+    # the demo's own extractors ran (their output cached apart from the oracle features), or none did
+    assert (folder / "features-demo-extractors").is_dir() == bool(extractors)
     for figures in history:
         assert 0.0 <= figures["accuracy"] <= 1.0
         assert set(figures["per_modality"]) <= {"pose", "relation", "object", "scene"}
