@@ -1,6 +1,7 @@
 """Run Sherlock on one video: decode, extract (with the feature cache), generate, parse events with scores."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -8,6 +9,7 @@ import torch
 from processing import AbnormalEvent, SherlockProcessor
 
 from .evaluation.predictors import line_scores, scored_events
+from .evaluation.sherlock_predictor import GateRecorder
 
 
 logger = logging.getLogger(__name__)
@@ -21,6 +23,20 @@ class AnalysisResult:
     answer: str
     duration: float  # seconds (float64, rounded to the microsecond)
     timestamps: list[float]  # the sampled frame times in seconds (float64, rounded to the microsecond)
+    gate_weights: dict[str, float] | None = None  # mean gate weight per expert over the video tokens (None: no gate)
+
+    def to_dict(self, video: str) -> dict:
+        """The JSON form of `sherlock analyze --json` (and of the Space's download): seconds without float noise."""
+        from processing.processing_sherlock import clean_seconds  # 18.72, never 18.719999313354492 or 18.719999
+
+        return {
+            "video": video,
+            "duration": clean_seconds(self.duration),
+            "frame_times": [clean_seconds(t) for t in self.timestamps],
+            "answer": self.answer,
+            "events": [event.to_dict() for event in self.events],
+            "gate_weights": self.gate_weights,
+        }
 
 
 @torch.inference_mode()
@@ -31,6 +47,7 @@ def analyze_video(
     max_new_tokens: int = 128,
     question: str | None = None,
     array_fps: float | None = None,
+    progress: Callable[[str], None] | None = None,
     **generation_kwargs,
 ):
     """Analyze one video with a Sherlock model and processor.
@@ -43,19 +60,24 @@ def analyze_video(
         max_new_tokens: the answer budget.
         question: another instruction than the paper's (the frame-times line is kept).
         array_fps: the frame rate of an array input (required for arrays, ignored otherwise).
+        progress: called with the name of each phase as it starts ("decoding and extracting", "generating",
+            "parsing"), e.g. to show progress in a UI.
         generation_kwargs: passed to `model.generate` (e.g. `logits_processor`, `num_beams`, `do_sample=True`);
             greedy decoding by default. The output always carries the scores, which give the event scores.
 
     Returns:
-        `AnalysisResult` with events sorted by start, each scored by the mean token probability of its line, and the
-        clip's duration and frame times (float64 seconds, rounded to the microsecond).
+        `AnalysisResult` with events sorted by start, each scored by the mean token probability of its line, the
+        clip's duration and frame times (float64 seconds, rounded to the microsecond) and the mean gate weight per
+        expert (what the model looked at).
     """
     if hasattr(video, "read"):
         video = video.read()  # once: the probe for the prompt and the processor both read these bytes
         if not isinstance(video, (bytes, bytearray, memoryview)):
             raise TypeError("A video file object must be opened in binary mode ('rb'); its read() returned text.")
         video = bytes(video)
+    report = progress or (lambda phase: None)
     video_kwargs = {"array_fps": array_fps} if array_fps is not None else {}
+    report("decoding and extracting")
     text = None
     if question:
         clip = processor.load_video(video, decode=False, **video_kwargs)  # the frame times for the prompt
@@ -72,7 +94,10 @@ def analyze_video(
         "return_dict_in_generate": True,
         "output_scores": True,
     }
-    output = model.generate(**inputs, **settings)
+    report("generating")
+    with GateRecorder(model) as gates:
+        output = model.generate(**inputs, **settings)
+    report("parsing")
     prompt_length = inputs["input_ids"].shape[1]
     answer_ids = output.sequences[0, prompt_length:].tolist()
     logprobs = model.compute_transition_scores(output.sequences, output.scores, normalize_logits=True)[0].tolist()
@@ -80,7 +105,9 @@ def analyze_video(
     duration = float(metadata["duration"])
     events = sorted(scored_events(answer_ids, logprobs, processor.tokenizer, duration), key=lambda e: (e.start, e.end))
     timestamps = [float(t) for t in metadata["timestamps"]]
-    return AnalysisResult(events=events, answer=answer, duration=duration, timestamps=timestamps)
+    return AnalysisResult(
+        events=events, answer=answer, duration=duration, timestamps=timestamps, gate_weights=gates.per_video(1)[0]
+    )
 
 
 __all__ = ["AnalysisResult", "analyze_video", "line_scores"]

@@ -251,16 +251,7 @@ def analyze_command(args: AnalyzeArguments, verbose: bool = False) -> int:
     model, processor = load_sherlock(model_path, args.device, args.cache_dir, args.num_frames)
     result = analyze_video(model, processor, args.video, max_new_tokens=args.max_new_tokens)
     if args.json:
-        from processing.processing_sherlock import clean_seconds  # 18.72, never 18.719999313354492 or 18.719999
-
-        payload = {
-            "video": args.video,
-            "duration": clean_seconds(result.duration),
-            "frame_times": [clean_seconds(t) for t in result.timestamps],
-            "answer": result.answer,
-            "events": [event.to_dict() for event in result.events],
-        }
-        print(json.dumps(payload, indent=2))
+        print(json.dumps(result.to_dict(args.video), indent=2))
     else:
         print(f"{args.video}: {result.duration:.1f} s, frames at {', '.join(f'{t:.1f}' for t in result.timestamps)} s")
         print(format_table(result))

@@ -43,7 +43,7 @@ def _timed_methods(obj, phases: dict[str, str], timings: dict[str, float]):
             obj.__dict__.pop(name, None)
 
 
-class _GateRecorder:
+class GateRecorder:
     """Records the gate weights of the first (prefill) forward of `generate`: `(batch, video tokens, experts)`.
     A model without a gate (`config.gate` not "soft") averages its experts: it has no gate weights to report."""
 
@@ -146,7 +146,7 @@ class SherlockPredictor:
         inputs = inputs.to(self.model.device)
         tokenizer = self.processor.tokenizer
         settings = generation_settings(tokenizer, self.max_new_tokens, self.generation_kwargs)
-        with timed(timings, "generate"), _GateRecorder(self.model) as gates:
+        with timed(timings, "generate"), GateRecorder(self.model) as gates:
             output = self.model.generate(**inputs, **settings)
         with timed(timings, "parse"):
             answers = generated_answers(
@@ -162,4 +162,4 @@ class SherlockPredictor:
             ]
 
 
-__all__ = ["SherlockPredictor"]
+__all__ = ["GateRecorder", "SherlockPredictor"]
