@@ -12,7 +12,7 @@ TRANSFORMERS_LOWEST := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' 
 
 INSTALL_VENV ?= .venv-install
 
-.PHONY: setup setup-lowest demo test test-newest test-lowest test-install lint bench clean
+.PHONY: setup setup-lowest demo space test test-newest test-lowest test-install lint bench clean
 
 setup: $(STAMP)
 setup-lowest: $(LOWEST_STAMP)
@@ -41,6 +41,10 @@ $(LOWEST_STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/sherlock analyze examples/demo.mp4
 
+# The browser demo on http://127.0.0.1:7860 (the Space of spaces_demo/, run locally).
+space: setup
+	GRADIO_SERVER_NAME=127.0.0.1 $(PY) spaces_demo/app.py
+
 lint: setup
 	$(VENV)/bin/ruff check modeling_sherlock processing sherlock dataset_scripts tests benchmarks examples
 	$(VENV)/bin/ruff format --check modeling_sherlock processing sherlock dataset_scripts tests benchmarks examples
@@ -49,11 +53,11 @@ test: lint test-newest test-lowest test-install
 
 test-newest: setup
 	@$(PY) -c "import torch, transformers; print('suite on transformers', transformers.__version__, 'torch', torch.__version__)"
-	$(PY) -m pytest -q
+	SHERLOCK_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 
 test-lowest: setup-lowest
 	@$(LOWEST_PY) -c "import torch, transformers; print('suite on transformers', transformers.__version__, 'torch', torch.__version__)"
-	$(LOWEST_PY) -m pytest -q
+	SHERLOCK_REQUIRE_BROWSER=1 $(LOWEST_PY) -m pytest -q
 
 # What a user gets from `pip install sherlock-mvae` alone (a wheel, no extras, outside the checkout): the main job runs.
 test-install:

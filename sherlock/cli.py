@@ -22,6 +22,7 @@ from pathlib import Path
 from .arguments import UsageError, add_dataclass_arguments, one_line
 from .evaluate import EvaluateArguments, evaluate_command, format_metrics
 from .precompute import PrecomputeArguments, precompute_command
+from .push import PushArguments, push_command
 from .train import TrainArguments, add_train_arguments, train_arguments, train_command
 
 
@@ -281,6 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
             "(resumable; under `accelerate launch` the videos are sharded across the processes).",
         ),
     ]
+    commands.append(
+        (
+            "push",
+            PushArguments,
+            ("kind", "folder", "repo_id"),
+            "publish a model, a LoRA adapter, a dataset or the Space to the Hub",
+            "Publish a folder to the Hub in one commit: a Sherlock model (with its remote code, processor, extractor "
+            "models and a model card), a LoRA adapter (with its base model), an M-VAE dataset, or the Space. "
+            "Safetensors only; the repo mirrors exactly what is pushed.",
+        )
+    )
     for name, arguments, positional, help_text, description in commands:
         command = sub.add_parser(name, help=help_text, description=description or help_text)
         add_dataclass_arguments(command, arguments, positional)
@@ -314,10 +326,11 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, ImportError, RuntimeError) as error:
             print(f"sherlock train: error: {one_line(error)}", file=sys.stderr)
             return 1
-    if namespace.command in ("evaluate", "precompute"):
+    if namespace.command in ("evaluate", "precompute", "push"):
         arguments, command = {
             "evaluate": (EvaluateArguments, evaluate_command),
             "precompute": (PrecomputeArguments, precompute_command),
+            "push": (PushArguments, push_command),
         }[namespace.command]
         try:
             return command(arguments(**values), verbose=namespace.verbose)

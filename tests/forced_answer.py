@@ -44,4 +44,16 @@ def forced_generation_kwargs(tokenizer, answer: str = FORCED_ANSWER) -> dict:
     return {"logits_processor": LogitsProcessorList([ForceAnswer(tokenizer, answer)])}
 
 
-__all__ = ["FORCED_ANSWER", "FORCED_EVENT", "ForceAnswer", "forced_generation_kwargs"]
+def save_forced_answer(folder, tokenizer, answer: str = FORCED_ANSWER, bonus: float = 10.0) -> None:
+    """Make the saved model in `folder` say `answer` wherever it is loaded (a Space, a Hub download): its
+    `generation_config.json` gets a `sequence_bias` that adds `bonus * k` to the k-th token of `answer` (then EOS)
+    after the k - 1 before it, so greedy decoding follows the answer without making it certain."""
+    from transformers import GenerationConfig
+
+    target = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    config = GenerationConfig.from_pretrained(folder)
+    config.sequence_bias = [[target[: k + 1], bonus * (k + 1)] for k in range(len(target))]
+    config.save_pretrained(folder)
+
+
+__all__ = ["FORCED_ANSWER", "FORCED_EVENT", "ForceAnswer", "forced_generation_kwargs", "save_forced_answer"]

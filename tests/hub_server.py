@@ -14,20 +14,47 @@ API for `huggingface_hub` 2.x (`HfApi`, `hf_hub_download`, `snapshot_download`, 
     POST   /api/{type}s/{ns}/{name}/paths-info/{rev}           get_paths_info (form: paths, expand)
     GET    /api/{type}s/{ns}/{name}/refs                       list_repo_refs
     GET    /api/{type}s/{ns}/{name}/commits/{rev}              list_repo_commits
-    POST   /api/{type}s/{ns}/{name}/preupload/{rev}            upload mode of each file: always "regular"
-    POST   /api/{type}s/{ns}/{name}/commit/{rev}               NDJSON header / file (base64) / deletedFile / deletedFolder
+    POST   /api/{type}s/{ns}/{name}/preupload/{rev}            upload mode of each file: "lfs" or "regular" (below)
+    POST   /[{type}s/]{ns}/{name}.git/info/lfs/objects/batch   Git LFS batch API (upload): transfer "basic", actions
+    PUT    /lfs-storage/{type}s/{ns}/{name}/{sha256}?size&signature   the `upload` href: stores one LFS object
+    POST   /[{type}s/]{ns}/{name}.git/info/lfs/objects/verify  the `verify` href: 404 / 422 unless the object is stored
+    POST   /api/{type}s/{ns}/{name}/commit/{rev}               NDJSON header / file (base64) / lfsFile / deletedFile /
+                                                               deletedFolder
     GET    /[{type}s/]{ns}/{name}/resolve/{rev}/{path}         file download (+ HEAD; Range requests)
 
 `{type}` is model, dataset, space or kernel; model URLs have no type prefix (`/{ns}/{name}/resolve/...`).
 
-Storage: blobs are content-addressed files (named by their git blob sha1, the same oid `huggingface_hub` computes
-for regular files) in a temporary folder; repos, branches and commits are kept in memory. A commit id is the sha1 of
-(parent, tree, message), so identical content gives identical ids and `snapshot_download` caching works as on the
-Hub (blobs are cached by ETag = blob oid, snapshots by commit id).
+Uploads take the two paths of the Hub. Preupload answers "lfs" for the suffixes of `LFS_SUFFIXES` (`.safetensors`,
+`.parquet`, `.bin`, `.pt`, `.png`, `.mp4`, ...; the Hub's default `.gitattributes`) and for files over 10 MiB, else
+"regular" (`shouldIgnore` is always false). Regular files travel inline (base64) in the commit. For LFS files the
+client calls the batch API (sha256 `oid` + `size` per object); objects the repo already has get no actions
+(dedup, scoped per repo as Git LFS servers do), the others an `upload` href (a signed URL on this server: like the
+Hub's presigned storage URLs it needs no token) and a `verify` href. The PUT stores the body under its sha256 after
+checking sha256 and size (400 otherwise) and is recorded in `HubServer.lfs_uploads` ({"repo_type", "repo", "oid",
+"size"}), so a test can assert that a file went through LFS. The commit then names the object in an `lfsFile`
+line (`path`, `algo`, `oid`, `size`), refused (400) unless the object was uploaded to that repo.
 
-Not implemented (answered 404 and recorded in `HubServer.unhandled`): LFS / Xet uploads (preupload never asks for
-them, so clients send every file inline in the commit), pull requests (`create_pr`), branches and tags other than
-the default `main`, `.gitignore` rules, discussions, spaces runtime, inference, the dataset viewer.
+Storage: regular files are content-addressed blobs (named by their git blob sha1, the same oid `huggingface_hub`
+computes for regular files), LFS objects files named by their sha256, both in a temporary folder; repos, branches
+and commits are kept in memory. In a tree an LFS file is the git blob oid of its LFS pointer file, as in git: the
+listings (tree, paths-info, siblings) give it as `oid` / `blobId` with an `lfs` entry (`oid` or, in siblings,
+`sha256`, `size`, `pointerSize`), and preupload reports its sha256 as its `oid` (what the client compares for LFS
+files). Downloads of an LFS file send ETag = X-Linked-Etag = its sha256 and X-Linked-Size (as the Hub's answer for
+LFS files), a regular file's ETag is its blob oid; all carry X-Repo-Commit. A commit id is the sha1 of (parent,
+tree, message), so identical content gives identical ids and `snapshot_download` caching works as on the Hub (blobs
+are cached by ETag, snapshots by commit id).
+
+Xet: `huggingface_hub` 2.4 uploads every "lfs" file through Xet whenever `hf_xet` is importable (the default), and
+`upload_folder` then uses its Xet pipeline: no server answer decides it (the client never calls the LFS batch API on
+that path, and ignores the batch answer's `transfer` on the LFS path). Its only switch is the `HF_HUB_DISABLE_XET`
+setting, which `use_hub_endpoint` turns on (environment and `huggingface_hub.constants`); a client without it asks
+for `/api/.../xet-write-token/...` (404) and fails. The batch answer itself never offers Xet: its transfer is "basic",
+whatever the client lists; downloads never carry Xet headers (`X-Xet-Hash`), so clients download over HTTP.
+
+Not implemented (answered 404 and recorded in `HubServer.unhandled`): Xet storage (upload and download; the
+`xet-write-token` / `xet-read-token` routes), LFS downloads through the batch API and multipart LFS uploads (never
+offered), pull requests (`create_pr`), branches and tags other than the default `main`, `.gitignore` rules,
+discussions, spaces runtime, inference, the dataset viewer.
 
 Auth: write requests need an `Authorization: Bearer <token>` header (any token, or exactly `token` when the server
 is built with one); private repos are only visible with a token.
@@ -44,8 +71,11 @@ Typical use in a test module:
 import base64
 import datetime
 import hashlib
+import hmac
 import json
 import os
+import re
+import secrets
 import shutil
 import socket
 import sys
@@ -54,6 +84,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -64,11 +95,44 @@ DEFAULT_USER = "test-user"
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space", "kernels": "kernel"}
 URL_PREFIXES = {"model": "", "dataset": "datasets/", "space": "spaces/", "kernel": "kernels/"}
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# what the Hub stores in LFS: the default `.gitattributes` patterns of a new repo (these suffixes) and any file too
+# large for a regular git blob
+LFS_SUFFIXES = (
+    ".safetensors",
+    ".parquet",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".mp4",
+    ".png",
+    ".jpg",
+    ".zip",
+    ".gz",
+    ".msgpack",
+    ".h5",
+    ".onnx",
+    ".npy",
+    ".npz",
+    ".arrow",
+)
+LFS_SIZE_LIMIT = 10 * 1024 * 1024  # bytes; larger files must go through LFS
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
 
 
 def git_blob_oid(data: bytes) -> str:
     """The git blob sha1 of `data` (what `git hash-object` and `huggingface_hub.utils.sha.git_hash` compute)."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    """The git LFS pointer file of an object: what git stores in place of an LFS file's content."""
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+
+
+def upload_mode(path: str, size: int) -> str:
+    """The Hub's preupload answer for a file: "lfs" for the LFS-tracked suffixes and for files over 10 MiB."""
+    return "lfs" if path.endswith(LFS_SUFFIXES) or size > LFS_SIZE_LIMIT else "regular"
 
 
 def _now() -> str:
@@ -111,6 +175,7 @@ class Repo:
     created_at: str
     refs: dict[str, str] = field(default_factory=dict)  # branch -> commit oid
     commits: dict[str, Commit] = field(default_factory=dict)
+    lfs_objects: set[str] = field(default_factory=set)  # sha256 of the LFS objects uploaded to this repo
 
 
 class HubError(Exception):
@@ -127,9 +192,13 @@ class HubStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.blob_dir = self.root / "blobs"
+        self.lfs_dir = self.root / "lfs"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self.lfs_dir.mkdir(parents=True, exist_ok=True)
         self.repos: dict[tuple[str, str], Repo] = {}
-        self.blob_sizes: dict[str, int] = {}
+        self.blob_sizes: dict[str, int] = {}  # git blob oid -> size (regular files)
+        self.lfs_sizes: dict[str, int] = {}  # sha256 -> size (LFS objects, whichever repo they were uploaded to)
+        self.lfs_pointers: dict[str, tuple[str, int]] = {}  # git blob oid of a pointer file -> (sha256, size)
         self.lock = threading.RLock()
 
     # blobs
@@ -145,6 +214,40 @@ class HubStore:
 
     def blob_path(self, oid: str) -> Path:
         return self.blob_dir / oid
+
+    # LFS objects (named by their sha256) and the files of a tree that point at them
+    def put_lfs_object(self, repo: Repo, data: bytes, sha256: str, size: int) -> None:
+        """Store an uploaded LFS object in `repo` after checking that it is the announced one (400 otherwise)."""
+        if len(data) != size:
+            raise HubError(400, f"Size mismatch: got {len(data)} bytes, expected {size}")
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise HubError(400, f"sha256 mismatch: the uploaded content is not the object {sha256}")
+        with self.lock:
+            if sha256 not in self.lfs_sizes:
+                tmp = self.lfs_dir / f".{sha256}.tmp"
+                tmp.write_bytes(data)
+                os.replace(tmp, self.lfs_dir / sha256)
+                self.lfs_sizes[sha256] = size
+            repo.lfs_objects.add(sha256)
+
+    def lfs_file(self, sha256: str, size: int) -> str:
+        """The tree oid of an LFS file: the git blob oid of its pointer file (as git and the Hub have it)."""
+        oid = git_blob_oid(lfs_pointer(sha256, size))
+        with self.lock:
+            self.lfs_pointers[oid] = (sha256, size)
+        return oid
+
+    def lfs_info(self, oid: str) -> tuple[str, int] | None:
+        """(sha256, size) when the tree oid `oid` is an LFS file, else None."""
+        return self.lfs_pointers.get(oid)
+
+    def file_size(self, oid: str) -> int:
+        lfs = self.lfs_pointers.get(oid)
+        return lfs[1] if lfs else self.blob_sizes[oid]
+
+    def file_path(self, oid: str) -> Path:
+        lfs = self.lfs_pointers.get(oid)
+        return self.lfs_dir / lfs[0] if lfs else self.blob_path(oid)
 
     # repos
     def get_repo(self, repo_type: str, repo_id: str, authorized: bool) -> Repo:
@@ -217,10 +320,22 @@ class HubStore:
                     for name in doomed:
                         del tree[name]
                 elif key == "lfsFile":
-                    raise HubError(400, "This test Hub has no LFS/Xet storage: preupload only answers 'regular'")
+                    tree[path] = self._lfs_commit_file(repo, path, value)
                 else:
                     raise HubError(400, f"Unknown commit operation {key!r}")
             return self._add_commit(repo, branch, head.oid, tree, header["summary"], header.get("description") or "")
+
+    def _lfs_commit_file(self, repo: Repo, path: str, value: dict) -> str:
+        """An `lfsFile` commit line -> the tree oid of the file; 400 unless its object was uploaded to `repo`."""
+        if value.get("algo", "sha256") != "sha256":
+            raise HubError(400, f"Unsupported LFS hash algorithm {value.get('algo')!r}")
+        sha256 = str(value.get("oid") or "")
+        if sha256 not in repo.lfs_objects:
+            raise HubError(400, f"LFS object {sha256} of {path} was never uploaded to {repo.repo_id}")
+        size = self.lfs_sizes[sha256]
+        if value.get("size") is not None and value["size"] != size:  # a copy (`CommitOperationCopy`) has no size
+            raise HubError(400, f"LFS object {sha256} of {path} has {size} bytes, not {value['size']}")
+        return self.lfs_file(sha256, size)
 
 
 def _tree_oid(tree: dict[str, str], folder: str) -> str:
@@ -242,6 +357,9 @@ class HubServer(ThreadingHTTPServer):
         self.token = token
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request
         self.unhandled: list[tuple[str, str]] = []  # routes this server does not implement
+        # every LFS object stored by an upload PUT: {"repo_type", "repo", "oid" (sha256), "size"}
+        self.lfs_uploads: list[dict] = []
+        self.lfs_secret = secrets.token_bytes(16)  # signs the upload URLs (the Hub's are presigned storage URLs)
         self._thread: threading.Thread | None = None
         super().__init__((host, 0), _Handler)
 
@@ -362,6 +480,8 @@ class _Handler(BaseHTTPRequestHandler):
     # routing
     def _route(self, method: str, seg: list[str], body: bytes) -> None:
         store = self.server.store
+        if seg[:1] == ["lfs-storage"] and len(seg) == 5 and seg[1] in REPO_TYPES and method == "PUT":
+            return self._lfs_put(REPO_TYPES[seg[1]], f"{seg[2]}/{seg[3]}", seg[4], body)
         if seg[:1] == ["api"]:
             rest = seg[1:]
             if rest == ["whoami-v2"] and method == "GET":
@@ -384,9 +504,24 @@ class _Handler(BaseHTTPRequestHandler):
                 repo_type, seg = REPO_TYPES[seg[0]], seg[1:]
             if len(seg) >= 5 and seg[2] == "resolve" and method in ("GET", "HEAD"):
                 return self._resolve(repo_type, f"{seg[0]}/{seg[1]}", seg[3], "/".join(seg[4:]))
-        self.server.unhandled.append((method, self.path))
-        print(f"[hub_server] unhandled: {method} {self.path}", file=sys.stderr)
-        raise HubError(404, f"Not implemented by the test Hub: {method} {self.path}")
+            if (
+                len(seg) == 6
+                and seg[1].endswith(".git")
+                and seg[2:5] == ["info", "lfs", "objects"]
+                and seg[5] in ("batch", "verify")
+                and method == "POST"
+            ):
+                self._require_auth()
+                repo = store.get_repo(repo_type, f"{seg[0]}/{seg[1][: -len('.git')]}", authorized=True)
+                payload = json.loads(body or b"{}")
+                return self._lfs_batch(repo, payload) if seg[5] == "batch" else self._lfs_verify(repo, payload)
+        self._not_implemented()
+
+    def _not_implemented(self, hint: str = "") -> NoReturn:
+        """Record the request in `HubServer.unhandled` and answer 404."""
+        self.server.unhandled.append((self.command, self.path))
+        print(f"[hub_server] unhandled: {self.command} {self.path}", file=sys.stderr)
+        raise HubError(404, f"Not implemented by the test Hub: {self.command} {self.path}{hint}")
 
     def _api_repo(self, method: str, repo_type: str, repo_id: str, action: list[str], body: bytes) -> None:
         store = self.server.store
@@ -417,9 +552,10 @@ class _Handler(BaseHTTPRequestHandler):
             commit = store.commit(repo, action[1], lines)
             url = f"{self.server.url}/{URL_PREFIXES[repo.repo_type]}{repo.repo_id}/commit/{commit.oid}"
             return self._send_json({"success": True, "commitOid": commit.oid, "commitUrl": url, "hookOutput": ""})
-        self.server.unhandled.append((method, self.path))
-        print(f"[hub_server] unhandled: {method} {self.path}", file=sys.stderr)
-        raise HubError(404, f"Not implemented by the test Hub: {method} {self.path}")
+        hint = ""
+        if name in ("xet-write-token", "xet-read-token"):
+            hint = " (no Xet storage: set HF_HUB_DISABLE_XET=1, as use_hub_endpoint does, to upload through LFS)"
+        self._not_implemented(hint)
 
     # endpoints
     def _whoami(self) -> None:
@@ -472,12 +608,15 @@ class _Handler(BaseHTTPRequestHandler):
         for path, oid in sorted(commit.tree.items()):
             sibling = {"rfilename": path}
             if with_blobs:
-                sibling.update(size=self.server.store.blob_sizes[oid], blobId=oid)
+                sibling.update(size=self.server.store.file_size(oid), blobId=oid)
+                lfs = self.server.store.lfs_info(oid)
+                if lfs is not None:  # the Hub names the sha256 `sha256` here (and `oid` in tree / paths-info)
+                    sibling["lfs"] = {"sha256": lfs[0], "size": lfs[1], "pointerSize": len(lfs_pointer(*lfs))}
             siblings.append(sibling)
         card = None
         if "README.md" in commit.tree:
             try:
-                card = _card_data(self.server.store.blob_path(commit.tree["README.md"]).read_text(encoding="utf-8"))
+                card = _card_data(self.server.store.file_path(commit.tree["README.md"]).read_text(encoding="utf-8"))
             except Exception:
                 card = None
         namespace = repo.repo_id.split("/")[0]
@@ -521,7 +660,11 @@ class _Handler(BaseHTTPRequestHandler):
         """A tree entry ({type, oid, size, path}) for a file or folder of `commit`, or None."""
         if path in commit.tree:
             oid = commit.tree[path]
-            entry = {"type": "file", "oid": oid, "size": self.server.store.blob_sizes[oid], "path": path}
+            entry = {"type": "file", "oid": oid, "size": self.server.store.file_size(oid)}
+            lfs = self.server.store.lfs_info(oid)
+            if lfs is not None:  # `oid` is then the git blob oid of the pointer file, as on the Hub
+                entry["lfs"] = {"oid": lfs[0], "size": lfs[1], "pointerSize": len(lfs_pointer(*lfs))}
+            entry["path"] = path
         elif any(name.startswith(path + "/") for name in commit.tree):
             entry = {"type": "directory", "oid": _tree_oid(commit.tree, path), "size": 0, "path": path}
         else:
@@ -574,17 +717,97 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(history)
 
     def _preupload(self, repo: Repo, revision: str, payload: dict) -> None:
-        commit = self.server.store.resolve(repo, revision)
-        files = [
-            {
-                "path": item["path"],
-                "uploadMode": "regular",  # never LFS / Xet: the content travels inline in the commit payload
-                "shouldIgnore": False,
-                "oid": commit.tree.get(item["path"]),  # lets the client skip unchanged files
-            }
-            for item in payload.get("files", [])
-        ]
+        """Each file's upload mode ("lfs": LFS batch + upload + `lfsFile` commit line; "regular": inline in the
+        commit) and the oid of the file now in the repo, which the client compares with its own to skip unchanged
+        files: the sha256 for an LFS file, the git blob oid for a regular one (what `CommitOperationAdd._local_oid`
+        computes for each mode)."""
+        store = self.server.store
+        commit = store.resolve(repo, revision)
+        files = []
+        for item in payload.get("files", []):
+            path = item["path"]
+            remote = commit.tree.get(path)
+            lfs = store.lfs_info(remote) if remote is not None else None
+            files.append(
+                {
+                    "path": path,
+                    "uploadMode": upload_mode(path, int(item.get("size") or 0)),
+                    "shouldIgnore": False,
+                    "oid": lfs[0] if lfs is not None else remote,
+                }
+            )
         self._send_json({"files": files, "commitOid": commit.oid})
+
+    def _lfs_batch(self, repo: Repo, payload: dict) -> None:
+        """The Git LFS batch API (upload only), always with the "basic" transfer: objects the repo already has get
+        no actions (the client skips them), the others an `upload` (a signed PUT on this server) and a `verify`."""
+        if payload.get("operation") != "upload":  # LFS downloads: `resolve` serves LFS files
+            self._not_implemented(f" (LFS batch operation {payload.get('operation')!r}: only uploads)")
+        if "basic" not in (payload.get("transfers") or ["basic"]):  # never Xet, whatever the client offers
+            raise HubError(422, f"The test Hub only offers the 'basic' LFS transfer, not {payload.get('transfers')}")
+        if payload.get("hash_algo", "sha256") != "sha256":
+            raise HubError(422, f"Unsupported hash algorithm {payload.get('hash_algo')!r}")
+        ref = (payload.get("ref") or {}).get("name")
+        if ref is not None:
+            self.server.store.resolve(repo, ref)
+        objects = []
+        for item in payload.get("objects") or []:
+            oid, size = item.get("oid"), item.get("size")
+            if not (isinstance(oid, str) and SHA256_RE.match(oid)) or not isinstance(size, int) or size < 0:
+                objects.append(
+                    {
+                        "oid": str(oid),
+                        "size": size if isinstance(size, int) else 0,
+                        "error": {"code": 422, "message": "Invalid object"},
+                    }
+                )
+                continue
+            if oid in repo.lfs_objects:
+                if self.server.store.lfs_sizes[oid] != size:
+                    objects.append({"oid": oid, "size": size, "error": {"code": 422, "message": "Size mismatch"}})
+                else:
+                    objects.append({"oid": oid, "size": size})  # already stored: nothing to do (dedup)
+                continue
+            prefix = f"{URL_PREFIXES[repo.repo_type]}{repo.repo_id}"
+            upload = f"{self.server.url}/lfs-storage/{repo.repo_type}s/{repo.repo_id}/{oid}"
+            upload += f"?size={size}&signature={self._lfs_signature(repo, oid, size)}"
+            objects.append(
+                {
+                    "oid": oid,
+                    "size": size,
+                    "authenticated": True,
+                    "actions": {
+                        "upload": {"href": upload, "expires_in": 3600},
+                        "verify": {"href": f"{self.server.url}/{prefix}.git/info/lfs/objects/verify"},
+                    },
+                }
+            )
+        answer = {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}
+        self._send(200, json.dumps(answer).encode(), content_type=LFS_CONTENT_TYPE)
+
+    def _lfs_signature(self, repo: Repo, oid: str, size: int) -> str:
+        message = f"{repo.repo_type}/{repo.repo_id}/{oid}/{size}".encode()
+        return hmac.new(self.server.lfs_secret, message, hashlib.sha256).hexdigest()
+
+    def _lfs_put(self, repo_type: str, repo_id: str, oid: str, body: bytes) -> None:
+        """An upload `href` of the batch answer: like a presigned storage URL, it needs no token but its signature."""
+        store = self.server.store
+        repo = store.get_repo(repo_type, repo_id, authorized=True)
+        size, signature = self.query.get("size", [""])[0], self.query.get("signature", [""])[0]
+        size = int(size) if size.isdigit() else -1
+        if size < 0 or not hmac.compare_digest(signature, self._lfs_signature(repo, oid, size)):
+            raise HubError(403, "Invalid upload URL signature")
+        store.put_lfs_object(repo, body, oid, size)
+        self.server.lfs_uploads.append({"repo_type": repo_type, "repo": repo_id, "oid": oid, "size": size})
+        self._send(200, b"", {"ETag": f'"{oid}"'})
+
+    def _lfs_verify(self, repo: Repo, payload: dict) -> None:
+        oid, size = payload.get("oid"), payload.get("size")
+        if oid not in repo.lfs_objects:
+            raise HubError(404, f"LFS object {oid} was not uploaded to {repo.repo_id}")
+        if self.server.store.lfs_sizes[oid] != size:
+            raise HubError(422, f"LFS object {oid} has {self.server.store.lfs_sizes[oid]} bytes, not {size}")
+        self._send(200, json.dumps({"success": True}).encode(), content_type=LFS_CONTENT_TYPE)
 
     def _resolve(self, repo_type: str, repo_id: str, revision: str, path: str) -> None:
         store = self.server.store
@@ -595,8 +818,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise HubError(
                 404, f"Entry not found: {path}", code="EntryNotFound", headers={"X-Repo-Commit": commit.oid}
             )
-        size = store.blob_sizes[oid]
+        size, lfs = store.file_size(oid), store.lfs_info(oid)
         headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{oid}"', "Accept-Ranges": "bytes"}
+        if lfs is not None:  # as the Hub: an LFS file's ETag is its sha256, also sent as X-Linked-Etag / -Size
+            headers.update({"ETag": f'"{lfs[0]}"', "X-Linked-Etag": f'"{lfs[0]}"', "X-Linked-Size": size})
         status, start, end = 200, 0, size - 1
         range_header = self.headers.get("Range")
         if range_header and range_header.startswith("bytes="):
@@ -612,7 +837,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             headers["Content-Length"] = end - start + 1
             return self._send(status, b"", headers, "application/octet-stream")
-        with store.blob_path(oid).open("rb") as handle:
+        with store.file_path(oid).open("rb") as handle:
             handle.seek(start)
             data = handle.read(end - start + 1)
         self._send(status, data, headers, "application/octet-stream")
@@ -638,11 +863,13 @@ def use_hub_endpoint(monkeypatch, url: str, tmp_path, token: str = "hf_test", bl
     """Point `huggingface_hub`, `datasets` (and `transformers`) at the Hub server `url` for one test.
 
     - environment: `HF_ENDPOINT`, a fresh `HF_HOME` / `HF_HUB_CACHE` / `HF_DATASETS_CACHE` / `HF_XET_CACHE` under
-      `tmp_path`, `HF_TOKEN=token`, offline mode and telemetry off;
+      `tmp_path`, `HF_TOKEN=token`, offline mode and telemetry off, `HF_HUB_DISABLE_XET=1` (binary files are then
+      uploaded through LFS, which this server implements, instead of Xet, which it does not);
     - the module constants read at import time: `huggingface_hub.constants.ENDPOINT`, `HUGGINGFACE_CO_URL_TEMPLATE`,
-      the cache / token paths and `HF_HUB_OFFLINE`, `datasets.config.HF_ENDPOINT`, `HUB_DATASETS_URL`, its caches,
-      offline flags, download counting (a HEAD to S3 otherwise) and `USE_PARQUET_EXPORT` (the dataset viewer at
-      `datasets-server.<host>` otherwise), and any copy of the endpoint in loaded modules;
+      the cache / token paths, `HF_HUB_OFFLINE` and `HF_HUB_DISABLE_XET`, `datasets.config.HF_ENDPOINT`,
+      `HUB_DATASETS_URL`, its caches, offline flags, download counting (a HEAD to S3 otherwise) and
+      `USE_PARQUET_EXPORT` (the dataset viewer at `datasets-server.<host>` otherwise), and any copy of the endpoint
+      in loaded modules;
     - `HfFileSystem`'s instance cache is cleared (it caches listings per endpoint);
     - with `block_network` (default), name resolution of any host but the loopback one fails, so nothing can leave
       the machine (the attempts are listed in the returned dict under "blocked").
@@ -667,6 +894,7 @@ def use_hub_endpoint(monkeypatch, url: str, tmp_path, token: str = "hf_test", bl
     monkeypatch.setenv("HF_TOKEN", token)
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_UPDATE_DOWNLOAD_COUNTS", "0")
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")  # LFS uploads instead of Xet (see the module docstring)
     monkeypatch.setenv("NO_PROXY", ",".join(sorted(LOCAL_HOSTS)))
     for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HUGGINGFACE_HUB_TOKEN"):
         monkeypatch.delenv(name, raising=False)
@@ -681,6 +909,7 @@ def use_hub_endpoint(monkeypatch, url: str, tmp_path, token: str = "hf_test", bl
         "DATASETS_SERVER_ENDPOINT": url,
         "HF_HUB_OFFLINE": False,
         "HF_HUB_DISABLE_TELEMETRY": True,
+        "HF_HUB_DISABLE_XET": True,
         "HF_HOME": str(home),
         "HF_HUB_CACHE": str(paths["HF_HUB_CACHE"]),
         "HUGGINGFACE_HUB_CACHE": str(paths["HF_HUB_CACHE"]),
@@ -757,4 +986,13 @@ def use_hub_endpoint(monkeypatch, url: str, tmp_path, token: str = "hf_test", bl
     }
 
 
-__all__ = ["HubServer", "HubStore", "git_blob_oid", "hub_server", "hub_server_instance", "use_hub_endpoint"]
+__all__ = [
+    "HubServer",
+    "HubStore",
+    "git_blob_oid",
+    "hub_server",
+    "hub_server_instance",
+    "lfs_pointer",
+    "upload_mode",
+    "use_hub_endpoint",
+]

@@ -34,11 +34,15 @@ ISOLATION_PREAMBLE = textwrap.dedent(
 )
 
 
-def run_without_repository(script: str, args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+def run_without_repository(
+    script: str, args: list[str], tmp_path: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run `script` (dedented, after the isolation preamble) with `args` in `tmp_path`, offline, with its own
-    `HF_MODULES_CACHE` (`tmp_path / "modules"`, so remote code is copied there) and no `PYTHONPATH`."""
+    `HF_MODULES_CACHE` (`tmp_path / "modules"`, so remote code is copied there) and no `PYTHONPATH`; `env` overrides
+    these settings (e.g. `HF_HUB_OFFLINE=0` and `HF_ENDPOINT` for a test Hub)."""
     path = tmp_path / "isolated_script.py"
     path.write_text(ISOLATION_PREAMBLE + textwrap.dedent(script))
+    env_overrides = env
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(
         SHERLOCK_REPO=str(REPO),
@@ -46,6 +50,7 @@ def run_without_repository(script: str, args: list[str], tmp_path: Path) -> subp
         HF_HUB_OFFLINE="1",
         HF_HOME=str(tmp_path / "hf_home"),
     )
+    env.update(env_overrides or {})
     return subprocess.run(
         # deprecations are errors there too, as in the suite (setup.cfg)
         [sys.executable, "-W", "error::FutureWarning", str(path), *map(str, args)],

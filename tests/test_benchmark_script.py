@@ -131,7 +131,9 @@ def test_train_experts_directly_reports_held_out_accuracy_per_modality(tmp_path,
     build_synthetic(
         SyntheticArguments(output_dir=str(folder), num_videos=12, size="96x64", duration=4.0, num_workers=1, seed=3)
     )
-    history = train_experts_directly.main(["--dataset", str(folder), "--epochs", "2", "--batch-size", "2", *extractors])
+    history = train_experts_directly.main(
+        ["--dataset", str(folder), "--epochs", "2", "--batch-size", "2", *extractors]
+    )
     assert [figures["epoch"] for figures in history] == [1, 2]
     # the demo's own extractors ran (their output cached apart from the oracle features), or none did
     assert (folder / "features-demo-extractors").is_dir() == bool(extractors)
