@@ -156,9 +156,13 @@ class SpaceAnalyzer:
     def load(self):
         with self._lock:
             if self._loaded is None:
+                import torch
+
                 from .cli import load_sherlock, resolve_model
 
-                self._loaded = load_sherlock(resolve_model(self.settings.model))
+                # on ZeroGPU hardware the `spaces` package makes CUDA visible here and attaches a GPU to each call
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                self._loaded = load_sherlock(resolve_model(self.settings.model), device=device)
             return self._loaded
 
     def analyze(
@@ -191,8 +195,8 @@ class SpaceAnalyzer:
         clip = _probe(processor, video, self.settings)
         if len(clip.timestamps) > self.settings.max_frames:
             raise SpaceInputError(
-                f"{fps:g} frames per second give {len(clip.timestamps)} frames for this video; this demo samples at "
-                f"most {self.settings.max_frames}: lower the rate."
+                f"The sampling gives {len(clip.timestamps)} frames for this video; this demo samples at most "
+                f"{self.settings.max_frames}: lower the frames per second."
             )
         fractions = {"decoding and extracting": 0.1, "generating": 0.6, "parsing": 0.95}
         try:

@@ -85,7 +85,7 @@ def test_frames_per_second_sample_at_that_rate_within_the_frame_limit(tmp_path):
     result, _, _ = analyzer.analyze(video, num_frames=3)  # the loaded processor was not changed by the request above
     assert len(result.timestamps) == 3 and analyzer.load()[1].fps is None
     with pytest.raises(
-        SpaceInputError, match="^8 frames per second give 40 frames for this video; this demo samples at most 16"
+        SpaceInputError, match="^The sampling gives 40 frames for this video; this demo samples at most 16: lower"
     ):
         analyzer.analyze(video, fps=8.0)
     with pytest.raises(SpaceInputError, match="^Upload a video"):
