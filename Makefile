@@ -12,7 +12,7 @@ TRANSFORMERS_LOWEST := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' 
 
 INSTALL_VENV ?= .venv-install
 
-.PHONY: setup setup-lowest demo space test test-newest test-lowest test-install lint bench clean
+.PHONY: setup setup-lowest demo space test test-newest test-lowest test-install lint bench clean paper-backends-env test-paper-backends
 
 setup: $(STAMP)
 setup-lowest: $(LOWEST_STAMP)
@@ -53,11 +53,11 @@ test: lint test-newest test-lowest test-install
 
 test-newest: setup
 	@$(PY) -c "import torch, transformers; print('suite on transformers', transformers.__version__, 'torch', torch.__version__)"
-	SHERLOCK_REQUIRE_BROWSER=1 $(PY) -m pytest -q
+	SHERLOCK_REQUIRE_BROWSER=1 $(PY) -m pytest -q -m "not paper_backends"
 
 test-lowest: setup-lowest
 	@$(LOWEST_PY) -c "import torch, transformers; print('suite on transformers', transformers.__version__, 'torch', torch.__version__)"
-	SHERLOCK_REQUIRE_BROWSER=1 $(LOWEST_PY) -m pytest -q
+	SHERLOCK_REQUIRE_BROWSER=1 $(LOWEST_PY) -m pytest -q -m "not paper_backends"
 
 # What a user gets from `pip install sherlock-mvae` alone (a wheel, no extras, outside the checkout): the main job runs.
 test-install:
@@ -77,4 +77,34 @@ bench: setup
 	$(PY) benchmarks/benchmark_processing.py
 
 clean:
-	rm -rf $(VENV) $(LOWEST_VENV) $(INSTALL_VENV) dist-install .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST_VENV) $(INSTALL_VENV) $(PAPER_VENV) dist-install .pytest_cache .ruff_cache
+
+# The paper's own extractors (HigherHRNet through mmpose 0.29, SAM 2 through Meta's sam2 1.1) in an environment of their
+# own: they need torchvision, which the default environment must never have. ~3.5 minutes and ~7 GB here.
+PAPER_VENV ?= .venv-paper
+PAPER_PY := $(PAPER_VENV)/bin/python
+PAPER_STAMP := $(PAPER_VENV)/.paper-backends-installed
+
+paper-backends-env: $(PAPER_STAMP)
+
+$(PAPER_STAMP): pyproject.toml
+	rm -rf $(PAPER_VENV)
+	$(PYTHON) -m venv $(PAPER_VENV)
+	$(PAPER_PY) -m pip install --quiet --upgrade pip
+# torch + torchvision: a CUDA build that also runs on the CPU (the only torchvision build available here)
+	$(PAPER_PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+# build tools of the source packages below; setuptools < 81 still has pkg_resources, which mmcv 1.7's setup.py imports
+	$(PAPER_PY) -m pip install --quiet "setuptools<81" wheel cython numpy
+	SAM2_BUILD_CUDA=0 $(PAPER_PY) -m pip install --quiet --no-build-isolation sam2==1.1.0
+# mmcv 1.7 without its compiled ops (HigherHRNet needs none); mmpose 0.29 is the last mmpose with HigherHRNet
+	MMCV_WITH_OPS=0 $(PAPER_PY) -m pip install --quiet --no-build-isolation mmcv==1.7.0
+# xtcocotools built against numpy 2 (its wheels are built against numpy 1)
+	$(PAPER_PY) -m pip install --quiet --no-build-isolation --no-binary xtcocotools xtcocotools==1.14.3
+	$(PAPER_PY) -m pip install --quiet --no-deps mmpose==0.29.0
+	$(PAPER_PY) -m pip install --quiet json-tricks munkres scipy matplotlib opencv-python-headless
+	$(PAPER_PY) -m pip install --quiet -e ".[test]"
+	touch $(PAPER_STAMP)
+
+test-paper-backends: paper-backends-env
+	@$(PAPER_PY) -c "import torch, torchvision, mmpose, sam2, transformers; print('paper backends on torch', torch.__version__, 'torchvision', torchvision.__version__, 'mmpose', mmpose.__version__, 'transformers', transformers.__version__)"
+	SHERLOCK_REQUIRE_PAPER_BACKENDS=1 $(PAPER_PY) -m pytest -q -m paper_backends tests/test_paper_backends.py

@@ -10,6 +10,9 @@ statement appears in this file, because transformers' remote-code loader refuses
 This file ships to the Hub as remote code: it imports only numpy and single-dot siblings; torch where it is used.
 """
 
+import os
+import warnings
+
 import numpy as np
 
 from .extractor_background_sherlock import BoxPromptedBackgroundExtractor, blank_foreground
@@ -28,20 +31,39 @@ from .extractor_base_sherlock import (
 
 
 MMPOSE_HINT = (
-    "pip install mmpose mmcv (see https://mmpose.readthedocs.io); note that mmpose / mmcv need torchvision, which this "
-    "project cannot install next to its CPU build of torch: use the 'vitpose' pose backend instead"
+    "build the paper-backends environment (`make paper-backends-env`: mmpose 0.29 with HigherHRNet, mmcv 1.7, torch + "
+    "torchvision; README 'Running the paper's extractors'); mmpose needs torchvision, which the default install never "
+    "has: there, use the 'vitpose' pose backend"
 )
 SAM2_HINT = (
-    "pip install sam2 (https://github.com/facebookresearch/sam2); note that Meta's sam2 needs torchvision, which this "
-    "project cannot install next to its CPU build of torch: use the transformers-native 'sam2' background backend"
+    "build the paper-backends environment (`make paper-backends-env`: Meta's sam2 1.1 with torch + torchvision; README "
+    "'Running the paper's extractors'); sam2 needs torchvision, which the default install never has: there, use the "
+    "transformers-native 'sam2' background backend"
 )
+# A config shipped with the installed mmpose: `mmpose::configs/...` names `<mmpose package>/.mim/configs/...`. Saved
+# processors keep the reference as it is (a config file copied alone would lose the `_base_` files it inherits from).
+MMPOSE_CONFIG_PREFIX = "mmpose::"
+# Bottom-up (whole-frame) mmpose models: mmpose 1.x's estimator and mmpose 0.x's HigherHRNet / associative embedding.
+BOTTOM_UP_MODELS = ("BottomupPoseEstimator", "AssociativeEmbedding")
+
+
+def _restore_numpy_aliases() -> None:
+    """mmpose 0.29 and xtcocotools still use `np.int` / `np.float` / `np.bool`, which numpy 1.24 removed; HigherHRNet
+    exists only in mmpose 0.x. Restore the aliases (to the builtins they always meant) only where they are missing,
+    only when this backend is built, so nothing else ever sees them."""
+    for name, value in (("int", int), ("float", float), ("bool", bool)):
+        if name not in np.__dict__:
+            setattr(np, name, value)
 
 
 class HigherHRNetPoseExtractor(PoseExtractor):
-    """The paper's pose backend: HigherHRNet (or any mmpose 1.x 2D body model) through mmpose. Optional.
+    """The paper's pose backend: HigherHRNet through mmpose 0.x (or any mmpose 0.x / 1.x 2D body model). Optional.
 
     Args:
-        config_path (`str`): the mmpose config file of the model.
+        config_path (`str`): the mmpose config file of the model, or one shipped with mmpose as
+            `mmpose::configs/...` (its `.mim` folder), e.g. HigherHRNet-W32's
+            `mmpose::configs/body/2d_kpt_sview_rgb_img/associative_embedding/coco/higherhrnet_w32_coco_512x512.py`
+            (mmpose 0.29).
         checkpoint (`str`): path or URL of its checkpoint (`None`: mmpose's random initialisation, for tests).
         max_persons (`int`, *optional*, defaults to 8).
         device (`str`, *optional*, defaults to `"cpu"`).
@@ -50,11 +72,15 @@ class HigherHRNetPoseExtractor(PoseExtractor):
             keypoint score), `"topdown"` runs `inference_topdown` on the detector's person boxes, `"auto"` picks
             bottom-up for a `BottomupPoseEstimator` and top-down otherwise.
         min_score (`float`, *optional*, defaults to 0.0): detector score a person box needs (top-down mode).
+        cfg_options (`dict`, *optional*): overrides of the config, as mmpose's `--cfg-options` (e.g.
+            `{"model.test_cfg.detection_threshold": 0.05, "model.test_cfg.max_num_people": 8}`).
 
-    Constructing it without mmpose raises `ImportError` with the install hint. It is written against the public
-    mmpose 1.x API (`init_model`, `inference_topdown(model, img, bboxes, bbox_format="xyxy")`,
-    `inference_bottomup(model, img)`, results in `PoseDataSample.pred_instances.keypoints` / `.keypoint_scores`); its
-    glue is tested against a stand-in `mmpose.apis`, and the real package is exercised only where it is installed.
+    Constructing it without mmpose raises `ImportError` with the install hint. It uses the public API of the installed
+    mmpose: 0.x (`init_pose_model`, `inference_bottom_up_pose_model(model, img)`,
+    `inference_top_down_pose_model(model, img, person_results, format="xyxy")`, results as dicts whose `keypoints`
+    are (17, 3) x, y, score) or 1.x (`init_model`, `inference_bottomup`, `inference_topdown(..., bbox_format="xyxy")`,
+    results in `PoseDataSample.pred_instances`). Frames go in as BGR arrays (what both read from an array); keypoints
+    come back in pixels of the frame and leave normalised to it, exactly as the default backend's.
     """
 
     backend = "higherhrnet"
@@ -67,45 +93,86 @@ class HigherHRNetPoseExtractor(PoseExtractor):
         device: str = "cpu",
         mode: str = "auto",
         min_score: float = 0.0,
+        cfg_options: dict | None = None,
     ):
+        _restore_numpy_aliases()
         self._apis = require("mmpose.apis", MMPOSE_HINT, type(self).__name__)
+        self._legacy = not hasattr(self._apis, "init_model")  # mmpose 0.x (HigherHRNet)
         if mode not in ("auto", "bottomup", "topdown"):
             raise ValueError(f"`mode` must be 'auto', 'bottomup' or 'topdown', got {mode!r}.")
         self.config_path = str(config_path)
         self.checkpoint = None if checkpoint is None else str(checkpoint)
         self.max_persons = check_positive("max_persons", max_persons)
         self.device, self.mode, self.min_score = device, mode, float(min_score)
+        self.cfg_options = dict(cfg_options or {})
         self._model = None
 
     @property
     def extractor_id(self) -> str:
         return (
             f"{self.backend}(config={self.config_path}, checkpoint={self.checkpoint}, mode={self.mode}, "
-            f"max_persons={self.max_persons}, min_score={self.min_score:g})"
+            f"max_persons={self.max_persons}, min_score={self.min_score:g}, cfg_options={sorted(self.cfg_options.items())})"
         )
 
     @property
     def model(self):
-        """The mmpose model (`mmpose.apis.init_model`, built on first access)."""
+        """The mmpose model (`init_pose_model` / `init_model`, built on first access)."""
         if self._model is None:
-            self._model = self._apis.init_model(self.config_path, self.checkpoint, device=self.device)
+            config = self.config_path
+            if config.startswith(MMPOSE_CONFIG_PREFIX):
+                package = require("mmpose", MMPOSE_HINT, type(self).__name__)
+                config = os.path.join(os.path.dirname(package.__file__), ".mim", config[len(MMPOSE_CONFIG_PREFIX) :])
+            if self._legacy:
+                if self.cfg_options:
+                    config = require("mmcv", MMPOSE_HINT, type(self).__name__).Config.fromfile(config)
+                    config.merge_from_dict(self.cfg_options)
+                self._model = self._apis.init_pose_model(config, self.checkpoint, device=self.device)
+            else:
+                options = {"cfg_options": self.cfg_options} if self.cfg_options else {}
+                self._model = self._apis.init_model(config, self.checkpoint, device=self.device, **options)
         return self._model
+
+    def _bottomup(self, model, image) -> tuple[np.ndarray, np.ndarray]:
+        """`(keypoints (n, 17, 2) pixels, scores (n, 17))` of every person mmpose finds in the frame."""
+        if self._legacy:
+            results, _ = self._apis.inference_bottom_up_pose_model(model, image)
+            points = np.asarray([r["keypoints"] for r in results], dtype=np.float32).reshape(-1, NUM_COCO_KEYPOINTS, 3)
+            return points[..., :2], points[..., 2]
+        instances = self._apis.inference_bottomup(model, image)[0].pred_instances
+        keypoints = np.asarray(instances.keypoints, dtype=np.float32).reshape(-1, NUM_COCO_KEYPOINTS, 2)
+        return keypoints, np.asarray(instances.keypoint_scores, dtype=np.float32).reshape(-1, NUM_COCO_KEYPOINTS)
+
+    def _topdown(self, model, image, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`(keypoints, scores)` of the persons in `boxes` (pixel xyxy), in their order."""
+        if self._legacy and int(np.__version__.split(".")[0]) >= 2:
+            # mmpose 0.x's top-down heads assign a 1-element array to an array element, which numpy 2 refuses
+            raise RuntimeError(
+                "mmpose 0.x top-down models do not run under numpy 2; use HigherHRNet (bottom-up, the paper's) or "
+                "mmpose 1.x for top-down models"
+            )
+        if self._legacy:
+            people = [{"bbox": np.asarray(box, dtype=np.float32)} for box in boxes]
+            results, _ = self._apis.inference_top_down_pose_model(model, image, people, format="xyxy")
+            points = np.asarray([r["keypoints"] for r in results], dtype=np.float32).reshape(-1, NUM_COCO_KEYPOINTS, 3)
+            return points[..., :2], points[..., 2]
+        samples = self._apis.inference_topdown(model, image, bboxes=boxes, bbox_format="xyxy")
+        keypoints = np.concatenate([np.asarray(s.pred_instances.keypoints) for s in samples])
+        scores = np.concatenate([np.asarray(s.pred_instances.keypoint_scores) for s in samples])
+        return keypoints.astype(np.float32), scores
 
     def __call__(self, frames: np.ndarray, detections: list[FrameDetections]) -> dict[str, np.ndarray]:
         frames = check_frames(frames)
         check_detections(detections, len(frames))
         output = self._empty(len(frames))
         model = self.model
-        bottomup = self.mode == "bottomup" or (self.mode == "auto" and type(model).__name__ == "BottomupPoseEstimator")
+        bottomup = self.mode == "bottomup" or (self.mode == "auto" and type(model).__name__ in BOTTOM_UP_MODELS)
         persons = None if bottomup else self._select_persons(detections, self.min_score)
         height, width = frames.shape[1:3]
         found = []
         for index, frame in enumerate(frames):
             image = np.ascontiguousarray(frame[..., ::-1])  # mmpose pipelines expect BGR (cv2) images
             if bottomup:
-                instances = self._apis.inference_bottomup(model, image)[0].pred_instances
-                keypoints = np.asarray(instances.keypoints, dtype=np.float32).reshape(-1, NUM_COCO_KEYPOINTS, 2)
-                scores = np.asarray(instances.keypoint_scores, dtype=np.float32).reshape(-1, NUM_COCO_KEYPOINTS)
+                keypoints, scores = self._bottomup(model, image)
                 order = np.argsort(-scores.mean(axis=1), kind="stable")
                 found.append(len(order))
                 order = order[: self.max_persons]
@@ -114,10 +181,7 @@ class HigherHRNetPoseExtractor(PoseExtractor):
                 if len(persons[index]) == 0:
                     continue  # inference_topdown would treat the whole frame as one person
                 boxes = detections[index].boxes[persons[index]] * np.array([width, height, width, height])
-                samples = self._apis.inference_topdown(model, image, bboxes=boxes, bbox_format="xyxy")
-                keypoints = np.concatenate([np.asarray(s.pred_instances.keypoints) for s in samples])
-                scores = np.concatenate([np.asarray(s.pred_instances.keypoint_scores) for s in samples])
-                keypoints = keypoints.astype(np.float32)
+                keypoints, scores = self._topdown(model, image, boxes)
             if keypoints.shape[1:] != (NUM_COCO_KEYPOINTS, 2):
                 raise ValueError(
                     f"The mmpose model returned keypoints of shape {keypoints.shape}; expected 17 (COCO)."
@@ -180,7 +244,12 @@ class MetaSam2BackgroundExtractor(BoxPromptedBackgroundExtractor):
         """The `SAM2ImagePredictor` (built on first access)."""
         if self._predictor is None:
             model = self._build_sam.build_sam2(self.model_cfg, self.checkpoint, device=self.device)
-            self._predictor = self._image_predictor.SAM2ImagePredictor(model, mask_threshold=self.mask_threshold)
+            with warnings.catch_warnings():
+                # sam2 1.1 scripts its transforms with `torch.jit.script`, which torch 2.14 deprecates: sam2's to fix
+                warnings.filterwarnings(
+                    "ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning
+                )
+                self._predictor = self._image_predictor.SAM2ImagePredictor(model, mask_threshold=self.mask_threshold)
         return self._predictor
 
     def __call__(self, frames: np.ndarray, detections: list[FrameDetections]) -> np.ndarray:
@@ -209,4 +278,10 @@ class MetaSam2BackgroundExtractor(BoxPromptedBackgroundExtractor):
         return output
 
 
-__all__ = ["MMPOSE_HINT", "SAM2_HINT", "HigherHRNetPoseExtractor", "MetaSam2BackgroundExtractor"]
+__all__ = [
+    "MMPOSE_CONFIG_PREFIX",
+    "MMPOSE_HINT",
+    "SAM2_HINT",
+    "HigherHRNetPoseExtractor",
+    "MetaSam2BackgroundExtractor",
+]
