@@ -108,7 +108,10 @@ def main(argv=None) -> dict:
         }
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
     print(f"Space on {os.cpu_count()} CPU core(s), model {args.model}, video {Path(args.video).name}:")
     for name, value in figures.items():
         print(f"  {name}: {value}")

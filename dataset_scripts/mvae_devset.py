@@ -95,6 +95,9 @@ def check_labels(labels: list[dict], sample: list[dict]) -> None:
     }
     problems = []
     keys = [(s["video_id"], s["event_index"]) for s in sample]
+    unkeyed = [index for index, label in enumerate(labels) if "video_id" not in label or "event_index" not in label]
+    if unkeyed:
+        raise ValueError(f"label lines {unkeyed} have no video_id / event_index")
     labelled = [(label["video_id"], label["event_index"]) for label in labels]
     if sorted(labelled) != sorted(keys):
         missing, extra = set(keys) - set(labelled), set(labelled) - set(keys)
@@ -118,6 +121,15 @@ def check_labels(labels: list[dict], sample: list[dict]) -> None:
 
 def agreement(labels: list[dict], built: dict[tuple[str, int], dict]) -> dict[str, float]:
     """Per slot, the share of labelled events whose built value is the main label or a listed alternative."""
+    if not labels:
+        raise ValueError("no labels to score")
+    missing = sorted(
+        (label["video_id"], label["event_index"])
+        for label in labels
+        if (label["video_id"], label["event_index"]) not in built
+    )
+    if missing:
+        raise ValueError(f"labelled events not in the built train split: {missing}")
     scores = {}
     for slot in SLOTS:
         hits = 0

@@ -10,7 +10,9 @@ statement appears in this file, because transformers' remote-code loader refuses
 This file ships to the Hub as remote code: it imports only numpy and single-dot siblings; torch where it is used.
 """
 
+import importlib.util
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -47,10 +49,20 @@ MMPOSE_CONFIG_PREFIX = "mmpose::"
 BOTTOM_UP_MODELS = ("BottomupPoseEstimator", "AssociativeEmbedding")
 
 
+def _installed(name: str) -> bool:
+    """Whether the package `name` can be imported (already imported, or found), without importing it."""
+    if sys.modules.get(name) is not None:
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # hidden (None in sys.modules) or a module without a spec
+        return False
+
+
 def _restore_numpy_aliases() -> None:
     """mmpose 0.29 and xtcocotools still use `np.int` / `np.float` / `np.bool`, which numpy 1.24 removed; HigherHRNet
-    exists only in mmpose 0.x. Restore the aliases (to the builtins they always meant) only where they are missing,
-    only when this backend is built, so nothing else ever sees them."""
+    exists only in mmpose 0.x. Restore the aliases (to the builtins they always meant) only where they are missing and
+    only when this backend is built with mmpose installed; they then stay on numpy for the rest of the process."""
     for name, value in (("int", int), ("float", float), ("bool", bool)):
         if name not in np.__dict__:
             setattr(np, name, value)
@@ -95,7 +107,8 @@ class HigherHRNetPoseExtractor(PoseExtractor):
         min_score: float = 0.0,
         cfg_options: dict | None = None,
     ):
-        _restore_numpy_aliases()
+        if _installed("mmpose"):
+            _restore_numpy_aliases()  # before mmpose is imported: its modules use the aliases at import time
         self._apis = require("mmpose.apis", MMPOSE_HINT, type(self).__name__)
         self._legacy = not hasattr(self._apis, "init_model")  # mmpose 0.x (HigherHRNet)
         if mode not in ("auto", "bottomup", "topdown"):

@@ -90,7 +90,11 @@ class PushArguments:
 
 
 def _refuse_pickles(folder: Path) -> list[str]:
-    """The folder's files (sorted relative POSIX paths); a pickle among them is a `PushError` naming them."""
+    """The folder's files (sorted relative POSIX paths); a pickle or a symbolic link among them is a `PushError`
+    naming them."""
+    links = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_symlink())
+    if links:  # a link could point anywhere: only the folder's own files are ever pushed
+        raise PushError(f"{folder} holds symbolic links ({', '.join(links)}): replace them with the files themselves")
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     pickles = [name for name in files if name.lower().endswith(PICKLE_SUFFIXES)]
     if pickles:

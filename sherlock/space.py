@@ -151,19 +151,39 @@ class SpaceAnalyzer:
     def __init__(self, settings: SpaceSettings):
         self.settings = settings
         self._lock = threading.Lock()
+        # one generation at a time: the gate weights are read by a hook on the shared model, which would also see a
+        # concurrent request's forward (decoding, extraction and uploads still overlap)
+        self._generate_lock = threading.Lock()
         self._loaded = None
+        self._outputs = Path(tempfile.mkdtemp(prefix="sherlock-space-"))
 
     def load(self):
         with self._lock:
             if self._loaded is None:
                 import torch
 
+                from processing.extractors_sherlock import is_precomputed
+
                 from .cli import load_sherlock, resolve_model
 
                 # on ZeroGPU hardware the `spaces` package makes CUDA visible here and attaches a GPU to each call
                 device = "cuda" if torch.cuda.is_available() else "cpu"
-                self._loaded = load_sherlock(resolve_model(self.settings.model), device=device)
+                model, processor = load_sherlock(resolve_model(self.settings.model), device=device)
+                if not is_precomputed(processor.extractors):
+                    _ = processor.extractor_set  # built once here: the per-request copies below share it
+                self._loaded = model, processor
             return self._loaded
+
+    def _output_folder(self, keep_seconds: float = 3600.0) -> Path:
+        """A fresh folder for one answer's files; answers older than `keep_seconds` are removed (a public Space runs
+        for weeks)."""
+        import shutil
+        import time
+
+        for old in self._outputs.iterdir():
+            if time.time() - old.stat().st_mtime > keep_seconds:
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(dir=self._outputs))
 
     def analyze(
         self, video: str | None, question: str = "", num_frames: int | None = None, fps: float = 0.0, progress=None
@@ -200,16 +220,17 @@ class SpaceAnalyzer:
             )
         fractions = {"decoding and extracting": 0.1, "generating": 0.6, "parsing": 0.95}
         try:
-            result = analyze_video(
-                model,
-                processor,
-                video,
-                question=question.strip() or None,
-                progress=lambda phase: report(fractions[phase], phase),
-            )
+            with self._generate_lock:
+                result = analyze_video(
+                    model,
+                    processor,
+                    video,
+                    question=question.strip() or None,
+                    progress=lambda phase: report(fractions[phase], phase),
+                )
         except VideoDecodeError as error:
             raise SpaceInputError(f"This file cannot be analysed: {error.reason}.") from None
-        folder = Path(tempfile.mkdtemp(prefix="sherlock-space-"))
+        folder = self._output_folder()
         name = Path(video).name
         (folder / "events.json").write_text(json.dumps(result.to_dict(name), indent=2) + "\n")
         (folder / "events.vtt").write_text(subtitles_vtt(result))

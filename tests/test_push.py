@@ -206,6 +206,18 @@ def test_the_space_folder_is_pushed_as_a_gradio_space_with_exactly_its_files(hub
     assert f"torch=={torch.__version__.split('+')[0]}" in requirements
 
 
+def test_a_symbolic_link_is_never_followed_out_of_the_folder(hub, tmp_path, capsys):
+    import shutil
+
+    space = tmp_path / "space"
+    shutil.copytree(REPO / "spaces_demo", space)
+    (tmp_path / "secret.txt").write_text("a token")
+    (space / "examples" / "more.mp4").symlink_to(tmp_path / "secret.txt")
+    assert main(["push", "space", str(space), "org/leak", "--endpoint", hub["url"], "--token", TOKEN]) == 2
+    assert "symbolic links (examples/more.mp4)" in capsys.readouterr().err
+    assert not HfApi(endpoint=hub["url"], token=TOKEN).repo_exists("org/leak", repo_type="space")
+
+
 def test_pushing_the_wrong_folder_is_one_line(hub, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     for kind in ("model", "adapter", "space"):

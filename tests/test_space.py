@@ -84,6 +84,8 @@ def test_frames_per_second_sample_at_that_rate_within_the_frame_limit(tmp_path):
     assert result.timestamps == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5]
     result, _, _ = analyzer.analyze(video, num_frames=3)  # the loaded processor was not changed by the request above
     assert len(result.timestamps) == 3 and analyzer.load()[1].fps is None
+    built = analyzer.load()[1]._extractor_set  # built once at load, shared by every request's copy
+    assert built is not None and analyzer.load()[1]._extractor_set is built
     with pytest.raises(
         SpaceInputError, match="^The sampling gives 40 frames for this video; this demo samples at most 16: lower"
     ):
