@@ -16,7 +16,6 @@ keeps). Each model is loaded and run once on one frame before timing; the figure
 """
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -53,6 +52,8 @@ def build_models(root: str) -> dict[str, str]:
         VitPoseImageProcessorPil,
     )
 
+    from sherlock.tiny_extractors import write_sam2_preprocessor_config
+
     torch.manual_seed(0)
     paths = {name: os.path.join(root, name) for name in ("rt_detr", "vitpose", "sam2")}
     labels = {0: "person", 1: "car"}
@@ -63,22 +64,7 @@ def build_models(root: str) -> dict[str, str]:
     VitPoseForPoseEstimation(VitPoseConfig(num_labels=17)).save_pretrained(paths["vitpose"])
     VitPoseImageProcessorPil().save_pretrained(paths["vitpose"])
     Sam2Model(Sam2Config()).save_pretrained(paths["sam2"])
-    # what `Sam2ImageProcessor.save_pretrained` writes for hiera-tiny (the class itself imports torchvision)
-    preprocessor = {
-        "image_processor_type": "Sam2ImageProcessor",
-        "do_resize": True,
-        "size": {"height": 1024, "width": 1024},
-        "mask_size": {"height": 256, "width": 256},
-        "resample": 2,
-        "do_rescale": True,
-        "rescale_factor": 1 / 255,
-        "do_normalize": True,
-        "image_mean": [0.485, 0.456, 0.406],
-        "image_std": [0.229, 0.224, 0.225],
-        "do_convert_rgb": True,
-    }
-    with open(os.path.join(paths["sam2"], "preprocessor_config.json"), "w", encoding="utf-8") as handle:
-        json.dump(preprocessor, handle)
+    write_sam2_preprocessor_config(paths["sam2"], 1024)  # hiera-tiny's input
     return paths
 
 

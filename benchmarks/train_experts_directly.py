@@ -62,15 +62,13 @@ def demo_extractors_processor(tokenizer, dataset: Path, image_size: int, patch_s
     import tempfile
 
     from processing import SherlockProcessor
-    from sherlock.tiny_extractors import build_tiny_extractor_models, tiny_extractor_settings
+    from sherlock.demo import demo_extractor_settings
+    from sherlock.tiny_extractors import build_tiny_extractor_models
     from sherlock.tiny_models import tiny_image_processor
 
     scratch = tempfile.mkdtemp(prefix="sherlock-demo-extractors-")
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-    # the demo model's settings (`sherlock.demo.ensure_demo_model`)
-    settings = tiny_extractor_settings(
-        build_tiny_extractor_models(scratch), threshold=0.15, max_persons=8, max_objects=16, max_relations=32
-    )
+    settings = demo_extractor_settings(build_tiny_extractor_models(scratch))
     squeeze = tiny_image_processor(image_size)
     squeeze.size, squeeze.do_center_crop = {"height": image_size, "width": image_size}, False
     return SherlockProcessor(

@@ -27,6 +27,11 @@ def default_demo_dir() -> Path:
     return home / "demo-tiny-random"
 
 
+def demo_extractor_settings(paths: dict[str, str]) -> dict:
+    """The demo model's extractor settings for the tiny extractor models at `paths` (`build_tiny_extractor_models`)."""
+    return tiny_extractor_settings(paths, threshold=0.15, max_persons=8, max_objects=16, max_relations=32)
+
+
 def ensure_demo_model(folder: str | Path | None = None) -> Path:
     """Return the demo model folder, building it first if it is missing or from another demo version."""
     folder = Path(folder) if folder is not None else default_demo_dir()
@@ -36,8 +41,7 @@ def ensure_demo_model(folder: str | Path | None = None) -> Path:
     logger.warning("Building the tiny random demo model in %s (first use only) ...", folder)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sherlock-demo-extractors-") as scratch:
-        paths = build_tiny_extractor_models(scratch)
-        settings = tiny_extractor_settings(paths, threshold=0.15, max_persons=8, max_objects=16, max_relations=32)
+        settings = demo_extractor_settings(build_tiny_extractor_models(scratch))
         # the processor copies the extractor models into the folder (`extractor-<part>/`) and references them
         # relative to it, so the demo folder can be moved like any saved model
         build_tiny_sherlock(folder, extractors=settings)
@@ -45,4 +49,4 @@ def ensure_demo_model(folder: str | Path | None = None) -> Path:
     return folder
 
 
-__all__ = ["EXAMPLE_VIDEO", "default_demo_dir", "ensure_demo_model"]
+__all__ = ["EXAMPLE_VIDEO", "default_demo_dir", "demo_extractor_settings", "ensure_demo_model"]

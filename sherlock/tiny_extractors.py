@@ -86,6 +86,26 @@ def build_tiny_vitpose(folder: str, seed: int = 0) -> str:
     return folder
 
 
+def write_sam2_preprocessor_config(folder: str, side: int) -> None:
+    """Write what `Sam2ImageProcessor.save_pretrained` writes for a `side` x `side` SAM2 input (the class itself
+    imports torchvision, so it cannot be used here)."""
+    preprocessor = {
+        "image_processor_type": "Sam2ImageProcessor",
+        "do_resize": True,
+        "size": {"height": side, "width": side},
+        "mask_size": {"height": side // 4, "width": side // 4},
+        "resample": 2,
+        "do_rescale": True,
+        "rescale_factor": 1 / 255,
+        "do_normalize": True,
+        "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225],
+        "do_convert_rgb": True,
+    }
+    with open(os.path.join(folder, "preprocessor_config.json"), "w", encoding="utf-8") as handle:
+        json.dump(preprocessor, handle, indent=2)
+
+
 def build_tiny_sam2(folder: str, seed: int = 0, image_size: int = SAM2_TINY_IMAGE_SIZE) -> str:
     """Save a tiny random SAM2 (Hiera) and its `preprocessor_config.json` (`image_size` square input); returns it."""
     from transformers import (
@@ -125,22 +145,7 @@ def build_tiny_sam2(folder: str, seed: int = 0, image_size: int = SAM2_TINY_IMAG
     )
     config = Sam2Config(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
     Sam2Model(config).eval().save_pretrained(folder)
-    # What `Sam2ImageProcessor.save_pretrained` writes (it cannot be imported without torchvision).
-    preprocessor = {
-        "image_processor_type": "Sam2ImageProcessor",
-        "do_resize": True,
-        "size": {"height": side, "width": side},
-        "mask_size": {"height": side // 4, "width": side // 4},
-        "resample": 2,
-        "do_rescale": True,
-        "rescale_factor": 1 / 255,
-        "do_normalize": True,
-        "image_mean": [0.485, 0.456, 0.406],
-        "image_std": [0.229, 0.224, 0.225],
-        "do_convert_rgb": True,
-    }
-    with open(os.path.join(folder, "preprocessor_config.json"), "w", encoding="utf-8") as handle:
-        json.dump(preprocessor, handle, indent=2)
+    write_sam2_preprocessor_config(folder, side)
     return folder
 
 
@@ -186,4 +191,5 @@ __all__ = [
     "build_tiny_vitpose",
     "tiny_extractor_models",
     "tiny_extractor_settings",
+    "write_sam2_preprocessor_config",
 ]
