@@ -151,9 +151,6 @@ class SpaceAnalyzer:
     def __init__(self, settings: SpaceSettings):
         self.settings = settings
         self._lock = threading.Lock()
-        # one generation at a time: the gate weights are read by a hook on the shared model, which would also see a
-        # concurrent request's forward (decoding, extraction and uploads still overlap)
-        self._generate_lock = threading.Lock()
         self._loaded = None
         self._outputs = Path(tempfile.mkdtemp(prefix="sherlock-space-"))
 
@@ -220,14 +217,13 @@ class SpaceAnalyzer:
             )
         fractions = {"decoding and extracting": 0.1, "generating": 0.6, "parsing": 0.95}
         try:
-            with self._generate_lock:
-                result = analyze_video(
-                    model,
-                    processor,
-                    video,
-                    question=question.strip() or None,
-                    progress=lambda phase: report(fractions[phase], phase),
-                )
+            result = analyze_video(
+                model,
+                processor,
+                video,
+                question=question.strip() or None,
+                progress=lambda phase: report(fractions[phase], phase),
+            )
         except VideoDecodeError as error:
             raise SpaceInputError(f"This file cannot be analysed: {error.reason}.") from None
         folder = self._output_folder()

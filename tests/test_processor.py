@@ -481,6 +481,29 @@ def test_analysis_reports_its_phases_and_the_videos_gate_weights(folder, video):
     assert result.to_dict(str(video))["gate_weights"] == result.gate_weights
 
 
+def test_the_gate_recorder_ignores_forwards_of_other_threads(folder, video, tmp_path):
+    """A Space shares one model between users: a forward run by another thread is not this request's."""
+    import threading
+
+    from sherlock.evaluation.sherlock_predictor import GateRecorder
+
+    processor = load_processor(folder)
+    model = SherlockForConditionalGeneration.from_pretrained(folder).eval()
+    other = processor(videos=write_video(tmp_path / "other.mp4", num_frames=40, fps=8.0, size=(160, 96)))
+    mine = processor(videos=video)
+    with torch.no_grad(), GateRecorder(model) as alone:
+        model(**mine)
+    with torch.no_grad(), GateRecorder(model) as recorder:
+        thread = threading.Thread(target=lambda: model(**other))
+        thread.start()
+        thread.join()  # the other thread's forward runs first
+        model(**mine)
+    assert recorder.per_video(1) == alone.per_video(1)
+    with torch.no_grad(), GateRecorder(model) as first_seen:
+        model(**other)
+    assert first_seen.per_video(1) != alone.per_video(1)  # the two videos do give different gate weights
+
+
 def test_loading_never_asks_to_trust_the_models_remote_code(folder, monkeypatch):
     import transformers.models.auto.configuration_auto as configuration_auto
 

@@ -1,6 +1,7 @@
 """`SherlockPredictor`: a Sherlock model and its processor as a predictor of `sherlock evaluate --model`
 (interface in `predictors.py`)."""
 
+import threading
 from contextlib import contextmanager
 
 import torch
@@ -45,7 +46,9 @@ def _timed_methods(obj, phases: dict[str, str], timings: dict[str, float]):
 
 class GateRecorder:
     """Records the gate weights of the first (prefill) forward of `generate`: `(batch, video tokens, experts)`.
-    A model without a gate (`config.gate` not "soft") averages its experts: it has no gate weights to report."""
+    A model without a gate (`config.gate` not "soft") averages its experts: it has no gate weights to report.
+    Only forwards run by the thread that entered it count, so threads sharing one model (a Space serving several
+    users) each record their own."""
 
     def __init__(self, model):
         self.model = model
@@ -53,12 +56,13 @@ class GateRecorder:
 
     def __enter__(self):
         self.weights = None
+        self.thread = threading.get_ident()
         gate = getattr(self.model.model, "expert_gate", None)
         self.handle = gate.register_forward_hook(self._record) if gate is not None else None
         return self
 
     def _record(self, module, inputs, output):
-        if self.weights is None:
+        if self.weights is None and threading.get_ident() == self.thread:
             weights = output[1]
             self.weights = weights.detach().float().reshape(weights.shape[0], -1, weights.shape[-1]).cpu()
 
