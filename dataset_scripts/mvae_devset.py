@@ -20,6 +20,7 @@ from pathlib import Path
 
 
 DEV_DIR = Path(__file__).resolve().parent / "data" / "mvae_dev"
+CHECK_DIR = Path(__file__).resolve().parent / "data" / "mvae_check"  # held out: labelled, never used to tune
 SLOTS = ("event_type", "subject", "object", "scene")
 
 
@@ -53,13 +54,20 @@ def event_texts(row: dict, categories: dict[str, str]) -> list[dict]:
     return texts
 
 
-def draw_dev_sample(rows: list[dict], size: int, seed: int, categories: dict[str, str]) -> list[dict]:
+def draw_dev_sample(
+    rows: list[dict], size: int, seed: int, categories: dict[str, str], exclude: set | frozenset = frozenset()
+) -> list[dict]:
     """`size` events drawn uniformly without replacement (Python's `random.Random(seed).sample`) from the events of
     the train rows, in their drawn order, each with its type and texts; not the builder's other labels (a reader who
-    sees them is nudged towards them)."""
+    sees them is nudged towards them). `exclude`: `(video_id, event_index)` keys left out of the draw (the held-out
+    check set is drawn without the development set's events)."""
     candidates = [
-        (row, index) for row in rows if row["split"] == "train" for index in range(len(row["events"]))
-    ]  # fmt: skip
+        (row, index)
+        for row in rows
+        if row["split"] == "train"
+        for index in range(len(row["events"]))
+        if (row["video_id"], index) not in exclude
+    ]
     if size > len(candidates):
         raise ValueError(f"cannot draw {size} events from {len(candidates)} train events")
     sample = []
@@ -159,7 +167,12 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", required=True, help="a folder built by sherlock-build-mvae")
     parser.add_argument("--size", type=int, default=104)
     parser.add_argument("--seed", type=int, default=12)
-    parser.add_argument("--dev-dir", default=str(DEV_DIR))
+    parser.add_argument("--dev-dir", default=str(DEV_DIR), help="the set's folder (sample.jsonl, labels.jsonl)")
+    parser.add_argument(
+        "--exclude-dir",
+        default=None,
+        help="draw: leave out the events of this set's sample.jsonl (the held-out check set excludes the dev set)",
+    )
     args = parser.parse_args(argv)
     dev = Path(args.dev_dir)
     if args.command == "draw":
@@ -168,7 +181,11 @@ def main(argv=None) -> int:
         from .mvae_cuva import read_categories
 
         categories = read_categories(Path(__file__).resolve().parent / "data" / "cuva" / "Category.txt")
-        sample = draw_dev_sample(load_split_rows(args.dataset, "train"), args.size, args.seed, categories)
+        exclude = set()
+        if args.exclude_dir:
+            exclude = {(s["video_id"], s["event_index"]) for s in load_jsonl(Path(args.exclude_dir) / "sample.jsonl")}
+        rows = load_split_rows(args.dataset, "train")
+        sample = draw_dev_sample(rows, args.size, args.seed, categories, exclude)
         dev.mkdir(parents=True, exist_ok=True)
         with open(dev / "sample.jsonl", "w", encoding="utf-8") as handle:
             for item in sample:

@@ -21,118 +21,39 @@ import re
 from pathlib import Path
 
 from processing.vocabulary_sherlock import (
-    AGENT_ENTITIES,
-    BACKGROUND_ENTITIES,
+    CUVA_CLASS_TO_EVENT_TYPE,
     CUVA_SUBCLASS_TO_SCENE,
-    DETERMINERS,
     ENTITIES,
     SCENES,
-    find_entities,
+    UNNAMED_PLACES,
+    find_scenes,
     normalize_entity,
     normalize_scene,
 )
 
+from dataset_scripts.mvae_frames import DEFAULT_OBJECT, DEFAULT_SUBJECT, SOURCES, extract_subject_object
 
-DEFAULT_SUBJECT = "people"
-DEFAULT_OBJECT = "none"
+
 DEFAULT_SCENE = "Other"
-LOCATIVE_PREPOSITIONS = frozenset(("in", "on", "at", "near", "inside", "outside", "along", "beside", "across"))
-PASSIVE_AUXILIARIES = frozenset(("was", "were", "is", "are", "be", "been", "being", "got", "gets", "get"))
 
 
-# ------------------------------------------------------------------------------------------------ lexicon extraction
-
-
-def entity_mentions(text: str | None) -> list[dict]:
-    """[{"entity", "start", "end" (word indices), "locative", "words"}] of a text in order ("none" mentions skipped).
-
-    The mentions are `find_entities`'s; one is locative when the last word before it that is not a determiner is a
-    locative preposition ("in the shop"), or when it directly follows a locative mention ("at street intersections":
-    a compound shares the preposition).
-    """
-    words, found = find_entities(text or "")
-    mentions = []
-    for entity, start, end in found:
-        if entity == "none":
-            continue
-        before = [word for word in words[max(0, start - 3) : start] if word not in DETERMINERS]
-        locative = bool(before) and before[-1] in LOCATIVE_PREPOSITIONS
-        if mentions and mentions[-1]["end"] == start:
-            locative = locative or mentions[-1]["locative"]
-        mentions.append({"entity": entity, "start": start, "end": end, "locative": locative, "words": words})
-    return mentions
-
-
-def _is_passive(first: dict, second: dict) -> bool:
-    """Passive voice, "<first> was attacked by <second>": an auxiliary between them and "by" right before the second."""
-    gap = [word for word in first["words"][first["end"] : second["start"]] if word not in DETERMINERS]
-    return bool(gap) and gap[-1] == "by" and any(word in PASSIVE_AUXILIARIES for word in gap[:-1])
-
-
-def _subject_in(mentions: list[dict]) -> tuple[dict | None, dict | None]:
-    """(subject mention, object mention forced by a passive) of one text."""
-    agents = [m for m in mentions if m["entity"] in AGENT_ENTITIES and not m["locative"]]
-    if not agents:
-        return None, None
-    subject = agents[0]
-    following = [m for m in mentions if m["start"] >= subject["end"] and m["entity"] != subject["entity"]]
-    if following and following[0]["entity"] in AGENT_ENTITIES and _is_passive(subject, following[0]):
-        return following[0], subject
-    return subject, None
-
-
-def _is_weak(mention: dict) -> bool:
-    """A place after "in / on / at ..." or a background entity ("road"): an object only when nothing else is."""
-    return mention["locative"] or mention["entity"] in BACKGROUND_ENTITIES
-
-
-def _object_candidates(texts: list[tuple[str, list[dict]]], subject: str, subject_mention: dict | None):
-    """(source, mention) in order of preference: after the subject in its text, then anywhere in the description,
-    then the reason; strong mentions before weak ones."""
-    ordered = []
-    for source, mentions in texts:
-        if subject_mention is not None and mentions and mentions[0]["words"] is subject_mention["words"]:
-            after = [m for m in mentions if m["start"] >= subject_mention["end"]]
-            mentions = after + [m for m in mentions if m["start"] < subject_mention["end"]]
-        ordered += [(source, m) for m in mentions if m["entity"] != subject]
-    return [item for item in ordered if not _is_weak(item[1])] + [item for item in ordered if _is_weak(item[1])]
-
-
-def extract_subject_object(description: str | None, reason: str | None = None) -> tuple[str, str, str, str]:
-    """(subject, object, where the subject came from, where the object came from) of one event.
-
-    Sources: "description", "reason" or "default" ("people" / "none"). Deterministic; see the module docstring.
-
-    >>> extract_subject_object("Three masked thieves entered the house through the backyard to steal")
-    ('thief', 'house', 'description', 'description')
-    >>> extract_subject_object("A driver was robbed by a masked man with a gun")
-    ('man', 'driver', 'description', 'description')
-    """
-    texts = [("description", entity_mentions(description)), ("reason", entity_mentions(reason))]
-    subject = forced_object = None
-    subject_name, subject_source = DEFAULT_SUBJECT, "default"
-    for source, mentions in texts:
-        subject, forced_object = _subject_in(mentions)
-        if subject is not None:
-            subject_name, subject_source = subject["entity"], source
-            break
-    if forced_object is not None:
-        return subject_name, forced_object["entity"], subject_source, subject_source
-    candidates = _object_candidates(texts, subject_name, subject)
-    if candidates:
-        source, mention = candidates[0]
-        return subject_name, mention["entity"], subject_source, source
-    return subject_name, DEFAULT_OBJECT, subject_source, "default"
-
-
-def extract_scene(type_code: str | None, description: str | None, reason: str | None = None) -> tuple[str, str]:
-    """(scene, source): the sub-class scene ("subclass"), else the description's, then the reason's, else "Other"."""
+def extract_scene(
+    type_code: str | None, description: str | None, reason: str | None = None, result: str | None = None
+) -> tuple[str, str]:
+    """(scene, source) of one event: the sub-class's scene ("subclass"); else the first place named in the segment's
+    description, else the reason, else the result (`find_scenes`; a phrase of `UNNAMED_PLACES` such as "in public
+    places" or "the other car" names no place, and gives `Other` only when no text names one); else "Other"
+    ("default")."""
     if type_code in CUVA_SUBCLASS_TO_SCENE:
         return CUVA_SUBCLASS_TO_SCENE[type_code], "subclass"
-    for source, text in (("description", description), ("reason", reason)):
-        scene = normalize_scene(text) if text else None
-        if scene is not None:
-            return scene, source
+    texts = [(source, *find_scenes(text)) for source, text in zip(SOURCES, (description, reason, result))]
+    for source, words, mentions in texts:
+        named = [scene for scene, start, end in mentions if " ".join(words[start:end]) not in UNNAMED_PLACES]
+        if named:
+            return named[0], source
+    for source, _, mentions in texts:
+        if mentions:
+            return "Other", source
     return DEFAULT_SCENE, "default"
 
 
@@ -206,21 +127,31 @@ class LlmElementExtractor:
 
 
 def extract_elements(
-    type_code: str | None, description: str | None, reason: str | None = None, llm=None
+    type_code: str | None,
+    description: str | None,
+    reason: str | None = None,
+    result: str | None = None,
+    llm=None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """({"subject", "object", "scene"}, where each came from) of one event.
 
-    The lexicon gives every element (`extract_subject_object`, `extract_scene`; sources "subclass", "description",
-    "reason", "default"); with `llm`, each field of its answer that lies in the vocabulary replaces the lexicon's
-    (source "llm"), except a "none" subject and the scene of a sub-class that names one.
+    The frames give subject and object (`mvae_frames.extract_subject_object`: sources "description", "reason",
+    "result", "event_type", "subclass", "default"), `extract_scene` the scene; with `llm`, each field of its answer
+    that lies in the vocabulary replaces the deterministic one (source "llm"), except a "none" subject and the scene
+    of a sub-class that names one.
 
     Args:
-        type_code: the event's `X1` code ("7-1"), for the sub-class scene.
-        description: the segment's description; reason: the row's `X2 reason`.
+        type_code: the event's `X1` code ("7-1"): its event type picks the frame, its sub-class may name the scene.
+        description: the segment's description; reason, result: the row's `X2 reason` and `X2 result`.
         llm: an `LlmElementExtractor` (or any callable `(description, reason) -> {"subject", "object", "scene"}`).
     """
-    subject, obj, subject_source, object_source = extract_subject_object(description, reason)
-    scene, scene_source = extract_scene(type_code, description, reason)
+    event_type = None
+    if type_code and type_code.split("-")[0].isdigit():
+        event_type = CUVA_CLASS_TO_EVENT_TYPE.get(int(type_code.split("-")[0]))
+    subject, obj, subject_source, object_source = extract_subject_object(
+        event_type, type_code, description, reason, result
+    )
+    scene, scene_source = extract_scene(type_code, description, reason, result)
     elements = {"subject": subject, "object": obj, "scene": scene}
     sources = {"subject": subject_source, "object": object_source, "scene": scene_source}
     if llm is not None:
@@ -242,7 +173,6 @@ __all__ = [
     "DEFAULT_SUBJECT",
     "LLM_PROMPT",
     "LlmElementExtractor",
-    "entity_mentions",
     "extract_elements",
     "extract_scene",
     "extract_subject_object",

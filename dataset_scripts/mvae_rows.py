@@ -151,7 +151,7 @@ def build_rows(
             if duration is not None and end > duration:
                 end = duration
                 counters["end_clipped_to_duration"] += 1
-            elements, sources = extract_elements(code, text, row.reason, llm)
+            elements, sources = extract_elements(code, text, row.reason, row.result, llm=llm)
             for name, source in sources.items():
                 counters[f"{name}_from_{source}"] += 1
             events.append(

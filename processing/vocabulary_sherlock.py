@@ -210,6 +210,16 @@ CUVA_SUBCLASS_TO_SCENE = {
 }
 """CUVA sub-classes (`X1` codes, Category.txt) whose name is a scene; the others say nothing on the scene."""
 
+CUVA_SUBCLASS_TO_OBJECT = {
+    "7-2": "car",
+    "9-1": "building",
+    "9-2": "tree",
+    "9-3": "building",
+    "9-4": "house",
+}
+"""CUVA sub-classes whose name tells what is acted upon (7-2 Vehicle theft: a vehicle; 9-1 Building, 9-2 Forest,
+9-3 Factory, 9-4 Residential fires: what burns); an extractor's default when the texts name none."""
+
 SCENE_SYNONYMS = {
     "School": (
         "school", "campus", "classroom", "schoolyard", "school yard", "university", "college", "kindergarten",
@@ -271,6 +281,14 @@ SCENE_SYNONYMS = {
     ),
 }  # fmt: skip
 
+UNNAMED_PLACES = frozenset(
+    ("other", "others", "unknown", "unspecified", "elsewhere", "indoor", "indoors", "outdoor", "outdoors",
+     "public place", "public places", "public area", "public areas")
+)  # fmt: skip
+"""Synonyms of `Other` that name no place ("in public places", "the other car"): an extractor reading a scene from
+free text takes one only when the text names no place at all, unlike "prison" or "airport" (places that are
+`Other`)."""
+
 # --------------------------------------------------------------------------------------------------------------------
 # Entities (subjects and objects)
 # --------------------------------------------------------------------------------------------------------------------
@@ -323,15 +341,31 @@ ENTITIES = (
     "none",
 )
 
-AGENT_ENTITIES = frozenset(
-    (
-        "people", "man", "woman", "child", "police", "thief", "robber", "crowd", "driver", "pedestrian", "cyclist",
-        "worker", "car", "truck", "bus", "motorcycle", "bicycle", "vehicle", "train", "boat", "dog", "cat", "animal",
-        "wild animal", "fire", "smoke", "water", "firework",
-    )
+PERSON_ENTITIES = frozenset(
+    ("people", "man", "woman", "child", "police", "thief", "robber", "crowd", "driver", "pedestrian", "cyclist", "worker")
 )  # fmt: skip
+"""Persons (and groups of them)."""
+
+VEHICLE_ENTITIES = frozenset(("car", "truck", "bus", "motorcycle", "bicycle", "vehicle", "train", "boat"))
+"""Vehicles, boats and trains."""
+
+ANIMAL_ENTITIES = frozenset(("dog", "cat", "animal", "wild animal"))
+"""Animals."""
+
+HAZARD_ENTITIES = frozenset(("fire", "smoke", "water", "firework"))
+"""Things that act without anyone acting through them: fire, smoke, water (a flood, a wave) and fireworks."""
+
+AGENT_ENTITIES = PERSON_ENTITIES | VEHICLE_ENTITIES | ANIMAL_ENTITIES | HAZARD_ENTITIES
 """Entities that can act, i.e. be the subject of an event: persons, vehicles, animals, fire, smoke, water and
 fireworks. The others (places, objects, property and `"none"`) are only objects."""
+
+STRUCTURE_ENTITIES = frozenset(
+    ("building", "house", "shop", "bank", "window", "door", "facility", "sculpture", "tree")
+)  # fmt: skip
+"""Things that stand in a place and can be hit, damaged or burnt: buildings and their parts, facilities, trees."""
+
+GOODS_ENTITIES = frozenset(("property", "money", "bag", "phone"))
+"""Things taken in a theft or a robbery (besides vehicles); `"property"` is the generic one."""
 
 BACKGROUND_ENTITIES = frozenset(("road",))
 """Entities that are mostly where an event happens rather than what it acts upon: an extractor takes one as the object
@@ -341,7 +375,7 @@ ENTITY_SYNONYMS = {
     "people": (
         "person", "persons", "someone", "somebody", "human", "human being", "individual", "passerby", "passersby",
         "passer by", "passers by", "bystander", "civilian", "victim", "resident", "citizen", "customer", "tourist",
-        "visitor", "soldier", "suspect", "attacker", "everyone", "the public",
+        "visitor", "soldier", "suspect", "attacker", "everyone", "the public", "prisoner", "inmate",
     ),
     "man": (
         "men", "male", "guy", "gentleman", "boyfriend", "husband", "father", "old man", "young man", "elderly man",
@@ -436,7 +470,7 @@ ENTITY_SYNONYMS = {
         "streetlight", "street lamp", "traffic light", "traffic sign", "sign", "signboard", "billboard", "fence",
         "guardrail", "railing", "wall", "bench", "pole", "utility pole", "telephone pole", "trash can",
         "garbage can", "bin", "bus stop", "bus shelter", "vending machine", "atm", "camera", "surveillance camera",
-        "cctv", "mailbox", "fire hydrant", "toilet", "seat", "machine",
+        "cctv", "mailbox", "fire hydrant", "toilet", "seat", "machine", "bridge", "overpass",
     ),
     "sculpture": ("statue", "monument", "memorial", "artwork", "art installation"),
     "property": (
@@ -695,10 +729,30 @@ def find_entities(text):
     >>> find_entities("Two thieves stole the woman's handbag")
     (['two', 'thieves', 'stole', 'the', 'woman', 'handbag'], [('thief', 1, 2), ('woman', 4, 5), ('bag', 5, 6)])
     """
+    return _find_mentions(_ENTITY_NORMALIZER, text)
+
+
+def find_scenes(text):
+    """The scene mentions of a free text, left to right, with the synonym table of `normalize_scene` (the scene
+    counterpart of `find_entities`).
+
+    Returns:
+        `tuple[list[str], list[tuple[str, int, int]]]`: the cleaned words and the mentions as (canonical scene, first
+        word index, end word index).
+
+    Example:
+
+    >>> find_scenes("A crash at the intersection by the other shop")
+    (['a', 'crash', 'at', 'the', 'intersection', 'by', 'the', 'other', 'shop'], [('Road', 4, 5), ('Other', 7, 8), ('Shop', 8, 9)])
+    """
+    return _find_mentions(_SCENE_NORMALIZER, text)
+
+
+def _find_mentions(normalizer, text):
     words = clean_text(text).split() if isinstance(text, str) else []
     mentions, i = [], 0
     while i < len(words):
-        match = _ENTITY_NORMALIZER.longest_at(words, i)
+        match = normalizer.longest_at(words, i)
         if match is None:
             i += 1
             continue
@@ -709,19 +763,28 @@ def find_entities(text):
 
 __all__ = [
     "AGENT_ENTITIES",
+    "ANIMAL_ENTITIES",
     "BACKGROUND_ENTITIES",
     "CUVA_CLASS_NAMES",
     "CUVA_CLASS_TO_EVENT_TYPE",
+    "CUVA_SUBCLASS_TO_OBJECT",
     "CUVA_SUBCLASS_TO_SCENE",
     "DETERMINERS",
     "ENTITIES",
     "ENTITY_SYNONYMS",
     "EVENT_TYPES",
     "EVENT_TYPE_SYNONYMS",
+    "GOODS_ENTITIES",
+    "HAZARD_ENTITIES",
+    "PERSON_ENTITIES",
     "SCENES",
     "SCENE_SYNONYMS",
+    "STRUCTURE_ENTITIES",
+    "UNNAMED_PLACES",
+    "VEHICLE_ENTITIES",
     "clean_text",
     "find_entities",
+    "find_scenes",
     "normalize_entity",
     "normalize_event_type",
     "normalize_scene",
