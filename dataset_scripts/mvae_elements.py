@@ -20,6 +20,7 @@ import os
 import re
 from pathlib import Path
 
+from dataset_scripts.mvae_frames import DEFAULT_OBJECT, DEFAULT_SUBJECT, SOURCES, extract_subject_object
 from processing.vocabulary_sherlock import (
     CUVA_CLASS_TO_EVENT_TYPE,
     CUVA_SUBCLASS_TO_SCENE,
@@ -30,8 +31,6 @@ from processing.vocabulary_sherlock import (
     normalize_entity,
     normalize_scene,
 )
-
-from dataset_scripts.mvae_frames import DEFAULT_OBJECT, DEFAULT_SUBJECT, SOURCES, extract_subject_object
 
 
 DEFAULT_SCENE = "Other"
