@@ -43,19 +43,22 @@ Design decisions (also written in the card):
   `segment` (1-based) and `moment` for segment rejects.
 - **Descriptions** (`X3 description`, `[text][text]...`; an unclosed last bracket is tolerated): the i-th bracket
   describes the i-th segment when the counts match; otherwise every segment gets the whole description (counted).
-- **Subject / object** (deterministic lexicon extraction, `extract_subject_object`): the entity mentions of the text
-  are found with the shared entity vocabulary (longest synonym first, whole words, plurals); the subject is the first
-  mention of an agent (a person, vehicle, animal, fire, smoke, water or firework) that is not a place after "in / on /
-  at ..."; "X was <verb> by Y" makes Y the subject and X the object; the object is the next different entity after
-  the subject (non-locative first), else an earlier one. Texts in order: the segment's description, then the reason
-  (`X2 reason`); a subject found nowhere is "people" (CUVA's anomalies are mostly human-caused), an object found
-  nowhere is "none". Every fallback is counted in the card.
+- **Subject / object** (deterministic, offline: `mvae_frames.extract_subject_object`): each event type has a frame
+  (the words of its act, the entity kinds that can do it and be acted upon, a default); the segment's description,
+  then `X2 reason`, then `X2 result` are read sentence by sentence with the shared entity vocabulary. The subject is
+  the agent of the first act ("was hit by Y": Y), else the first mention of a subject kind; the object is what the act
+  is done to (the passive's patient, else the first mention of an object kind after the act word; the subject named
+  in the plural is its own kind's object, "two cars collided"), else what the sub-class names (9-2 Forest fire:
+  tree), else the frame's default (theft / robbery "property", fighting "people", the others "none"); a fire's
+  subject is "fire". Every source and every default value is counted in the card.
 - **Scene**: from the sub-class where it names one (`CUVA_SUBCLASS_TO_SCENE`: Street, School, Shop, Bank, Forest,
-  Factory, Residential -> Residence, Boat, Wild), else `normalize_scene` of the segment's description, then of the
-  reason, else "Other".
+  Factory, Residential -> Residence, Boat, Wild), else the first place named in the segment's description, then the
+  reason, then the result (`find_scenes`; "in public places", "the other car" name no place), else "Other".
+- **Label quality**: the card states the agreement of subject / object / scene with two hand-labelled sets of train
+  events (`mvae_devset`: the development set the rules were written against, and a held-out check set).
 - **LLM extraction** (`--llm-extractor`, the paper's step): any transformers causal LM is asked for subject / object /
   scene of each event (greedy decoding); a field is taken only when its normaliser maps it into the vocabulary (and a
-  subject is not "none"), otherwise the lexicon value stays. The sub-class scene still wins.
+  subject is not "none"), otherwise the deterministic value stays. The sub-class scene still wins.
 - **Round 2** is never data: the card reports its agreement with round 1 (type class / sub-class agreement, temporal
   IoU of the union of the moments).
 - **Features** (`--with-features`, needs `--video-root` and `--processor`): the processor's extractors run on the
@@ -65,7 +68,7 @@ Design decisions (also written in the card):
   the seven expert arrays as nested lists (the background frames stay in the cache: they are video pixels).
 
 Code: this module holds the arguments and the console script (it imports nothing heavy, so `--help` answers at once);
-`mvae_cuva` reads and parses the CUVA files, `mvae_elements` extracts subject / object / scene, `mvae_rows` makes the
+`mvae_cuva` reads and parses the CUVA files, `mvae_elements` (with `mvae_frames`) extracts subject / object / scene, `mvae_rows` makes the
 rows and rejects, `mvae_features` the `features` config, `mvae_statistics` and `mvae_card` the statistics and the
 card, `mvae_build` runs the build. The library names this module used to hold (`build_mvae`, `BuildResult`,
 `build_rows`, `parse_moments`, ...) stay importable from here; they are imported on first use.

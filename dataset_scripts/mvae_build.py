@@ -11,6 +11,7 @@ from dataset_scripts.build_mvae import BuildMvaeArguments
 from dataset_scripts.dataset_io import ConfigFiles, write_card, write_rejects, write_splits
 from dataset_scripts.mvae_card import file_sha256, mvae_card_header, render_card_body
 from dataset_scripts.mvae_cuva import CUVA_FILES, RowProblem, parse_video_id, read_cuva
+from dataset_scripts.mvae_devset import label_quality
 from dataset_scripts.mvae_elements import LlmElementExtractor
 from dataset_scripts.mvae_features import (
     compute_features,
@@ -25,6 +26,7 @@ from dataset_scripts.mvae_statistics import (
     compute_statistics,
     event_types_markdown,
     events_per_video_markdown,
+    label_quality_markdown,
     rejects_markdown,
     round2_agreement,
     table1_markdown,
@@ -46,6 +48,7 @@ class BuildResult:
     statistics: dict
     agreement: dict
     counters: Counter
+    label_quality: dict
     feature_counts: dict | None = None
     hub_url: str | None = None
 
@@ -114,14 +117,23 @@ def build_mvae(args: BuildMvaeArguments, processor=None) -> BuildResult:
     round2 = [row for row in cuva.round2 if str(row.video_id) in considered]
     agreement = round2_agreement(input_rows, round2, cuva.categories)
     stats = compute_statistics(outcome.rows)
+    quality = label_quality(outcome.rows, cuva.categories)
     folder = Path(args.cuva_dir)
     input_hashes = {name: file_sha256(folder / name) for name in CUVA_FILES if (folder / name).is_file()}
     body = render_card_body(
-        outcome, stats, agreement, cuva.sheet, args, input_hashes, feature_summary, llm.name if llm else None
+        outcome, stats, agreement, quality, cuva.sheet, args, input_hashes, feature_summary, llm.name if llm else None
     )
     write_card(output, mvae_card_header(configs, info, len(outcome.rows)), body)
     result = BuildResult(
-        output, outcome.rows, outcome.rejects, outcome.input_rows, stats, agreement, outcome.counters, feature_counts
+        output,
+        outcome.rows,
+        outcome.rejects,
+        outcome.input_rows,
+        stats,
+        agreement,
+        outcome.counters,
+        quality,
+        feature_counts,
     )
     result.hub_url = args.push(output)
     return result
@@ -148,6 +160,9 @@ def summary_text(result: BuildResult) -> str:
         events_per_video_markdown(result.statistics),
         "",
         agreement_markdown(result.agreement),
+        "",
+        "agreement with the hand-labelled sets (dataset_scripts/data/mvae_dev, mvae_check):",
+        label_quality_markdown(result.label_quality),
     ]
     if result.feature_counts is not None:
         lines += [

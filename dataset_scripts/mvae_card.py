@@ -18,6 +18,7 @@ from dataset_scripts.mvae_statistics import (
     event_types_markdown,
     events_per_video_markdown,
     format_ratio,
+    label_quality_markdown,
     rejects_markdown,
     table1_markdown,
     top_elements_markdown,
@@ -92,6 +93,7 @@ def render_card_body(
     outcome: BuildOutcome,
     stats: dict,
     agreement: dict,
+    label_quality: dict,
     sheet: SheetContent,
     args: BuildMvaeArguments,
     input_hashes: dict[str, str],
@@ -220,18 +222,23 @@ def render_card_body(
         "- **Event type** from `X1` (`[class-subclass,score]`): the class gives the type. A row with several codes "
         "pairs the i-th code with the i-th segment when their numbers match, else uses the highest-score code for "
         "every segment. Free-text types (e.g. 枪战 gunfight, 逮捕 arrest, 视频损坏 broken video) are rejected.",
-        "- **Subject and object** by a deterministic lexicon extraction over the shared entity vocabulary, from the "
-        "segment's `X3 description` bracket (the i-th bracket for the i-th segment; the whole description when the "
-        "counts differ), then from `X2 reason`: the subject is the first agent mentioned (person, vehicle, animal, "
-        'fire, smoke, water, firework; not a place after "in / on / at"), with "X was <verb> by Y" giving Y; the '
-        'object is the next different entity. Nothing found: subject "people", object "none".',
+        "- **Subject and object** by deterministic frames, one per event type (`dataset_scripts/mvae_frames.py`): the "
+        "words of the act, the entity kinds that can do it and be acted upon, and a default. The segment's "
+        "`X3 description` bracket (the i-th for the i-th segment; the whole description when the counts differ), then "
+        "`X2 reason`, then `X2 result` are read sentence by sentence with the shared entity vocabulary. The subject is "
+        'the agent of the first act ("was hit by a truck": the truck), else the first mention of a subject kind; the '
+        "object is what the act is done to (a passive's patient, else the first mention of an object kind after the "
+        'act word; a subject named in the plural is its own kind\'s object, "two cars collided"), else what the '
+        "sub-class names (a 9-2 Forest fire burns trees), else the frame's default (theft and robbery `property`, "
+        "fighting `people`, the others `none`); a fire's subject is `fire`.",
         "- **Scene** from the sub-class where it names one (1-1 Street, 1-3 School, 2-2 Wild, 3-2 Boat, 6-1 Shop, "
-        "6-2 Bank, 7-1 / 9-4 Residential -> Residence, 9-2 Forest, 9-3 Factory), else from the description, then the "
-        'reason, through the scene vocabulary; else "Other".',
+        "6-2 Bank, 7-1 / 9-4 Residential -> Residence, 9-2 Forest, 9-3 Factory), else the first place named in the "
+        'description, then the reason, then the result, through the scene vocabulary ("in public places" names no '
+        'place); else "Other".',
     ]
     if llm_name:
         lines.append(
-            f"- **LLM extraction** with `{llm_name}` (greedy): its subject / object / scene replace the lexicon's when "
+            f"- **LLM extraction** with `{llm_name}` (greedy): its subject / object / scene replace the frames' when "
             "they map into the vocabulary; the sub-class scene still wins."
         )
     lines += [
@@ -241,34 +248,32 @@ def render_card_body(
         "Where the fields came from (over all events):",
         "",
         markdown_table(
-            ["Field", "Sub-class", "Description", "Reason", "LLM", "Fallback"],
+            ["Field", "Sub-class", "Event type", "Description", "Reason", "Result", "LLM", "Default"],
             [
                 [
-                    "subject",
-                    "-",
-                    share("subject_from_description"),
-                    share("subject_from_reason"),
-                    share("subject_from_llm"),
-                    f'"people": {share("subject_from_default")}',
-                ],
-                [
-                    "object",
-                    "-",
-                    share("object_from_description"),
-                    share("object_from_reason"),
-                    share("object_from_llm"),
-                    f'"none": {share("object_from_default")}',
-                ],
-                [
-                    "scene",
-                    share("scene_from_subclass"),
-                    share("scene_from_description"),
-                    share("scene_from_reason"),
-                    share("scene_from_llm"),
-                    f'"Other": {share("scene_from_default")}',
-                ],
+                    field,
+                    share(f"{field}_from_subclass"),
+                    share(f"{field}_from_event_type"),
+                    share(f"{field}_from_description"),
+                    share(f"{field}_from_reason"),
+                    share(f"{field}_from_result"),
+                    share(f"{field}_from_llm"),
+                    share(f"{field}_from_default"),
+                ]
+                for field in ("subject", "object", "scene")
             ],
         ),
+        "",
+        "Defaults used: "
+        + (
+            "; ".join(
+                f"{key.split('_', 1)[1].replace(':', ' ')} {share(key)}"
+                for key in sorted(counters)
+                if key.startswith("default_") and counters[key]
+            )
+            or "none"
+        )
+        + ".",
         "",
         f"Rows whose description brackets do not match their segments (whole description used): "
         f"{counters['description_shared']}. Rows with several `X1` codes: {counters['types_in_order']} paired in "
@@ -278,6 +283,16 @@ def render_card_body(
             if args.video_root
             else ""
         ),
+        "",
+        "## Label quality",
+        "",
+        "Subject, object and scene checked against events labelled by people reading the same CUVA texts "
+        "(`dataset_scripts/data/mvae_dev/`, conventions in its `CONVENTIONS.md`): the **development** set (104 train "
+        "events, seed 12), against which the frames were written, and the **check** set (80 other train events, seed "
+        "13), held out while they were written, so its column is the estimate for unseen events. A value agrees when "
+        "it is the label or one of the alternatives the reader listed.",
+        "",
+        label_quality_markdown(label_quality),
         "",
         "## Rejects",
         "",
@@ -319,7 +334,7 @@ def render_card_body(
         f"({sum(PAPER_EVENTS.values())}); this build has {stats['events']['train']} / {stats['events']['test']} "
         f"({events}), i.e. {format_ratio(events, videos)} events per video: CUVA's round-1 sheet has mostly one `X3 "
         "moment` segment per video, and the paper's own splitting of segments into events is not public.",
-        "- Subject / object / scene come from a lexicon over CUVA's English texts (optionally an LLM, "
+        "- Subject / object / scene come from deterministic frames over CUVA's English texts (optionally an LLM, "
         "`--llm-extractor`), not from the paper's GPT-based extraction and manual check; the vocabularies are "
         "Sherlock's closed lists (`processing/vocabulary_sherlock.py`), so rare entities map to their nearest canonical form.",
         "- Rows that the paper may have repaired by hand (free-text types, malformed moments, sub-clips) are rejected "

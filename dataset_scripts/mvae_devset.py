@@ -1,11 +1,17 @@
 # Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
-"""The hand-checked development set of M-VAE's event elements (issue 12): the sample, its labels and the agreement of
-the builder's labels with them.
+"""The hand-checked sets of M-VAE's event elements: the samples, their labels and the agreement of the builder's
+labels with them.
 
     python -m dataset_scripts.mvae_devset draw --dataset DIR [--size 104 --seed 12]   # the sample (no labels)
     python -m dataset_scripts.mvae_devset score --dataset DIR                         # agreement per slot
+    python -m dataset_scripts.mvae_devset score --dataset DIR --dev-dir dataset_scripts/data/mvae_check
 
-`dataset_scripts/data/mvae_dev/` holds `sample.jsonl` (the events drawn from the **train** split, with the CUVA texts
+Two sets, both drawn from the **train** split: the development set (`data/mvae_dev/`, 104 events, seed 12), which
+the extraction rules of `mvae_frames` were written against, and the check set (`data/mvae_check/`, 80 other events,
+seed 13, `--exclude-dir data/mvae_dev`), labelled by other readers and held out: never read while writing the rules,
+so its agreement is the honest estimate. The build states both on the card (`label_quality`).
+
+Each set's folder holds `sample.jsonl` (the events drawn from the **train** split, with the CUVA texts
 a reader needs: the segment's description, the reason, the result, the sub-class) and `labels.jsonl` (one line per
 sampled event, written by people reading those texts under `CONVENTIONS.md`: for each slot a main label and the
 acceptable alternatives, and a note). Code draws the sample, checks the labels against the vocabulary and scores;
@@ -146,6 +152,40 @@ def agreement(labels: list[dict], built: dict[tuple[str, int], dict]) -> dict[st
             hits += value in {label[slot]["label"], *label[slot].get("alternatives", [])}
         scores[slot] = hits / len(labels)
     return scores
+
+
+LABELLED_SETS = {"development": DEV_DIR, "check": CHECK_DIR}
+"""The hand-labelled sets: the development set the extraction rules were written against, and the check set, held
+out (never read while writing the rules)."""
+TEXT_FIELDS = ("segment_description", "reason", "result", "subclass")
+
+
+def label_quality(rows: list[dict], categories: dict[str, str]) -> dict[str, dict]:
+    """Per labelled set (`LABELLED_SETS`), the agreement of a build's events with the labels.
+
+    Returns `{set name: {"events": n, "matched": k, "agreement": {slot: share} | None}}`: an event is matched when the
+    build has it in its train split with the very texts it was labelled from (a `--limit` build or another CUVA copy
+    may not); the agreement is measured only when every labelled event is matched.
+    """
+    train = {row["video_id"]: row for row in rows if row["split"] == "train"}
+    quality = {}
+    for name, folder in LABELLED_SETS.items():
+        sample, labels = load_jsonl(folder / "sample.jsonl"), load_jsonl(folder / "labels.jsonl")
+        built = {}
+        for item in sample:
+            row, index = train.get(item["video_id"]), item["event_index"]
+            if row is None or index >= len(row["events"]) or row["events"][index]["event_type"] != item["event_type"]:
+                continue
+            texts = event_texts(row, categories)[index]
+            if all(texts[field] == item[field] for field in TEXT_FIELDS):
+                built[(item["video_id"], index)] = row["events"][index]
+        matched = len(built) == len(sample)
+        quality[name] = {
+            "events": len(sample),
+            "matched": len(built),
+            "agreement": agreement(labels, built) if matched else None,
+        }
+    return quality
 
 
 def built_events(dataset: str) -> dict[tuple[str, int], dict]:

@@ -1,18 +1,13 @@
 """The elements of an M-VAE event besides its type and span: subject, object and scene (`build_mvae`).
 
-- **Subject / object** (deterministic lexicon extraction, `extract_subject_object`): the entity mentions of the text
-  are found with the shared entity vocabulary (`vocabulary_sherlock.find_entities`: longest synonym first, whole
-  words, plurals); the subject is the first mention of an agent (`vocabulary_sherlock.AGENT_ENTITIES`: a person,
-  vehicle, animal, fire, smoke, water or firework) that is not a place after "in / on / at ..."; "X was <verb> by Y"
-  makes Y the subject and X the object; the object is the next different entity after the subject (non-locative
-  first), else an earlier one. Texts in order: the segment's description, then the reason (`X2 reason`); a subject
-  found nowhere is "people" (CUVA's anomalies are mostly human-caused), an object found nowhere is "none".
+- **Subject / object** (`mvae_frames.extract_subject_object`): the frame of the event type read over the segment's
+  description, the reason and the result (see `mvae_frames`).
 - **Scene** (`extract_scene`): from the sub-class where it names one (`CUVA_SUBCLASS_TO_SCENE`: Street, School, Shop,
-  Bank, Forest, Factory, Residential -> Residence, Boat, Wild), else `normalize_scene` of the segment's description,
-  then of the reason, else "Other".
+  Bank, Forest, Factory, Residential -> Residence, Boat, Wild), else the first place named in the description, then
+  the reason, then the result, else "Other".
 - **LLM extraction** (`LlmElementExtractor`, the paper's step): any transformers causal LM is asked for subject /
   object / scene of each event (greedy decoding); a field is taken only when its normaliser maps it into the
-  vocabulary (and a subject is not "none"), otherwise the lexicon value stays. The sub-class scene still wins
+  vocabulary (and a subject is not "none"), otherwise the deterministic value stays. The sub-class scene still wins
   (`extract_elements`).
 """
 

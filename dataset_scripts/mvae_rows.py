@@ -154,6 +154,8 @@ def build_rows(
             elements, sources = extract_elements(code, text, row.reason, row.result, llm=llm)
             for name, source in sources.items():
                 counters[f"{name}_from_{source}"] += 1
+                if source == "default":
+                    counters[f"default_{name}:{elements[name]}"] += 1
             events.append(
                 {
                     "start": segment.start,

@@ -221,6 +221,27 @@ def agreement_markdown(agreement: dict) -> str:
     return markdown_table(["Measure", "Value"], lines)
 
 
+def label_quality_markdown(quality: dict) -> str:
+    """The agreement of a build's subject / object / scene (and type) with the hand-labelled sets
+    (`mvae_devset.label_quality`): one column per set, or why a set was not measured."""
+    names = list(quality)
+    header = ["Slot", *(f"{name} set ({quality[name]['events']} events)" for name in names)]
+    lines = []
+    for slot in ("event_type", "subject", "object", "scene"):
+        cells = []
+        for name in names:
+            measured = quality[name]
+            if measured["agreement"] is None:
+                cells.append(
+                    f"not measured: {measured['matched']} of {measured['events']} labelled events in this build"
+                )
+            else:
+                share = measured["agreement"][slot]
+                cells.append(f"{round(share * measured['events'])} ({100.0 * share:.1f} %)")
+        lines.append([slot.replace("_", " "), *cells])
+    return markdown_table(header, lines)
+
+
 def _percent(numerator: float, denominator: float) -> str:
     return f"{100.0 * numerator / denominator:.1f} %" if denominator else "-"
 
@@ -231,6 +252,7 @@ __all__ = [
     "event_types_markdown",
     "events_per_video_markdown",
     "format_ratio",
+    "label_quality_markdown",
     "rejects_markdown",
     "round2_agreement",
     "table1_markdown",

@@ -32,11 +32,12 @@ from dataset_scripts.mvae_cuva import (
 )
 from dataset_scripts.mvae_elements import LlmElementExtractor, extract_scene, extract_subject_object, parse_llm_reply
 from dataset_scripts.mvae_features import features_config_features
+from dataset_scripts.mvae_frames import EVENT_FRAMES, GENERIC_FRAME, SUBCLASS_FRAMES
 from dataset_scripts.mvae_rows import MVAE_SOURCE_FIELDS, build_rows
 from dataset_scripts.mvae_schema import mvae_features
 from dataset_scripts.mvae_statistics import temporal_iou
 from processing import DEFAULT_INSTRUCTION, format_events
-from processing.vocabulary_sherlock import ENTITIES, EVENT_TYPES, SCENES
+from processing.vocabulary_sherlock import ENTITIES, EVENT_TYPES, SCENES, normalize_entity
 
 from sherlock_tester import cuva_dir
 from video_factory import write_video
@@ -352,6 +353,16 @@ def test_frame_extraction_on_hand_checked_snippets(event_type, code, description
     assert subject_source == ("event_type" if event_type == "Fire" else "description")
     defaults = {"Theft": "property", "Robbery": "property"}
     assert object_source == ("default" if obj in ("none", defaults.get(event_type)) else "description")
+
+
+def test_every_entity_the_frames_use_is_in_the_shared_vocabulary():
+    frames = [*EVENT_FRAMES.values(), *SUBCLASS_FRAMES.values(), GENERIC_FRAME]
+    assert set(EVENT_FRAMES) == set(EVENT_TYPES)
+    for frame in frames:
+        used = {*frame.objects, *set().union(*frame.subjects), frame.default_object, *frame.implied_objects.values()}
+        assert used <= set(ENTITIES), used - set(ENTITIES)
+        assert frame.fixed_subject in (None, *ENTITIES)
+        assert all(normalize_entity(surface) in ENTITIES for surface in frame.skip)
 
 
 def test_the_texts_are_read_in_order_then_the_subclass_then_the_frames_default():

@@ -12,18 +12,27 @@ from hypothesis import strategies as st
 from processing import vocabulary_sherlock
 from processing.vocabulary_sherlock import (
     AGENT_ENTITIES,
+    ANIMAL_ENTITIES,
     BACKGROUND_ENTITIES,
     CUVA_CLASS_NAMES,
     CUVA_CLASS_TO_EVENT_TYPE,
+    CUVA_SUBCLASS_TO_OBJECT,
     CUVA_SUBCLASS_TO_SCENE,
     ENTITIES,
     ENTITY_SYNONYMS,
     EVENT_TYPE_SYNONYMS,
     EVENT_TYPES,
+    GOODS_ENTITIES,
+    HAZARD_ENTITIES,
+    PERSON_ENTITIES,
     SCENE_SYNONYMS,
     SCENES,
+    STRUCTURE_ENTITIES,
+    UNNAMED_PLACES,
+    VEHICLE_ENTITIES,
     clean_text,
     find_entities,
+    find_scenes,
     normalize_entity,
     normalize_event_type,
     normalize_scene,
@@ -298,6 +307,27 @@ def test_entity_roles_partition_the_vocabulary():
     assert persons | vehicles_animals_hazards <= AGENT_ENTITIES
     objects = {"building", "house", "shop", "bank", "window", "door", "facility", "money", "bag", "phone", "paper"}
     assert not objects & AGENT_ENTITIES  # things acted upon, never subjects
+    kinds = [PERSON_ENTITIES, VEHICLE_ENTITIES, ANIMAL_ENTITIES, HAZARD_ENTITIES, STRUCTURE_ENTITIES, GOODS_ENTITIES]
+    assert sum(len(kind) for kind in kinds) == len(set().union(*kinds))  # no entity of two kinds
+    assert set().union(*kinds[:4]) == AGENT_ENTITIES and set().union(*kinds) < set(ENTITIES)
+    assert set(ENTITIES) - set().union(*kinds) == {"road", "none", "paper", "cigarette"}
+
+
+def test_subclass_objects_are_entities_of_known_subclasses():
+    subclasses = {f"{number}-{sub}" for number in CUVA_CLASS_TO_EVENT_TYPE for sub in range(1, 7)}
+    assert set(CUVA_SUBCLASS_TO_OBJECT) <= subclasses and set(CUVA_SUBCLASS_TO_OBJECT.values()) <= set(ENTITIES)
+    assert CUVA_SUBCLASS_TO_OBJECT["9-2"] == "tree"  # a forest fire burns trees
+
+
+def test_unnamed_places_are_other_and_find_scenes_lists_every_place():
+    other = {clean_text(s) for s in ("other", *SCENE_SYNONYMS["Other"])}
+    assert {clean_text(p) for p in UNNAMED_PLACES} <= other | {clean_text(p) + "s" for p in other}
+    assert all(normalize_scene(place) == "Other" for place in UNNAMED_PLACES)
+    words, found = find_scenes("The other car hit a bus near the school and the airport")
+    assert [(scene, " ".join(words[a:b])) for scene, a, b in found] == [
+        ("Other", "other"), ("School", "school"), ("Other", "airport"),
+    ]  # fmt: skip
+    assert find_scenes(None) == ([], [])
 
 
 def test_clean_text_is_the_form_of_every_lookup():
