@@ -56,10 +56,15 @@ def extract_scene(
 LLM_PROMPT = (
     "Extract the subject, the object and the scene of this abnormal event from a surveillance video.\n"
     "Event: {description}\n"
-    "Context: {reason}\n"
+    "Reason: {reason}\n"
+    "Result: {result}\n"
+    "Subject and object are among: {entities}. Scene is one of: {scenes}.\n"
     'Answer in one line as "subject: <who acts>; object: <what is acted upon, or none>; scene: <where>".\n'
     "Answer:"
 )
+"""The extraction prompt. The paper drafted the elements with ChatGPT from CUVA's description, reason and result and
+kept those among its candidate entities; its exact wording is not published, so this prompt gives the same inputs and
+Sherlock's closed vocabularies as the candidates."""
 _LLM_FIELD = re.compile(r"\b(subject|object|scene)\s*[:=]\s*([^;\n|]+)", re.IGNORECASE)
 
 
@@ -95,17 +100,23 @@ class LlmElementExtractor:
         self.max_new_tokens = max_new_tokens
         path = str(model_name_or_path)
         self.name = Path(path).name if os.path.isdir(path) else path  # no local path in the card
-        self.cache: dict[tuple[str, str], dict] = {}
+        self.cache: dict[tuple[str, str, str], dict] = {}
 
-    def prompt(self, description: str, reason: str) -> str:
-        text = LLM_PROMPT.format(description=description.strip(), reason=(reason or "").strip()[:400])
+    def prompt(self, description: str, reason: str, result: str = "") -> str:
+        text = LLM_PROMPT.format(
+            description=description.strip(),
+            reason=(reason or "").strip()[:400],
+            result=(result or "").strip()[:400],
+            entities=", ".join(entity for entity in ENTITIES if entity != "none"),
+            scenes=", ".join(SCENES),
+        )
         if getattr(self.tokenizer, "chat_template", None):
             messages = [{"role": "user", "content": text}]
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return text
 
-    def generate(self, description: str, reason: str) -> str:
-        inputs = self.tokenizer(self.prompt(description, reason), return_tensors="pt")
+    def generate(self, description: str, reason: str, result: str = "") -> str:
+        inputs = self.tokenizer(self.prompt(description, reason, result), return_tensors="pt")
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         with self.torch.no_grad():
             output = self.model.generate(
@@ -113,8 +124,8 @@ class LlmElementExtractor:
             )
         return self.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
-    def __call__(self, description: str, reason: str) -> dict[str, str | None]:
-        key = (description or "", reason or "")
+    def __call__(self, description: str, reason: str, result: str = "") -> dict[str, str | None]:
+        key = (description or "", reason or "", result or "")
         if key not in self.cache:
             self.cache[key] = parse_llm_reply(self.generate(*key))
         return self.cache[key]
@@ -137,7 +148,8 @@ def extract_elements(
     Args:
         type_code: the event's `X1` code ("7-1"): its event type picks the frame, its sub-class may name the scene.
         description: the segment's description; reason, result: the row's `X2 reason` and `X2 result`.
-        llm: an `LlmElementExtractor` (or any callable `(description, reason) -> {"subject", "object", "scene"}`).
+        llm: an `LlmElementExtractor` (or any callable `(description, reason, result) -> {"subject", "object",
+            "scene"}`).
     """
     event_type = None
     if type_code and type_code.split("-")[0].isdigit():
@@ -149,7 +161,7 @@ def extract_elements(
     elements = {"subject": subject, "object": obj, "scene": scene}
     sources = {"subject": subject_source, "object": object_source, "scene": scene_source}
     if llm is not None:
-        answer = llm(description, reason or "")
+        answer = llm(description, reason or "", result or "")
         allowed = {
             "subject": set(ENTITIES) - {"none"},
             "object": set(ENTITIES),

@@ -20,6 +20,10 @@ found by `vocabulary_sherlock.find_entities`.
 - A place after "in / on / at ..." is not a subject, and for most frames not an object; "waves of people" is not
   water.
 
+No NLP library: the parsers that would give "who does what to whom" (spaCy, Stanza, NLTK's taggers) need model
+files downloaded from outside the package registries, which an offline, byte-for-byte reproducible build cannot rely
+on; the frames use only the shared vocabulary and a few closed word lists.
+
 Sub-class 8-4 (Disturbance, a riot) reads as vandalism: its object is what the crowd damages; the other pedestrian
 sub-classes (falls, jaywalking) have no object.
 """

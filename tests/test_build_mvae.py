@@ -1,5 +1,5 @@
 """`sherlock-build-mvae`: M-VAE built from the real CUVA annotation files shipped in `dataset_scripts/data/cuva`,
-every input row accounted for, valid events, CUVA's split, an offline-loadable deterministic folder; the lexicon
+every input row accounted for, valid events, CUVA's split, an offline-loadable deterministic folder; the frame
 extraction on hand-checked snippets; `--video-root`, `--with-features`, `--llm-extractor` and `--push-to-hub` on small
 subsets."""
 
@@ -554,8 +554,8 @@ def tiny_llm(tmp_path_factory):
 
 def test_llm_extractor_decodes_only_the_generated_reply_and_its_answer_is_used(built, tiny_llm, tmp_path, monkeypatch):
     """The real model path (prompt, tokenizer, greedy `generate`, decoding of the new tokens only): the random tiny LLM
-    generates, then its new tokens are replaced by a scripted reply whose elements differ from every lexicon value,
-    so the rows show whether the LLM path (and not the lexicon fallback) gave them."""
+    generates, then its new tokens are replaced by a scripted reply whose elements differ from every deterministic value,
+    so the rows show whether the LLM path (and not the frames) gave them."""
     import torch
     from transformers import AutoTokenizer, LlamaForCausalLM
 
@@ -570,10 +570,11 @@ def test_llm_extractor_decodes_only_the_generated_reply_and_its_answer_is_used(b
         new_tokens = torch.tensor([tokenizer(reply, add_special_tokens=False)["input_ids"]])
         return torch.cat([input_ids, new_tokens], dim=1)
 
-    extract, replies = LlmElementExtractor.generate, []
+    extract, replies, results = LlmElementExtractor.generate, [], []
 
-    def recording_extract(self, description, reason):
-        replies.append(extract(self, description, reason))
+    def recording_extract(self, description, reason, result):
+        results.append(result)
+        replies.append(extract(self, description, reason, result))
         return replies[-1]
 
     monkeypatch.setattr(LlamaForCausalLM, "generate", scripted_generate)
@@ -583,10 +584,13 @@ def test_llm_extractor_decodes_only_the_generated_reply_and_its_answer_is_used(b
     events = [(row, event) for row in result.rows for event in row["events"]]
     assert len(calls) == len(replies) == len(events) > 0  # one generation per distinct event text
     assert replies == [reply] * len(events)  # the decoded text is the new tokens only, not the prompt
-    assert "Extract the subject" in tokenizer.decode(calls[0][0])
-    lexicon = {(e["subject"], e["object"], e["scene"]) for row in built.rows[:3] for e in row["events"]}
+    prompt = tokenizer.decode(calls[0][0])
+    assert "Extract the subject" in prompt and "Subject and object are among: people, man, woman" in prompt
+    assert results == [row["source"]["result"] for row, _ in events]  # CUVA's result answer is in the prompt
+    assert f"Result: {results[0].strip()[:40]}" in prompt
+    frames = {(e["subject"], e["object"], e["scene"]) for row in built.rows[:3] for e in row["events"]}
     assert [row["video_id"] for row in built.rows[:3]] == [row["video_id"] for row in result.rows]
-    assert not {(s, o) for s, o, _ in lexicon} & {("dog", "phone")} and "Wild" not in {e[2] for e in lexicon}
+    assert not {(s, o) for s, o, _ in frames} & {("dog", "phone")} and "Wild" not in {e[2] for e in frames}
     for row, event in events:
         subclass_scene = row["source"]["type_codes"].startswith("[7-1")  # 7-1 Residential names the scene
         assert (event["subject"], event["object"]) == ("dog", "phone")
@@ -597,9 +601,9 @@ def test_llm_extractor_decodes_only_the_generated_reply_and_its_answer_is_used(b
     assert f"LLM extraction** with `{Path(tiny_llm).name}`" in card and str(tiny_llm) not in card
 
 
-def test_llm_answers_in_the_vocabulary_replace_the_lexicon_but_not_the_subclass_scene(tiny_llm, tmp_path, monkeypatch):
+def test_llm_answers_in_the_vocabulary_replace_the_frames_but_not_the_subclass_scene(tiny_llm, tmp_path, monkeypatch):
     reply = "subject: two men; object: a black SUV; scene: on the highway"
-    monkeypatch.setattr(LlmElementExtractor, "generate", lambda self, description, reason: reply)
+    monkeypatch.setattr(LlmElementExtractor, "generate", lambda self, description, reason, result: reply)
     args = BuildMvaeArguments(cuva_dir=str(CUVA), output_dir=str(tmp_path), limit=1, llm_extractor=str(tiny_llm))
     result = build_mvae(args)
     events = result.rows[0]["events"]  # video 1: 7-1 Residential
