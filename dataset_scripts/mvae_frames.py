@@ -129,10 +129,10 @@ class EventFrame:
 
 _TAKEN = GOODS_ENTITIES | {"car", "motorcycle", "bicycle"}
 _DAMAGED = STRUCTURE_ENTITIES | VEHICLE_ENTITIES | GOODS_ENTITIES
-_PERSONS_FIRST = (PERSON_ENTITIES,)
+_PERSONS = (PERSON_ENTITIES,)
 _VANDALISM = EventFrame(DAMAGE, (PERSON_ENTITIES, VEHICLE_ENTITIES), _DAMAGED, anywhere=True)
 EVENT_FRAMES = {
-    "Fighting": EventFrame(FIGHT, _PERSONS_FIRST, PERSON_ENTITIES, default_object="people", same_kind=True),
+    "Fighting": EventFrame(FIGHT, _PERSONS, PERSON_ENTITIES, default_object="people", same_kind=True),
     "Animals": EventFrame(
         ANIMAL_ATTACK, (ANIMAL_ENTITIES, PERSON_ENTITIES), PERSON_ENTITIES | ANIMAL_ENTITIES | VEHICLE_ENTITIES,
         anywhere=True,
@@ -146,9 +146,9 @@ EVENT_FRAMES = {
         COLLIDE, (VEHICLE_ENTITIES, PERSON_ENTITIES),
         PERSON_ENTITIES | VEHICLE_ENTITIES | ANIMAL_ENTITIES | STRUCTURE_ENTITIES, same_kind=True, anywhere=True,
     ),
-    "Robbery": EventFrame(ROB, _PERSONS_FIRST, _TAKEN, default_object="property"),
-    "Theft": EventFrame(STEAL, _PERSONS_FIRST, _TAKEN, default_object="property"),
-    "Pedestrian": EventFrame(FALL, _PERSONS_FIRST, frozenset()),
+    "Robbery": EventFrame(ROB, _PERSONS, _TAKEN, default_object="property"),
+    "Theft": EventFrame(STEAL, _PERSONS, _TAKEN, default_object="property"),
+    "Pedestrian": EventFrame(FALL, _PERSONS, frozenset()),
     "Fire": EventFrame(
         frozenset(), (), (STRUCTURE_ENTITIES - {"window", "door"}) | VEHICLE_ENTITIES, anywhere=True,
         locative_objects=True, fixed_subject="fire", skip=frozenset(("fire truck", "fire engine", "fire trucks")),
@@ -340,11 +340,12 @@ def _find_object(
     return None
 
 
-def _fire_subject(sentences: list[Sentence]) -> str:
+def _fixed_subject(frame: EventFrame, sentences: list[Sentence]) -> str:
+    """The frame's fixed subject (`fire`), or `smoke` when the texts speak of smoke and never of fire."""
     words = {word for sentence in sentences for word in sentence.words}
     fire_words = {"fire", "fires", "flame", "flames", "blaze", "burn", "burning", "burned", "burnt", "explosion"}
     entities = {m.entity for s in sentences for m in s.mentions}
-    return "smoke" if "smoke" in entities and not words & fire_words else "fire"
+    return "smoke" if "smoke" in entities and not words & fire_words else frame.fixed_subject
 
 
 def extract_subject_object(
@@ -372,10 +373,9 @@ def extract_subject_object(
         for source, text in zip(SOURCES, (description, reason, result))
         for sentence in read_sentences(source, text)
     ]
-    subject = _find_subject(frame, sentences)
+    subject = None if frame.fixed_subject is not None else _find_subject(frame, sentences)
     if frame.fixed_subject is not None:
-        subject_name, subject_source = _fire_subject(sentences), "event_type"
-        subject = None
+        subject_name, subject_source = _fixed_subject(frame, sentences), "event_type"
     elif subject is not None:
         subject_name, subject_source = subject.entity, subject.sentence.source
     else:

@@ -680,3 +680,13 @@ def test_names_of_the_split_builder_stay_importable_from_the_cli_module():
 def test_console_script_is_declared():
     (script,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "sherlock-build-mvae"]
     assert script.value == "dataset_scripts.build_mvae:main"
+
+
+def test_module_doctests_pass():
+    import doctest
+
+    from dataset_scripts import mvae_elements, mvae_frames
+
+    for module in (mvae_frames, mvae_elements):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
