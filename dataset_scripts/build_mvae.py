@@ -50,7 +50,8 @@ Design decisions (also written in the card):
   is done to (the passive's patient, else the first mention of an object kind after the act word; the subject named
   in the plural is its own kind's object, "two cars collided"), else what the sub-class names (9-2 Forest fire:
   tree), else the frame's default (theft / robbery "property", fighting "people", the others "none"); a fire's
-  subject is "fire". Every source and every default value is counted in the card.
+  subject is "fire" ("smoke" when the texts tell only of smoke), a subject found nowhere "people". Every source and
+  every default value is counted in the card.
 - **Scene**: from the sub-class where it names one (`CUVA_SUBCLASS_TO_SCENE`: Street, School, Shop, Bank, Forest,
   Factory, Residential -> Residence, Boat, Wild), else the first place named in the segment's description, then the
   reason, then the result (`find_scenes`; "in public places", "the other car" name no place), else "Other".

@@ -230,7 +230,8 @@ def render_card_body(
         "object is what the act is done to (a passive's patient, else the first mention of an object kind after the "
         'act word; a subject named in the plural is its own kind\'s object, "two cars collided"), else what the '
         "sub-class names (a 9-2 Forest fire burns trees), else the frame's default (theft and robbery `property`, "
-        "fighting `people`, the others `none`); a fire's subject is `fire`.",
+        "fighting `people`, the others `none`); a fire's subject is `fire` (`smoke` when the texts tell only of smoke); "
+        "a subject found nowhere is `people`.",
         "- **Scene** from the sub-class where it names one (1-1 Street, 1-3 School, 2-2 Wild, 3-2 Boat, 6-1 Shop, "
         "6-2 Bank, 7-1 / 9-4 Residential -> Residence, 9-2 Forest, 9-3 Factory), else the first place named in the "
         'description, then the reason, then the result, through the scene vocabulary ("in public places" names no '
@@ -286,11 +287,14 @@ def render_card_body(
         "",
         "## Label quality",
         "",
-        "Subject, object and scene checked against events labelled by people reading the same CUVA texts "
-        "(`dataset_scripts/data/mvae_dev/`, conventions in its `CONVENTIONS.md`): the **development** set (104 train "
-        "events, seed 12), against which the frames were written, and the **check** set (80 other train events, seed "
-        "13), held out while they were written, so its column is the estimate for unseen events. A value agrees when "
-        "it is the label or one of the alternatives the reader listed.",
+        "Subject, object and scene checked against train events labelled by people reading the same CUVA texts "
+        "(shipped with the builder, `sherlock-mvae[data]`: `dataset_scripts/data/mvae_dev/` with the labelling "
+        f"conventions in its `CONVENTIONS.md`, and `dataset_scripts/data/mvae_check/`): the **development** set "
+        f"({label_quality['development']['events']} events, seed 12), against which the frames were written, and the "
+        f"**check** set ({label_quality['check']['events']} other events, seed 13), held out while they were written, "
+        "so its column is the estimate for unseen events. A value agrees when it is the reader's label or one of the "
+        "alternatives they listed. The event type is CUVA's own class code, not extracted: its row only confirms that "
+        "the readers found the code fitting.",
         "",
         label_quality_markdown(label_quality),
         "",

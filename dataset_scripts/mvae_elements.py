@@ -136,6 +136,7 @@ def extract_elements(
     description: str | None,
     reason: str | None = None,
     result: str | None = None,
+    *,
     llm=None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """({"subject", "object", "scene"}, where each came from) of one event.

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from processing.vocabulary_sherlock import (
     AGENT_ENTITIES,
     ANIMAL_ENTITIES,
+    BUILDING_PARTS,
     CUVA_SUBCLASS_TO_OBJECT,
     DETERMINERS,
     ENTITY_SYNONYMS,
@@ -57,7 +58,7 @@ PART_WORDS = frozenset(("wall", "walls"))  # "the wall of a building": the build
 QUANTITY_WORDS = frozenset(("wave", "waves"))  # "waves of people" are people, not water
 SOURCES = ("description", "reason", "result")
 _SENTENCE_END = re.compile(r"[.!?;\n]+")
-_SINGULAR_FORMS = frozenset(clean_text(s) for entity, synonyms in ENTITY_SYNONYMS.items() for s in (entity, *synonyms))
+_SYNONYM_FORMS = frozenset(clean_text(s) for entity, synonyms in ENTITY_SYNONYMS.items() for s in (entity, *synonyms))
 
 
 def _words(text: str) -> frozenset[str]:
@@ -112,7 +113,8 @@ class EventFrame:
         locative_objects: a place after "in / on / at" can be the object ("a fire broke out in the factory").
         fixed_subject: the subject whatever the texts say (a fire's is `fire`).
         implied_objects: act words that name their object ("smoking": a cigarette).
-        skip: surfaces that are never the object ("fire truck": the rescue, not what burns).
+        skip_first_words: a mention that starts with one of these is never the object ("fire truck", "fire engines":
+            the rescue, not what burns).
     """
 
     acts: frozenset[str]
@@ -124,7 +126,7 @@ class EventFrame:
     locative_objects: bool = False
     fixed_subject: str | None = None
     implied_objects: dict[str, str] = field(default_factory=dict)
-    skip: frozenset[str] = frozenset()
+    skip_first_words: frozenset[str] = frozenset()
 
 
 _TAKEN = GOODS_ENTITIES | {"car", "motorcycle", "bicycle"}
@@ -150,8 +152,8 @@ EVENT_FRAMES = {
     "Theft": EventFrame(STEAL, _PERSONS, _TAKEN, default_object="property"),
     "Pedestrian": EventFrame(FALL, _PERSONS, frozenset()),
     "Fire": EventFrame(
-        frozenset(), (), (STRUCTURE_ENTITIES - {"window", "door"}) | VEHICLE_ENTITIES, anywhere=True,
-        locative_objects=True, fixed_subject="fire", skip=frozenset(("fire truck", "fire engine", "fire trucks")),
+        frozenset(), (), (STRUCTURE_ENTITIES - BUILDING_PARTS) | VEHICLE_ENTITIES, anywhere=True,
+        locative_objects=True, fixed_subject="fire", skip_first_words=frozenset(("fire",)),
     ),
     "Violations": EventFrame(
         COLLIDE | SQUEEZE, (VEHICLE_ENTITIES, PERSON_ENTITIES),
@@ -182,12 +184,12 @@ class Mention:
 
     @property
     def plural(self) -> bool:
-        """Named in the plural ("cars", "men", "two of the thieves"): a generated plural form, a plural synonym or a
-        number word before it."""
+        """Named in the plural ("cars", "men", "two thief suspects"): a generated plural form, a plural synonym or a
+        number word right before it."""
         last = self.surface.split()[-1]
         before = self.sentence.words[max(0, self.start - 2) : self.start]
         plural_word = last in PLURAL_WORDS or (last.endswith("s") and not last.endswith(("ss", "us", "is")))
-        return self.surface not in _SINGULAR_FORMS or plural_word or bool(NUMBER_WORDS.intersection(before))
+        return self.surface not in _SYNONYM_FORMS or plural_word or bool(NUMBER_WORDS.intersection(before))
 
 
 @dataclass
@@ -235,18 +237,28 @@ def read_sentences(source: str, text: str | None) -> list[Sentence]:
     return sentences
 
 
-def _passive(sentence: Sentence, act: int) -> tuple[Mention | None, Mention | None] | None:
-    """(agent, patient) of "<patient> was <act>ed [down / up ...] [by <agent>]" (the agent None without "by"), or
-    None when the act is not passive ("were fighting" is not)."""
+@dataclass
+class Passive:
+    """ "<patient> was <act>ed [of <thing>] [by <agent>]": the agent (None without "by"), the patient (the first
+    mention before the auxiliary) and the mentions between the act and "by" ("robbed of her bag")."""
+
+    agent: Mention | None
+    patient: Mention | None
+    between: list[Mention]
+
+
+def _passive(sentence: Sentence, act: int) -> Passive | None:
+    """The passive voice of an act word, or None when it is not passive ("were fighting" is not)."""
     words = sentence.words
     if act == 0 or words[act - 1] not in PASSIVE_AUXILIARIES or words[act].endswith("ing"):
         return None
-    agent = None
-    if "by" in words[act + 1 : act + 4]:
-        by = words.index("by", act + 1)
-        agent = next((m for m in sentence.mentions if m.start > by), None)
+    clause = _clause_after(sentence, act)
+    end = clause[-1].end if clause else act + 1
+    by = next((i for i in range(act + 1, min(end, act + 7)) if words[i] == "by"), None)
+    agent = next((m for m in clause if m.start > by), None) if by is not None else None
+    between = [m for m in clause if by is None or m.end <= by]
     patient = next((m for m in sentence.mentions if m.end <= act - 1 and m is not agent), None)
-    return agent, patient
+    return Passive(agent, patient, between)
 
 
 def _clause_after(sentence: Sentence, act: int) -> list[Mention]:
@@ -266,8 +278,8 @@ def _find_subject(frame: EventFrame, sentences: list[Sentence]) -> Mention | Non
             acts = sentence.acts(frame)
             for act in acts:
                 passive = _passive(sentence, act)
-                if passive is not None and passive[0] is not None and passive[0].entity in kinds:
-                    return passive[0]
+                if passive is not None and passive.agent is not None and passive.agent.entity in kinds:
+                    return passive.agent
             for kind in frame.subjects if acts else ():
                 found = [m for m in sentence.mentions if m.entity in kind and not m.locative]
                 if found:
@@ -281,20 +293,23 @@ def _find_subject(frame: EventFrame, sentences: list[Sentence]) -> Mention | Non
 
 
 def _acceptable(frame: EventFrame, mention: Mention, subject: Mention | None) -> bool:
-    if mention.entity not in frame.objects or mention is subject or mention.surface in frame.skip:
+    if mention.entity not in frame.objects or mention is subject:
+        return False
+    if mention.sentence.words[mention.start] in frame.skip_first_words:
         return False
     if mention.locative and not frame.locative_objects:
         return False
     return subject is None or mention.entity != subject.entity or frame.same_kind
 
 
-def _whole(mention: Mention) -> Mention:
-    """The building of "the wall of the building": a part word followed by "of <entity>" within a few words."""
+def _whole(frame: EventFrame, mention: Mention, subject: Mention | None) -> Mention:
+    """The building of "the wall of the building": a part word followed by "of <entity>" within a few words, when
+    that entity can be the object too."""
     if mention.surface not in PART_WORDS:
         return mention
     words = mention.sentence.words
     following = [m for m in mention.sentence.mentions if mention.end < m.start <= mention.end + 6]
-    if following and "of" in words[mention.end : following[0].start]:
+    if following and "of" in words[mention.end : following[0].start] and _acceptable(frame, following[0], subject):
         return following[0]
     return mention
 
@@ -305,6 +320,7 @@ def _acts_on_each_other(frame: EventFrame, sentence: Sentence, act: int, subject
     return (
         frame.same_kind
         and subject is not None
+        and subject.entity in frame.objects
         and subject.sentence is sentence
         and subject.end <= act
         and subject.plural
@@ -319,33 +335,42 @@ def _find_object(
         acts = sentence.acts(frame)
         for act in acts:
             passive = _passive(sentence, act)
-            if passive is not None:  # "<patient> was hit by ...": what follows is the agent's, not a patient
-                agent, patient = passive
-                if patient is not None and _acceptable(frame, patient, agent or subject):
+            if passive is not None:  # "<patient> was robbed [of <thing>] by ...": what follows "by" is the agent's
+                patient, reference = passive.patient, passive.agent or subject
+                if patient is not None and patient is not subject and _acceptable(frame, patient, reference):
                     return patient
+                between = [m for m in passive.between if _acceptable(frame, m, subject)]
+                if between:
+                    return _whole(frame, between[0], subject)
                 continue
             if _acts_on_each_other(frame, sentence, act, subject):
                 return subject
             after = [m for m in _clause_after(sentence, act) if _acceptable(frame, m, subject)]
             if after:
-                return _whole(after[0])
+                return _whole(frame, after[0], subject)
             if sentence.words[act] in frame.implied_objects:
                 return frame.implied_objects[sentence.words[act]], sentence.source
-    if frame.same_kind and subject is not None and subject.plural and subject.sentence.acts(frame):
+    if (
+        frame.same_kind
+        and subject is not None
+        and subject.entity in frame.objects
+        and subject.plural
+        and (subject.sentence.acts(frame))
+    ):
         return subject
     if frame.anywhere:
         found = [m for s in sentences for m in s.mentions if _acceptable(frame, m, subject)]
         if found:
-            return _whole(found[0])
+            return _whole(frame, found[0], subject)
     return None
 
 
 def _fixed_subject(frame: EventFrame, sentences: list[Sentence]) -> str:
-    """The frame's fixed subject (`fire`), or `smoke` when the texts speak of smoke and never of fire."""
-    words = {word for sentence in sentences for word in sentence.words}
-    fire_words = {"fire", "fires", "flame", "flames", "blaze", "burn", "burning", "burned", "burnt", "explosion"}
+    """The frame's fixed subject (`fire`), or `smoke` when the texts speak of smoke and never of fire (the vocabulary's
+    fire entity, "flames", "explosion" ...) or of burning."""
     entities = {m.entity for s in sentences for m in s.mentions}
-    return "smoke" if "smoke" in entities and not words & fire_words else frame.fixed_subject
+    burning = any(word.startswith("burn") for sentence in sentences for word in sentence.words)
+    return "smoke" if "smoke" in entities and "fire" not in entities and not burning else frame.fixed_subject
 
 
 def extract_subject_object(

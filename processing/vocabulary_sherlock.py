@@ -52,11 +52,13 @@ synonym contained in the text as whole words (ties: the earliest one). Plurals a
 plural of every synonym ("cars", "buses", "thieves", "women", "policemen", "facilities"), never by guessing the
 singular of the input. Text that contains no synonym gives `None`; the normalisers never raise.
 
-Entity roles and mentions (used by the M-VAE builder's subject / object extraction): `AGENT_ENTITIES` are the
-entities that can act (be a subject), `BACKGROUND_ENTITIES` those that are mostly where an event happens;
-`find_entities` lists the entity mentions of a free text left to right with the same synonym table as
-`normalize_entity` (at each word the longest synonym, or generated plural, that starts there), and `clean_text` is the
-normalisation every lookup applies.
+Entity kinds and mentions (used by the M-VAE builder's subject / object extraction, `dataset_scripts/mvae_frames.py`):
+`PERSON_ENTITIES`, `VEHICLE_ENTITIES`, `ANIMAL_ENTITIES` and `HAZARD_ENTITIES` make up `AGENT_ENTITIES` (the entities
+that can act, i.e. be a subject); `STRUCTURE_ENTITIES` (with its `BUILDING_PARTS`) and `GOODS_ENTITIES` are things acted
+upon; `CUVA_SUBCLASS_TO_OBJECT` is the object a CUVA sub-class names. `find_entities` lists the entity mentions of a
+free text left to right with the same synonym table as `normalize_entity` (at each word the longest synonym, or
+generated plural, that starts there), `find_scenes` the scene mentions likewise; `UNNAMED_PLACES` are the synonyms of
+`Other` that name no place ("in public places"); and `clean_text` is the normalisation every lookup applies.
 """
 
 import re
@@ -218,7 +220,9 @@ CUVA_SUBCLASS_TO_OBJECT = {
     "9-4": "house",
 }
 """CUVA sub-classes whose name tells what is acted upon (7-2 Vehicle theft: a vehicle; 9-1 Building, 9-2 Forest,
-9-3 Factory, 9-4 Residential fires: what burns); an extractor's default when the texts name none."""
+9-3 Factory, 9-4 Residential fires: what burns); an extractor's default when the texts name none. Left out on purpose:
+4-1 Facility (the texts name the damaged thing more precisely) and the class-11 sub-classes, whose codes in the CUVA
+sheet do not match their names (events coded 11-2 Smoking burn paper, 11-3 Firework ones are smoking)."""
 
 SCENE_SYNONYMS = {
     "School": (
@@ -364,12 +368,12 @@ STRUCTURE_ENTITIES = frozenset(
 )  # fmt: skip
 """Things that stand in a place and can be hit, damaged or burnt: buildings and their parts, facilities, trees."""
 
+BUILDING_PARTS = frozenset(("window", "door"))
+"""The structures that are parts of a building: broken or smashed, but not what burns in a fire (the building is)."""
+
 GOODS_ENTITIES = frozenset(("property", "money", "bag", "phone"))
 """Things taken in a theft or a robbery (besides vehicles); `"property"` is the generic one."""
 
-BACKGROUND_ENTITIES = frozenset(("road",))
-"""Entities that are mostly where an event happens rather than what it acts upon: an extractor takes one as the object
-only when the text names nothing else."""
 
 ENTITY_SYNONYMS = {
     "people": (
@@ -764,7 +768,7 @@ def _find_mentions(normalizer, text):
 __all__ = [
     "AGENT_ENTITIES",
     "ANIMAL_ENTITIES",
-    "BACKGROUND_ENTITIES",
+    "BUILDING_PARTS",
     "CUVA_CLASS_NAMES",
     "CUVA_CLASS_TO_EVENT_TYPE",
     "CUVA_SUBCLASS_TO_OBJECT",

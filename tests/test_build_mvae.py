@@ -37,7 +37,7 @@ from dataset_scripts.mvae_rows import MVAE_SOURCE_FIELDS, build_rows
 from dataset_scripts.mvae_schema import mvae_features
 from dataset_scripts.mvae_statistics import temporal_iou
 from processing import DEFAULT_INSTRUCTION, format_events
-from processing.vocabulary_sherlock import ENTITIES, EVENT_TYPES, SCENES, normalize_entity
+from processing.vocabulary_sherlock import ENTITIES, EVENT_TYPES, SCENES
 
 from sherlock_tester import cuva_dir
 from video_factory import write_video
@@ -338,9 +338,13 @@ SNIPPETS = [
     ("Fighting", "1-1", "Men were fighting in the street", "man", "man"),
     ("Pedestrian", "8-3", "An elderly woman slipped and fell on the sidewalk", "woman", "none"),
     ("Violations", "10-1", "A car ran a red light at the intersection", "car", "none"),
-    ("Forbidden", "11-3", "Women smoke on the roadside while white smoke rises", "woman", "cigarette"),
-    ("Forbidden", "11-2", "A person burned a piece of paper in the yard", "people", "paper"),
+    ("Forbidden", "11-2", "Women smoke on the roadside while white smoke rises", "woman", "cigarette"),
+    ("Forbidden", "11-1", "A person burned a piece of paper in the yard", "people", "paper"),
     ("Water", "3-2", "A yacht collided with another boat in the harbour", "boat", "boat"),
+    ("Water", "3-3", "Huge waves crashed onto the shore", "water", "none"),  # water is not its own object
+    ("Robbery", "6-3", "A woman was robbed of her bag by a man", "man", "bag"),  # what lies between act and "by"
+    ("Accidents", "5-1", "A car hit the wall on the side of the road", "car", "facility"),  # never the road
+    ("Fire", "9-1", "Two fire engines arrived and the factory burned", "fire", "building"),
 ]
 
 
@@ -362,7 +366,6 @@ def test_every_entity_the_frames_use_is_in_the_shared_vocabulary():
         used = {*frame.objects, *set().union(*frame.subjects), frame.default_object, *frame.implied_objects.values()}
         assert used <= set(ENTITIES), used - set(ENTITIES)
         assert frame.fixed_subject in (None, *ENTITIES)
-        assert all(normalize_entity(surface) in ENTITIES for surface in frame.skip)
 
 
 def test_the_texts_are_read_in_order_then_the_subclass_then_the_frames_default():
