@@ -17,7 +17,6 @@ from pathlib import Path
 
 from dataset_scripts.mvae_frames import DEFAULT_OBJECT, DEFAULT_SUBJECT, SOURCES, extract_subject_object
 from processing.vocabulary_sherlock import (
-    CUVA_CLASS_TO_EVENT_TYPE,
     CUVA_SUBCLASS_TO_SCENE,
     ENTITIES,
     SCENES,
@@ -132,6 +131,7 @@ class LlmElementExtractor:
 
 
 def extract_elements(
+    event_type: str | None,
     type_code: str | None,
     description: str | None,
     reason: str | None = None,
@@ -147,14 +147,12 @@ def extract_elements(
     of a sub-class that names one.
 
     Args:
-        type_code: the event's `X1` code ("7-1"): its event type picks the frame, its sub-class may name the scene.
+        event_type: the event's type (`EVENT_TYPES`), which picks the frame.
+        type_code: the event's `X1` code ("7-1"), whose sub-class may name the object or the scene.
         description: the segment's description; reason, result: the row's `X2 reason` and `X2 result`.
         llm: an `LlmElementExtractor` (or any callable `(description, reason, result) -> {"subject", "object",
             "scene"}`).
     """
-    event_type = None
-    if type_code and type_code.split("-")[0].isdigit():
-        event_type = CUVA_CLASS_TO_EVENT_TYPE.get(int(type_code.split("-")[0]))
     subject, obj, subject_source, object_source = extract_subject_object(
         event_type, type_code, description, reason, result
     )

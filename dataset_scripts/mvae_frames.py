@@ -197,8 +197,9 @@ class Sentence:
     source: str
     words: list[str]
     mentions: list[Mention]
+    acts: list[int] = field(default_factory=list)  # word indices of the frame's act words
 
-    def acts(self, frame: EventFrame) -> list[int]:
+    def find_acts(self, frame: EventFrame) -> list[int]:
         """Word indices of the frame's act words. A word inside a longer entity mention ("fire" in "fire truck") is
         not one; a word that is itself a mention ("smoke") is one only right after a subject ("women smoke")."""
         acts = []
@@ -215,9 +216,10 @@ class Sentence:
         return acts
 
 
-def read_sentences(source: str, text: str | None) -> list[Sentence]:
-    """The sentences of a text with their entity mentions; a mention is locative when the last word before it that
-    is not a determiner is a locative preposition ("in the shop"), or when it directly follows a locative mention."""
+def read_sentences(source: str, text: str | None, frame: EventFrame) -> list[Sentence]:
+    """The sentences of a text with their entity mentions and the positions of the frame's act words; a mention is
+    locative when the last word before it that is not a determiner is a locative preposition ("in the shop"), or when
+    it directly follows a locative mention."""
     sentences = []
     for part in _SENTENCE_END.split(text or ""):
         words, found = find_entities(part)
@@ -233,6 +235,7 @@ def read_sentences(source: str, text: str | None) -> list[Sentence]:
             if previous is not None and previous.end == start:
                 locative = locative or previous.locative
             sentence.mentions.append(Mention(entity, start, end, locative, sentence))
+        sentence.acts = sentence.find_acts(frame)
         sentences.append(sentence)
     return sentences
 
@@ -275,12 +278,11 @@ def _find_subject(frame: EventFrame, sentences: list[Sentence]) -> Mention | Non
     for source in SOURCES:
         text = [sentence for sentence in sentences if sentence.source == source]
         for sentence in text:
-            acts = sentence.acts(frame)
-            for act in acts:
+            for act in sentence.acts:
                 passive = _passive(sentence, act)
                 if passive is not None and passive.agent is not None and passive.agent.entity in kinds:
                     return passive.agent
-            for kind in frame.subjects if acts else ():
+            for kind in frame.subjects if sentence.acts else ():
                 found = [m for m in sentence.mentions if m.entity in kind and not m.locative]
                 if found:
                     return found[0]
@@ -332,8 +334,7 @@ def _find_object(
     frame: EventFrame, sentences: list[Sentence], subject: Mention | None
 ) -> Mention | tuple[str, str] | None:
     for sentence in sentences:
-        acts = sentence.acts(frame)
-        for act in acts:
+        for act in sentence.acts:
             passive = _passive(sentence, act)
             if passive is not None:  # "<patient> was robbed [of <thing>] by ...": what follows "by" is the agent's
                 patient, reference = passive.patient, passive.agent or subject
@@ -355,7 +356,7 @@ def _find_object(
         and subject is not None
         and subject.entity in frame.objects
         and subject.plural
-        and (subject.sentence.acts(frame))
+        and subject.sentence.acts
     ):
         return subject
     if frame.anywhere:
@@ -396,7 +397,7 @@ def extract_subject_object(
     sentences = [
         sentence
         for source, text in zip(SOURCES, (description, reason, result))
-        for sentence in read_sentences(source, text)
+        for sentence in read_sentences(source, text, frame)
     ]
     subject = None if frame.fixed_subject is not None else _find_subject(frame, sentences)
     if frame.fixed_subject is not None:

@@ -151,7 +151,8 @@ def build_rows(
             if duration is not None and end > duration:
                 end = duration
                 counters["end_clipped_to_duration"] += 1
-            elements, sources = extract_elements(code, text, row.reason, row.result, llm=llm)
+            event_type = CUVA_CLASS_TO_EVENT_TYPE[int(code.split("-")[0])]
+            elements, sources = extract_elements(event_type, code, text, row.reason, row.result, llm=llm)
             for name, source in sources.items():
                 counters[f"{name}_from_{source}"] += 1
                 if source == "default":
@@ -161,7 +162,7 @@ def build_rows(
                     "start": segment.start,
                     "end": end,
                     "subject": elements["subject"],
-                    "event_type": CUVA_CLASS_TO_EVENT_TYPE[int(code.split("-")[0])],
+                    "event_type": event_type,
                     "object": elements["object"],
                     "scene": elements["scene"],
                 }

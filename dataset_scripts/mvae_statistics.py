@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from dataset_scripts.dataset_io import markdown_table
 from dataset_scripts.mvae_cuva import REJECT_REASONS, SPLITS, CuvaRow, RowProblem, parse_moments, parse_type_codes
+from dataset_scripts.mvae_devset import SLOTS
 from processing.vocabulary_sherlock import CUVA_CLASS_NAMES, EVENT_TYPES, SCENES
 
 
@@ -227,7 +228,7 @@ def label_quality_markdown(quality: dict) -> str:
     names = list(quality)
     header = ["Slot", *(f"{name} set ({quality[name]['events']} events)" for name in names)]
     lines = []
-    for slot in ("event_type", "subject", "object", "scene"):
+    for slot in SLOTS:
         cells = []
         for name in names:
             measured = quality[name]
@@ -236,8 +237,8 @@ def label_quality_markdown(quality: dict) -> str:
                     f"not measured: {measured['matched']} of {measured['events']} labelled events in this build"
                 )
             else:
-                share = measured["agreement"][slot]
-                cells.append(f"{round(share * measured['events'])} ({100.0 * share:.1f} %)")
+                agreeing = round(measured["agreement"][slot] * measured["events"])
+                cells.append(f"{agreeing} ({_percent(agreeing, measured['events'])})")
         lines.append([slot.replace("_", " "), *cells])
     return markdown_table(header, lines)
 
