@@ -63,7 +63,7 @@ def cache_speedup(args) -> dict:
         processor(videos=video)  # warm-up: loads the extractor models
         uncached, cached, features_only = [], [], []
         for repeat in range(args.repeats):
-            processor.cache_dir = str(tmp / f"cache-{repeat}")
+            processor.feature_cache_dir = str(tmp / f"cache-{repeat}")
             processor.cache_pixels = True
             start = time.perf_counter()
             processor(videos=video)

@@ -111,7 +111,7 @@ def synthetic_processor(tokenizer, dataset: Path):
         num_frames=8,
         patch_size=8,
         extractors={"backend": "precomputed"},
-        cache_dir=str(Path(dataset) / "features"),
+        feature_cache_dir=str(Path(dataset) / "features"),
     )
 
 

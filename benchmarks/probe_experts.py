@@ -80,7 +80,7 @@ def main(argv=None) -> dict:
     rows = [row for row in load_split_rows(str(dataset), "train") if len(row["events"]) == 1][: args.videos]
     labels = [row["events"][0]["event_type"] for row in rows]
     processor = SherlockProcessor.from_pretrained(args.model)
-    processor.cache_dir = str(dataset / "features")
+    processor.feature_cache_dir = str(dataset / "features")
     trained = SherlockForConditionalGeneration.from_pretrained(args.model)
     text = trained.config.text_config
     untrained = tiny_model(

@@ -77,7 +77,7 @@ def demo_extractors_processor(tokenizer, dataset: Path, image_size: int, patch_s
         num_frames=8,
         patch_size=patch_size,
         extractors=settings,
-        cache_dir=str(dataset / "features-demo-extractors"),
+        feature_cache_dir=str(dataset / "features-demo-extractors"),
     )
 
 

@@ -68,7 +68,7 @@ def compute_features(
     Returns (feature rows, rejects for videos that failed, {"computed", "skipped"}): a video whose entry is already
     in the cache is skipped (its arrays are read back), so an interrupted run resumes where it stopped.
     """
-    processor.cache_dir = str(cache_dir)
+    processor.feature_cache_dir = str(cache_dir)
     out, rejects, counts = [], [], Counter(computed=0, skipped=0)
     for row in tqdm(rows, desc="expert features", unit="video"):
         path = Path(video_root) / row["video"]

@@ -203,7 +203,7 @@ def card_body(args: SyntheticArguments, stats: dict) -> str:
         "```python\nfrom datasets import load_dataset\nfrom processing import SherlockProcessor\n\n"
         'rows = load_dataset("<folder or repo>")  # train / test\n'
         'processor = SherlockProcessor(..., num_frames=8, extractors={"backend": "precomputed"}, '
-        'cache_dir="<folder>/features")\n'
+        'feature_cache_dir="<folder>/features")\n'
         'batch = processor(videos="<folder>/videos/" + rows["train"][0]["video"])\n```\n'
         f"The oracle features exist for `num_frames={args.num_frames}` uniform sampling (other samplings are cache "
         "misses). Their boxes and keypoints are normalised to the full frame; the processor maps them into the view "

@@ -124,7 +124,7 @@ def load_predictor(args: EvaluateArguments, model_path: str, device: str):
             return VideoLLMPredictor(
                 model, processor, num_frames=args.num_frames or 8, max_new_tokens=args.max_new_tokens, name=args.model
             )
-    from .cli import load_sherlock
+    from .loading import load_sherlock
     from .evaluation.sherlock_predictor import SherlockPredictor
 
     model, processor = load_sherlock(
@@ -138,7 +138,7 @@ def load_predictor(args: EvaluateArguments, model_path: str, device: str):
 def run_model(args: EvaluateArguments, rows: list[dict], verbose: bool) -> dict | None:
     """Run `--model` over the split into `<output_dir>/predictions.jsonl`; None on the processes other than the main
     one (they only predict their shard)."""
-    from .cli import quiet_libraries, resolve_model
+    from .loading import quiet_libraries, resolve_model
     from .evaluation.dataset import resolve_video_root, video_items
     from .evaluation.runner import process_device, process_state, run_predictions
 
@@ -158,7 +158,7 @@ def run_model(args: EvaluateArguments, rows: list[dict], verbose: bool) -> dict 
 def _judge_scores(specs: list[str], gold: dict, predictions: dict, device: str, verbose: bool) -> tuple[dict, dict]:
     """`({spec: {target: score, "videos", ..., "settings"}}, {video_id: {"judge <spec> <target>": score}})` of the
     `--judge`s (see `evaluation.judges`); the per-video scores join `per_video.json` (paired t-tests of `--compare`)."""
-    from .cli import quiet_libraries
+    from .loading import quiet_libraries
     from .evaluation.judges import build_judge
 
     quiet_libraries(verbose)

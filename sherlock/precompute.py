@@ -45,7 +45,7 @@ class PrecomputeArguments:
 
 
 def precompute_features(processor, items, state=None, progress: bool = True) -> dict:
-    """Fill `processor.cache_dir` with the expert features of `items` (`VideoItem`s), this process's share only.
+    """Fill `processor.feature_cache_dir` with the expert features of `items` (`VideoItem`s), this process's share only.
 
     Returns:
         `{"videos", "computed", "cached", "failed": [{"video_id", "error"}], "seconds", "processes"}` summed over the
@@ -84,7 +84,7 @@ def precompute_features(processor, items, state=None, progress: bool = True) -> 
 
 def precompute_command(args: PrecomputeArguments, verbose: bool = False) -> int:
     """`sherlock precompute` (module docstring); exit code 1 when some videos failed."""
-    from .cli import default_cache_dir, demo_model_path, quiet_libraries, resolve_model
+    from .loading import default_cache_dir, demo_model_path, quiet_libraries, resolve_model
     from .evaluation.dataset import load_split_rows, resolve_video_root, video_items
     from .evaluation.runner import process_device, process_state
 
@@ -96,10 +96,10 @@ def precompute_command(args: PrecomputeArguments, verbose: bool = False) -> int:
 
     processor_path = demo_model_path(processor_path)
     processor = SherlockProcessor.from_pretrained(processor_path)
-    processor.cache_dir = (
+    processor.feature_cache_dir = (
         args.cache_dir if args.cache_dir is not None else default_cache_dir(processor, processor_path)
     )
-    if processor.cache_dir is None:
+    if processor.feature_cache_dir is None:
         raise UsageError("the processor has no feature cache: give --cache-dir")
     if processor.is_precomputed:
         raise UsageError("the processor's extractors read the cache (`precomputed` backend): nothing to compute")
@@ -113,7 +113,7 @@ def precompute_command(args: PrecomputeArguments, verbose: bool = False) -> int:
     print(
         f"{args.dataset} [{args.split}]: {summary['videos']} videos with {summary['processes']} process(es) in "
         f"{summary['seconds']:.1f} s: {summary['computed']} computed, {summary['cached']} already in "
-        f"{processor.cache_dir}, {len(summary['failed'])} failed"
+        f"{processor.feature_cache_dir}, {len(summary['failed'])} failed"
     )
     for failure in summary["failed"][:10]:
         print(f"  failed {failure['video_id']}: {failure['error']}")

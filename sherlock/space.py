@@ -161,7 +161,7 @@ class SpaceAnalyzer:
 
                 from processing.extractors_sherlock import is_precomputed
 
-                from .cli import load_sherlock, resolve_model
+                from .loading import load_sherlock, resolve_model
 
                 # on ZeroGPU hardware the `spaces` package makes CUDA visible here and attaches a GPU to each call
                 device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -481,7 +481,7 @@ def _sft_config(args: TrainArguments, bf16: bool | None):
 def train_command(args: TrainArguments, verbose: bool = False) -> int:
     """`sherlock train` (module docstring)."""
     without = check_arguments(args)
-    from .cli import quiet_libraries, resolve_model
+    from .loading import quiet_libraries, resolve_model
 
     model_path = resolve_model(args.model, required_files=("config.json",))
     record = read_record(model_path)
@@ -508,7 +508,7 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
         clean_previous_export(output)
     set_seed(args.seed)
     model, processor, kind = load_model_and_processor(args, model_path, without, bf16=bool(sft_args.bf16))
-    saved_cache_dir = processor.cache_dir
+    saved_cache_dir = processor.feature_cache_dir
     exported_extractors = configure_processor(processor, args, stage1_dir)
     if not processor.is_precomputed and sft_args.device.type == "cuda":
         processor.set_extractor_device(str(sft_args.device))
@@ -545,7 +545,7 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
     if not trainer.is_world_process_zero():
         return 0
 
-    processor.cache_dir, processor.extractors = saved_cache_dir, exported_extractors
+    processor.feature_cache_dir, processor.extractors = saved_cache_dir, exported_extractors
     processor._extractor_set = None
     info = {"seconds": time.time() - started, "train_loss": result.training_loss, "global_step": result.global_step}
     written = save_export(

@@ -85,7 +85,7 @@ def _processor(folder: Path) -> SherlockProcessor:
         num_frames=NUM_FRAMES,
         patch_size=8,
         extractors={"backend": "precomputed"},
-        cache_dir=str(folder / "features"),
+        feature_cache_dir=str(folder / "features"),
         cache_pixels=False,
     )
 

@@ -247,7 +247,7 @@ def test_a_cached_hub_id_is_used_from_the_cache_when_the_hub_cannot_be_reached(t
     snapshot = repo / "snapshots" / commit
     snapshot.mkdir(parents=True)
     (snapshot / "config.json").write_text("{}")
-    script = "from sherlock.cli import resolve_model; print(resolve_model('org/cached'))"
+    script = "from sherlock.loading import resolve_model; print(resolve_model('org/cached'))"
     for env in ({"HF_HUB_OFFLINE": "1"}, {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}"}):
         env.update(HF_HOME=str(tmp_path / "hf_home"), SHERLOCK_HUB_TIMEOUT="3")
         result = run_in_fresh_python(script, [], env, timeout=20)

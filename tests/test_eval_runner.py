@@ -383,7 +383,7 @@ def _predictor(model_dir, tmp_path, **config):
     from sherlock.evaluation.sherlock_predictor import SherlockPredictor
 
     processor = SherlockProcessor.from_pretrained(model_dir)
-    processor.cache_dir = str(tmp_path / "cache")
+    processor.feature_cache_dir = str(tmp_path / "cache")
     model = SherlockForConditionalGeneration.from_pretrained(model_dir, **config).eval()
     return SherlockPredictor(model, processor, max_new_tokens=12)
 

@@ -302,7 +302,7 @@ def test_the_adapter_reloads_onto_the_base_and_the_merged_model_gives_the_same_l
     code, _, err, output = stage2_run
     assert code == 0, err[-3000:]
     processor = SherlockProcessor.from_pretrained(output)
-    processor.cache_dir = str(synthetic / "features")
+    processor.feature_cache_dir = str(synthetic / "features")
     inputs = processor(videos=str(sorted((synthetic / "videos").glob("*.mp4"))[0]))
     with torch.no_grad():
         base = SherlockForConditionalGeneration.from_pretrained(tiny_model).eval()

@@ -31,7 +31,7 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def processor(folder, tmp_path_factory):
     processor = SherlockProcessor.from_pretrained(folder)
-    processor.cache_dir = str(tmp_path_factory.mktemp("feature_cache"))  # as in training: extractors run once
+    processor.feature_cache_dir = str(tmp_path_factory.mktemp("feature_cache"))  # as in training: extractors run once
     return processor
 
 

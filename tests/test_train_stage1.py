@@ -56,7 +56,7 @@ def processor(tmp_path_factory):
         tmp_path_factory.mktemp("stage1_model"), extractors={"backend": "precomputed"}, num_frames=NUM_FRAMES
     )
     processor = SherlockProcessor.from_pretrained(folder)
-    processor.cache_dir = str(tmp_path_factory.mktemp("stage1_cache"))
+    processor.feature_cache_dir = str(tmp_path_factory.mktemp("stage1_cache"))
     return processor
 
 
@@ -132,7 +132,7 @@ def test_a_motion_becomes_a_stick_figure_clip_with_its_joints_as_pose_input(proc
     path = converted["video"]
     clip = load_video(path, num_frames=NUM_FRAMES)
     assert clip.duration == pytest.approx(1.5) and clip.frames.shape[1:] == (96, 96, 3)
-    cached = FeatureCache(processor.cache_dir).load(video_content_hash(path), clip.timestamps)
+    cached = FeatureCache(processor.feature_cache_dir).load(video_content_hash(path), clip.timestamps)
     assert cached["pose_keypoints"].shape == (NUM_FRAMES, 3, 17, 3)
     assert cached["pose_mask"].tolist() == [[True, False, False]] * NUM_FRAMES
     keypoints = cached["pose_keypoints"][:, 0]
@@ -187,7 +187,7 @@ def test_a_motion_becomes_a_stick_figure_clip_with_its_joints_as_pose_input(proc
     assert inputs["pixel_values_videos"].shape[1] == NUM_FRAMES
 
     # the entry is saved under the stage-1 motion ids (the precomputed backend reads a clip's only entry)
-    assert FeatureCache(processor.cache_dir).contains(video_content_hash(path), clip.timestamps, MOTION_EXTRACTOR_IDS)
+    assert FeatureCache(processor.feature_cache_dir).contains(video_content_hash(path), clip.timestamps, MOTION_EXTRACTOR_IDS)
 
 
 def test_a_short_segment_still_gives_num_frames_frames(processor, humanml3d, tmp_path):

@@ -139,13 +139,13 @@ def configure_processor(processor, args: TrainArguments, stage1_dir: Path) -> di
         exported = processor.extractors
     processor._extractor_set = None  # rebuilt from the new settings on first use
     if args.cache_dir is not None:
-        processor.cache_dir = os.path.expanduser(args.cache_dir)
-    elif processor.is_precomputed and processor.cache_dir is None:
+        processor.feature_cache_dir = os.path.expanduser(args.cache_dir)
+    elif processor.is_precomputed and processor.feature_cache_dir is None:
         features = Path(os.path.expanduser(args.dataset)) / "features"
         if features.is_dir():
-            processor.cache_dir = str(features)
-    if processor.cache_dir is None and args.stage == 1:
-        processor.cache_dir = str(stage1_dir / "features")
-    if processor.is_precomputed and processor.cache_dir is None:
+            processor.feature_cache_dir = str(features)
+    if processor.feature_cache_dir is None and args.stage == 1:
+        processor.feature_cache_dir = str(stage1_dir / "features")
+    if processor.is_precomputed and processor.feature_cache_dir is None:
         raise UsageError("--extractors precomputed reads the feature cache: give --cache-dir")
     return exported

@@ -508,9 +508,9 @@ class Stage1Converter:
         description.update({key: value for key, value in asdict(settings).items() if key.startswith("motion")})
         description["codec"] = settings.codec
         clip = self._clip_path(description)
-        if self.processor.cache_dir is None:
+        if self.processor.feature_cache_dir is None:
             raise ValueError("stage-1 motion rows write their pose input into the feature cache: set `cache_dir`")
-        cache = FeatureCache(self.processor.cache_dir)
+        cache = FeatureCache(self.processor.feature_cache_dir)
         ids = self.extractor_ids()
         render = None
         if not clip.is_file():
