@@ -24,6 +24,7 @@ from .train import TrainArguments, add_train_arguments, train_arguments, train_c
 
 logger = logging.getLogger("sherlock")
 
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sherlock", description="Video abnormal event extraction and localization.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -124,8 +124,8 @@ def load_predictor(args: EvaluateArguments, model_path: str, device: str):
             return VideoLLMPredictor(
                 model, processor, num_frames=args.num_frames or 8, max_new_tokens=args.max_new_tokens, name=args.model
             )
-    from .loading import load_sherlock
     from .evaluation.sherlock_predictor import SherlockPredictor
+    from .loading import load_sherlock
 
     model, processor = load_sherlock(
         model_path, device, cache_dir=args.cache_dir, num_frames=args.num_frames, dtype=args.dtype
@@ -138,9 +138,9 @@ def load_predictor(args: EvaluateArguments, model_path: str, device: str):
 def run_model(args: EvaluateArguments, rows: list[dict], verbose: bool) -> dict | None:
     """Run `--model` over the split into `<output_dir>/predictions.jsonl`; None on the processes other than the main
     one (they only predict their shard)."""
-    from .loading import quiet_libraries, resolve_model
     from .evaluation.dataset import resolve_video_root, video_items
     from .evaluation.runner import process_device, process_state, run_predictions
+    from .loading import quiet_libraries, resolve_model
 
     items = video_items(rows, resolve_video_root(args.dataset, args.video_root))
     model_path = resolve_model(args.model, required_files=("config.json",))
@@ -158,8 +158,8 @@ def run_model(args: EvaluateArguments, rows: list[dict], verbose: bool) -> dict 
 def _judge_scores(specs: list[str], gold: dict, predictions: dict, device: str, verbose: bool) -> tuple[dict, dict]:
     """`({spec: {target: score, "videos", ..., "settings"}}, {video_id: {"judge <spec> <target>": score}})` of the
     `--judge`s (see `evaluation.judges`); the per-video scores join `per_video.json` (paired t-tests of `--compare`)."""
-    from .loading import quiet_libraries
     from .evaluation.judges import build_judge
+    from .loading import quiet_libraries
 
     quiet_libraries(verbose)
     scores, per_video = {}, {video_id: {} for video_id in gold}

@@ -84,9 +84,9 @@ def precompute_features(processor, items, state=None, progress: bool = True) -> 
 
 def precompute_command(args: PrecomputeArguments, verbose: bool = False) -> int:
     """`sherlock precompute` (module docstring); exit code 1 when some videos failed."""
-    from .loading import default_cache_dir, demo_model_path, quiet_libraries, resolve_model
     from .evaluation.dataset import load_split_rows, resolve_video_root, video_items
     from .evaluation.runner import process_device, process_state
+    from .loading import default_cache_dir, demo_model_path, quiet_libraries, resolve_model
 
     rows = load_split_rows(args.dataset, args.split, verbose)
     items = video_items(rows, resolve_video_root(args.dataset, args.video_root))
