@@ -64,7 +64,7 @@ Design decisions (also written in the card):
   IoU of the union of the moments).
 - **Features** (`--with-features`, needs `--video-root` and `--processor`): the processor's extractors run on the
   processor's frame sampling of each video, through its feature cache (`--feature-cache-dir`, default the processor's
-  `cache_dir` else `~/.cache/sherlock/features`): a second run finds every done video there and skips it (resumable).
+  `feature_cache_dir` else `~/.cache/sherlock/features`): a second run finds every done video there and skips it (resumable).
   The `features` config has one row per video with its id, split, content hash, duration, frame times / indices and
   the seven expert arrays as nested lists (the background frames stay in the cache: they are video pixels).
 
@@ -119,7 +119,7 @@ class BuildMvaeArguments(HubArguments):
     )
     feature_cache_dir: str | None = field(
         default=None,
-        metadata={"help": "Feature cache (resume point); default the processor's cache_dir, else ~/.cache/sherlock."},
+        metadata={"help": "Feature cache (resume point); default the processor's feature_cache_dir, else ~/.cache/sherlock."},
     )
     llm_extractor: str | None = field(
         default=None,

@@ -1,7 +1,7 @@
 """The optional `features` config of M-VAE (`build_mvae --with-features`): the processor's expert features per video.
 
 The processor's extractors run on the processor's frame sampling of each video, through its feature cache
-(`--feature-cache-dir`, default the processor's `cache_dir` else `~/.cache/sherlock/features`): a second run finds
+(`--feature-cache-dir`, default the processor's `feature_cache_dir` else `~/.cache/sherlock/features`): a second run finds
 every done video there and skips it (resumable). The config has one row per video with its id, split, content hash,
 duration, frame times / indices and the seven expert arrays as nested lists (the background frames stay in the cache:
 they are video pixels).

@@ -439,7 +439,7 @@ class Stage1Converter:
 
     Args:
         processor ([`SherlockProcessor`]): the training processor (its `num_frames` sampling, its feature cache
-            `cache_dir`, which must be set when there are motion rows, and its extractors).
+            `feature_cache_dir`, which must be set when there are motion rows, and its extractors).
         work_dir: folder of the clips (`<work_dir>/clips/`).
         media_roots ([`MediaRoots`]): where the rows' media lie.
         capacities (`dict`, *optional*): `max_persons`, `max_objects`, `max_relations` of the motion entries (default:
@@ -509,7 +509,7 @@ class Stage1Converter:
         description["codec"] = settings.codec
         clip = self._clip_path(description)
         if self.processor.feature_cache_dir is None:
-            raise ValueError("stage-1 motion rows write their pose input into the feature cache: set `cache_dir`")
+            raise ValueError("stage-1 motion rows write their pose input into the feature cache: set `feature_cache_dir`")
         cache = FeatureCache(self.processor.feature_cache_dir)
         ids = self.extractor_ids()
         render = None
