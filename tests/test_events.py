@@ -1,14 +1,26 @@
-"""Tests of the answer format (processing/events_sherlock.py): `format_events` and `post_process_events`."""
+"""Tests of the answer format (processing/events_sherlock.py and the modules it re-exports from): `format_events` and
+`post_process_events`."""
 
+import ast
 import doctest
 import logging
 import math
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from processing import events_sherlock
+from processing import (
+    abnormal_event_sherlock,
+    answer_format_sherlock,
+    answer_json_sherlock,
+    answer_parser_sherlock,
+    answer_spans_sherlock,
+    answer_text_sherlock,
+    events_sherlock,
+)
 from processing.events_sherlock import (
     ANSWER_LINE_FORMAT,
     NO_EVENT_ANSWER,
@@ -409,7 +421,7 @@ def test_dropped_spans_still_consume_their_score():
 
 def test_score_count_mismatch_warns_and_pairs_in_order(caplog):
     text = "1-2s: fire\n3-4s: fire"
-    with caplog.at_level(logging.WARNING, logger=events_sherlock.__name__):
+    with caplog.at_level(logging.WARNING, logger=answer_parser_sherlock.__name__):
         events = post_process_events(text, scores=[0.5])
     assert [e.score for e in events] == [0.5, None]
     assert "1 scores for 2 events" in caplog.text
@@ -456,7 +468,58 @@ def test_pathological_text_is_handled(text):
     assert_valid(post_process_events(text))
 
 
+ANSWER_MODULES = [
+    abnormal_event_sherlock,
+    answer_format_sherlock,
+    answer_json_sherlock,
+    answer_parser_sherlock,
+    answer_spans_sherlock,
+    answer_text_sherlock,
+    events_sherlock,
+]
+
+
 def test_module_doctests_pass():
-    result = doctest.testmod(events_sherlock, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 10
-    assert result.failed == 0
+    results = [doctest.testmod(module, optionflags=doctest.ELLIPSIS) for module in ANSWER_MODULES]
+    assert sum(result.attempted for result in results) >= 10
+    assert sum(result.failed for result in results) == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The split: small flat remote-code modules, the public names where they always were
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", ANSWER_MODULES, ids=lambda module: module.__name__.split(".")[-1])
+def test_answer_modules_are_small_flat_remote_code(module):
+    from transformers.dynamic_module_utils import get_imports
+
+    path = Path(module.__file__)
+    source = path.read_text()
+    assert path.name.endswith("_sherlock.py") and len(source.splitlines()) < 600
+    # transformers' remote-code loader demands every package named by any import statement of the file
+    assert set(get_imports(path)) <= set(sys.stdlib_module_names) | {"transformers"}
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            assert node.level == 1 and node.module and "." not in node.module, node.module
+    assert isinstance(tree.body[-1], ast.Assign) and tree.body[-1].targets[0].id == "__all__"
+    assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_answer_modules_ship_with_the_remote_code_processor():
+    from transformers.dynamic_module_utils import get_relative_import_files
+
+    processing_dir = Path(events_sherlock.__file__).parent
+    copied = {Path(path).name for path in get_relative_import_files(processing_dir / "processing_sherlock.py")}
+    assert {Path(module.__file__).name for module in ANSWER_MODULES} <= copied
+
+
+def test_public_names_stay_importable_from_events_sherlock_and_processing():
+    import processing
+
+    for name in ("NO_EVENT_ANSWER", "AbnormalEvent", "format_events", "post_process_events"):
+        assert getattr(processing, name) is getattr(events_sherlock, name), name
+    assert events_sherlock.AbnormalEvent is abnormal_event_sherlock.AbnormalEvent
+    assert events_sherlock.format_events is answer_format_sherlock.format_events
+    assert events_sherlock.post_process_events is answer_parser_sherlock.post_process_events
