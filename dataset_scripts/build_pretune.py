@@ -21,7 +21,10 @@ The instructions (the paper's strings; `INSTRUCTIONS`):
 
 Ref-L4's template is `Describe the image region <objs>`; `<objs>` becomes the box normalised by the image size,
 clipped to [0, 1] and written `[x1, y1, x2, y2]` with exactly three decimals, ", " between them (e.g.
-`Describe the image region [0.255, 0.254, 0.473, 0.813]`); the row's `regions` holds the same four numbers.
+`Describe the image region [0.255, 0.254, 0.473, 0.813]`); the row's `regions` holds the same four numbers. The
+box stays in the coordinates of the whole image: stage 1 (`sherlock train --stage 1`) maps it into the model's view
+(the image processor's centre crop, which depends on the model) when it writes the training prompt, and leaves out a
+row whose box lies mostly outside that view (`sherlock.training.stage1`).
 
 Source formats (the public releases; HumanML3D checked against its own text loader, Ref-L4 against its Hub card
 and data loader, RSI-CB against its published class names, COCO from its documented annotation format):
@@ -196,7 +199,9 @@ def build_card_body(results: dict[str, SourceResult], kept: dict[str, list[dict]
         f"In Ref-L4's instruction `{REGION_PLACEHOLDER}` is replaced by the box normalised by the image size, clipped "
         "to [0, 1], written `[x1, y1, x2, y2]` with three decimals (e.g. "
         f"`{region_instruction([0.255, 0.254, 0.473, 0.813])}`); `regions` holds the same numbers. Boxes overshooting "
-        f"the image by at most {BOX_TOLERANCE_PX:g} px are clipped, larger overshoots are rejected.",
+        f"the image by at most {BOX_TOLERANCE_PX:g} px are clipped, larger overshoots are rejected. The box is in the "
+        "coordinates of the whole image: Sherlock's stage 1 maps it into the model's view (the image processor's "
+        "centre crop) when it writes the training prompt and leaves out rows whose box lies mostly outside it.",
         "## Configs",
         f"One split, `{SPLIT}`, per config (stage 1 trains on all rows; the source's split is in `source_split`). "
         f"`{ALL_CONFIG}` (the default) is the concatenation of "

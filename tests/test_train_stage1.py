@@ -2,12 +2,16 @@
 clip whose pose input (the motion's own joints, mapped to COCO-17) waits in the feature cache for exactly the frames the
 processor samples; a missing media file is a clear error naming the row and the path."""
 
+import json
+import logging
 import math
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from dataset_scripts.pretune_sources import convert_ref_l4
 from processing import FeatureCache, SherlockProcessor, load_video, video_content_hash
 from processing.extractors_sherlock import CLIP_MEAN_FILL
 from sherlock.tiny_models import build_tiny_sherlock
@@ -119,6 +123,67 @@ def test_an_image_becomes_a_static_clip_of_identical_frames(processor, tmp_path)
     assert len(frames) == 8 and all(np.array_equal(frame, frames[0]) for frame in frames)
 
 
+def test_ref_l4_regions_are_written_in_the_model_view_and_rows_outside_it_left_out(
+    processor, tmp_path, monkeypatch, caplog
+):
+    """A 4:3 image: the model sees its centre crop, so a Ref-L4 box in the prompt is in the crop's coordinates, and a
+    row whose box lies (mostly) in the cropped-away margin is left out with one warning."""
+    # 96 x 72 frame through the tiny processor (shortest edge 32, crop 32 x 32): resized to 42 x 32, the crop's left
+    # edge at (42 - 32) // 2 = 5 resized pixels, so a full-frame x maps to (x * 42 - 5) / 32 (y is not cropped).
+    image = np.full((72, 96, 3), (90, 120, 90), np.uint8)
+    image[18:54, 36:72] = (230, 20, 20)  # the red object the inside row describes
+    root = tmp_path / "Ref-L4"
+    (root / "images").mkdir(parents=True)
+    Image.fromarray(image).save(root / "images" / "a.png")
+    boxes = {
+        "inside": [36, 18, 36, 36],
+        "margin": [0, 10, 4, 20],
+        "mostly_out": [2, 30, 12, 10],
+        "half_in": [4, 40, 20, 20],
+    }
+    records = [
+        {"id": name, "caption": f"the {name} thing", "bbox": bbox, "width": 96, "height": 72, "file_name": "a.png"}
+        for name, bbox in boxes.items()
+    ]
+    (root / "ref-l4-val.jsonl").write_text("\n".join(json.dumps(record) for record in records))
+    rows = {row["id"]: row for row in convert_ref_l4(root).rows}  # what sherlock-build-pretune writes
+    assert rows["inside"]["instruction"] == "Describe the image region [0.375, 0.250, 0.750, 0.750]"  # full image
+
+    converter = Stage1Converter(processor, tmp_path / "work", parse_media_roots([f"ref_l4={root}"]))
+
+    def view_x(x):
+        return (x * 42 - 5) / 32
+
+    def box_in(instruction):
+        (text,) = re.findall(r"\[([^]]*)\]", instruction)
+        return [float(value) for value in text.split(", ")]
+
+    inside = converter.convert_row(rows["inside"])
+    assert inside["instruction"].startswith("Describe the image region [")
+    expected = [view_x(0.375), 0.25, view_x(0.75), 0.75]
+    np.testing.assert_allclose(box_in(inside["instruction"]), expected, atol=5e-4 + 1e-9)
+    assert re.fullmatch(r"Describe the image region \[\d\.\d{3}(, \d\.\d{3}){3}\]", inside["instruction"])
+    # the box is where the model sees the object: the red pixels of the crop the image processor makes of the clip
+    frame = load_video(inside["video"], num_frames=1).frames[0]
+    crop = processor.image_processor(images=frame, return_tensors="np")["pixel_values"][0]  # (3, 32, 32), normalised
+    rows_red, cols_red = np.nonzero((crop[0] > 1.0) & (crop[1] < 0.0))
+    seen = [cols_red.min() / 32, rows_red.min() / 32, (cols_red.max() + 1) / 32, (rows_red.max() + 1) / 32]
+    np.testing.assert_allclose(seen, expected, atol=1.6 / 32)
+    # a box whose left part is cut away is clipped to the crop's edge (more than half of it is seen)
+    half_in = converter.convert_row(rows["half_in"])
+    np.testing.assert_allclose(box_in(half_in["instruction"]), [0.0, 0.556, view_x(0.25), 0.833], atol=5e-4)
+    # boxes in the margin (all of it, or all but a sliver) are left out: no row, no clip
+    assert converter.convert_row(rows["margin"]) is None and converter.convert_row(rows["mostly_out"]) is None
+
+    monkeypatch.setattr(type(processor), "is_precomputed", property(lambda self: False))  # (`convert` checks it)
+    with caplog.at_level(logging.WARNING, logger="sherlock.training.stage1"):
+        converted = converter.convert(list(rows.values()), progress=False)
+    assert [row["id"] for row in converted] == ["inside", "half_in"]
+    (warning,) = [record.getMessage() for record in caplog.records if "left out" in record.getMessage()]
+    assert "left out 2 of 4 rows" in warning and "ref_l4:margin, ref_l4:mostly_out" in warning
+    assert len(list((tmp_path / "work" / "clips").rglob("*.mp4"))) == 1  # one image, one clip
+
+
 def test_a_motion_becomes_a_stick_figure_clip_with_its_joints_as_pose_input(processor, humanml3d, tmp_path):
     root, joints = humanml3d
     converter = Stage1Converter(
@@ -187,7 +252,9 @@ def test_a_motion_becomes_a_stick_figure_clip_with_its_joints_as_pose_input(proc
     assert inputs["pixel_values_videos"].shape[1] == NUM_FRAMES
 
     # the entry is saved under the stage-1 motion ids (the precomputed backend reads a clip's only entry)
-    assert FeatureCache(processor.feature_cache_dir).contains(video_content_hash(path), clip.timestamps, MOTION_EXTRACTOR_IDS)
+    assert FeatureCache(processor.feature_cache_dir).contains(
+        video_content_hash(path), clip.timestamps, MOTION_EXTRACTOR_IDS
+    )
 
 
 def test_a_short_segment_still_gives_num_frames_frames(processor, humanml3d, tmp_path):

@@ -10,10 +10,16 @@ too. Every row becomes a short clip that `SherlockDataCollator` reads unchanged:
 - **an image** (`media_type` "image") becomes a *static clip*: the image repeated for `ClipSettings.image_seconds`
   (2 s) at `max(4, ceil(num_frames / 2 s))` frames per second, so the processor's uniform sampling finds at least
   `num_frames` frames and the prompt's frame-time line reads like a short video's. The image keeps its aspect ratio
-  (its longer side at most `max_image_side` pixels, both sides even for H.264) and is not padded: a Ref-L4 region
-  instruction keeps its box, normalised to the image, which is the full frame of the clip (the frame the expert
-  extractors and the feature cache use; the model sees the image processor's centre crop of it). The processor's
+  (its longer side at most `max_image_side` pixels, both sides even for H.264) and is not padded: the clip's frame is
+  the whole image (the frame the expert extractors and the feature cache use), while the model sees the image
+  processor's centre crop of it (for a 4:3 image and a square crop, x in [0.124, 0.876] of the image). The processor's
   expert extractors run on the clip like on any video (so a `precomputed`-only processor cannot train on images).
+- **a region** (Ref-L4: the row's `regions`, `[x1, y1, x2, y2]` normalised to the image, written into its instruction
+  by `sherlock-build-pretune`) is mapped through the same view window as the expert inputs (`processor.view_window`
+  of the clip's frame size, `region_in_view`): the instruction's box text is rewritten in the crop's coordinates,
+  clipped to it, with the text's own number of decimals. A row with a region of which the model would see less than
+  `min_region_visible` (half) of the area is left out of the training rows (its referring expression describes an
+  object the model does not see); `convert` logs how many and which.
 - **a motion** (`media_type` "motion", HumanML3D `new_joints/<id>.npy`, `(T, 22, 3)` SMPL joint positions at 20 fps,
   Y up; or `new_joint_vecs/<id>.npy`, `(T, 263)` features, turned into joints with HumanML3D's `recover_from_ric`)
   becomes a stick-figure clip of the captioned segment `[start, end)` (the whole motion when both are null): the
@@ -42,8 +48,10 @@ naming both too. Nothing is skipped silently.
 
 import hashlib
 import json
+import logging
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -52,6 +60,8 @@ from pathlib import Path
 
 import numpy as np
 
+
+logger = logging.getLogger(__name__)
 
 STAGE1_VERSION = 1  # part of every clip key: bump it when the rendering changes
 HUMANML3D_FPS = 20.0
@@ -65,6 +75,9 @@ SMPL_HEAD, SMPL_NECK, SMPL_LEFT_SHOULDER, SMPL_RIGHT_SHOULDER = 15, 12, 16, 17
 COCO_FROM_SMPL = {5: 16, 6: 17, 7: 18, 8: 19, 9: 20, 10: 21, 11: 1, 12: 2, 13: 4, 14: 5, 15: 7, 16: 8}
 PERSON_LABEL = 0  # "person" in the COCO-80 contiguous ids of RT-DETR's `id2label` (and of the synthetic set)
 MOTION_EXTRACTOR_IDS = {"stage1_motion": f"humanml3d-stick-figure-v{STAGE1_VERSION}"}
+MIN_REGION_VISIBLE = 0.5  # the least part of a region's area the model must see for its row to be kept
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+REGION_TEXT = re.compile(rf"\[\s*({_NUMBER})\s*,\s*({_NUMBER})\s*,\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\]")
 BACKGROUND_COLOR = (214, 210, 200)
 FIGURE_COLOR = (30, 40, 110)
 
@@ -411,21 +424,85 @@ def write_clip(frames: Iterable[np.ndarray], path: Path, fps: float, codec: str 
     return path
 
 
-def static_frame(image_path: Path, max_side: int, row_name: str = "") -> np.ndarray:
-    """The RGB frame of a static clip: the image, its longer side at most `max_side`, both sides even."""
+def static_frame_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """`(width, height)` of the frames of a static clip of a `width` x `height` image: its longer side at most
+    `max_side`, both sides even."""
+    factor = min(1.0, max_side / max(width, height))
+    return max(2, int(width * factor) // 2 * 2), max(2, int(height * factor) // 2 * 2)
+
+
+def _open_image(image_path: Path, row_name: str, convert: bool):
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(image_path) as image:
-            image = image.convert("RGB")
+            return image.convert("RGB") if convert else image.size
     except (OSError, UnidentifiedImageError, ValueError) as error:
         raise ValueError(f"stage-1 row {row_name}: cannot read the image {image_path} ({error})") from error
-    width, height = image.size
-    factor = min(1.0, max_side / max(width, height))
-    size = (max(2, int(width * factor) // 2 * 2), max(2, int(height * factor) // 2 * 2))
+
+
+def static_frame(image_path: Path, max_side: int, row_name: str = "") -> np.ndarray:
+    """The RGB frame of a static clip: the image, its longer side at most `max_side`, both sides even."""
+    from PIL import Image
+
+    image = _open_image(image_path, row_name, convert=True)
+    size = static_frame_size(*image.size, max_side)
     if size != image.size:
         image = image.resize(size, Image.Resampling.BICUBIC)
     return np.asarray(image)
+
+
+# --------------------------------------------------------------------------------------------------------- regions
+
+
+def region_in_view(region: Sequence[float], window, min_visible: float = MIN_REGION_VISIBLE) -> list[float] | None:
+    """A region `[x1, y1, x2, y2]` normalised to the full frame, in the view `window` (a `ViewWindow`: the image
+    processor's resize and centre crop, as for the expert inputs) and clipped to it; `None` when less than
+    `min_visible` of its area lies inside the view (`map_boxes` masks a box with no area inside at all)."""
+    from processing.geometry_sherlock import map_boxes
+
+    values = np.asarray(region, dtype=np.float64)
+    if values.shape != (4,) or not np.isfinite(values).all() or values[2] <= values[0] or values[3] <= values[1]:
+        raise ValueError(f"a region is 4 finite numbers [x1, y1, x2, y2] with x1 < x2 and y1 < y2, got {region}")
+    mapped, mask = map_boxes(values[None], np.ones(1, bool), window)
+    if not mask[0]:
+        return None
+    x1, x2 = window.map_x(values[[0, 2]])
+    y1, y2 = window.map_y(values[[1, 3]])
+    seen = (mapped[0, 2] - mapped[0, 0]) * (mapped[0, 3] - mapped[0, 1])
+    if seen < min_visible * (x2 - x1) * (y2 - y1) - 1e-12:
+        return None
+    return [float(value) for value in mapped[0]]
+
+
+def _decimals(text: str) -> int:
+    return len(text.partition(".")[2]) if "e" not in text.lower() else 3
+
+
+def rewrite_region_text(
+    instruction: str, regions: Sequence[Sequence[float]], mapped: Sequence[Sequence[float]]
+) -> str:
+    """`instruction` with the box text `[x1, y1, x2, y2]` of each of `regions` (as `sherlock-build-pretune` writes it)
+    replaced by the matching box of `mapped`, with the text's number of decimals. A region whose text is not in the
+    instruction raises a `ValueError`."""
+    matches = list(REGION_TEXT.finditer(instruction))
+    spans: dict[int, tuple[int, str]] = {}
+    for region, new in zip(regions, mapped, strict=True):
+        for match in matches:
+            texts = match.groups()
+            decimals = max(_decimals(text) for text in texts)
+            tolerance = 0.5 * 10.0**-decimals + 1e-9
+            if match.start() not in spans and all(
+                abs(float(text) - float(value)) <= tolerance for text, value in zip(texts, region)
+            ):
+                spans[match.start()] = (match.end(), "[" + ", ".join(f"{value:.{decimals}f}" for value in new) + "]")
+                break
+        else:
+            raise ValueError(f"its instruction {instruction!r} does not contain its region {list(region)}")
+    for start in sorted(spans, reverse=True):
+        end, text = spans[start]
+        instruction = instruction[:start] + text + instruction[end:]
+    return instruction
 
 
 def static_clip_timing(num_frames: int, seconds: float) -> tuple[int, int]:
@@ -445,9 +522,22 @@ class Stage1Converter:
         capacities (`dict`, *optional*): `max_persons`, `max_objects`, `max_relations` of the motion entries (default:
             the processor's extractors', else the model config's via `expert_capacities`).
         settings ([`ClipSettings`], *optional*).
+        min_region_visible (`float`, *optional*, defaults to 0.5): the least part of a region's area that the model's
+            view must show for its row to be kept (module docstring).
     """
 
-    def __init__(self, processor, work_dir, media_roots: MediaRoots, capacities=None, settings=None):
+    def __init__(
+        self,
+        processor,
+        work_dir,
+        media_roots: MediaRoots,
+        capacities=None,
+        settings=None,
+        min_region_visible: float = MIN_REGION_VISIBLE,
+    ):
+        if not 0.0 < min_region_visible <= 1.0:
+            raise ValueError(f"min_region_visible must be in (0, 1], got {min_region_visible}")
+        self.min_region_visible = float(min_region_visible)
         if processor.fps is not None:
             raise ValueError(
                 "stage-1 clips need uniform sampling (`num_frames`), the processor samples at a rate (`fps`)"
@@ -509,7 +599,9 @@ class Stage1Converter:
         description["codec"] = settings.codec
         clip = self._clip_path(description)
         if self.processor.feature_cache_dir is None:
-            raise ValueError("stage-1 motion rows write their pose input into the feature cache: set `feature_cache_dir`")
+            raise ValueError(
+                "stage-1 motion rows write their pose input into the feature cache: set `feature_cache_dir`"
+            )
         cache = FeatureCache(self.processor.feature_cache_dir)
         ids = self.extractor_ids()
         render = None
@@ -547,9 +639,35 @@ class Stage1Converter:
         extractors = self.processor.extractor_set
         return {name for name in ("pose", "objects", "background") if getattr(extractors, name) is not None}
 
-    def convert_row(self, row: Mapping) -> dict:
-        """One pre-tuning row -> `{"video", "instruction", "answer", "source", "id"}`."""
+    def view_instruction(self, row: Mapping) -> str | None:
+        """The row's instruction with its `regions` in the model's view of its clip (`processor.view_window` of the
+        clip's frame size): the box text in the crop's coordinates; `None` when the view shows less than
+        `min_region_visible` of a region. Rows without regions keep their instruction."""
+        instruction = str(row.get("instruction") or "")
+        regions = [list(region) for region in row.get("regions") or ()]
+        if not regions:
+            return instruction
+        if row.get("media_type") != "image":
+            raise ValueError(f"stage-1 row {_row_name(row)}: regions are only read on image rows")
+        width, height = static_frame_size(
+            *_open_image(self.media_file(row), _row_name(row), convert=False), self.settings.max_image_side
+        )
+        window = self.processor.view_window(height, width)
+        try:
+            mapped = [region_in_view(region, window, self.min_region_visible) for region in regions]
+            if any(region is None for region in mapped):
+                return None
+            return rewrite_region_text(instruction, regions, mapped)
+        except ValueError as error:
+            raise ValueError(f"stage-1 row {_row_name(row)}: {error}") from error
+
+    def convert_row(self, row: Mapping) -> dict | None:
+        """One pre-tuning row -> `{"video", "instruction", "answer", "source", "id"}`; `None` for a row left out
+        because the model's view shows too little of its region (`view_instruction`)."""
         kind = row.get("media_type")
+        instruction = self.view_instruction(row)
+        if instruction is None:
+            return None
         if kind == "image":
             clip = self.image_clip(row)
         elif kind == "motion":
@@ -558,14 +676,15 @@ class Stage1Converter:
             raise ValueError(f"stage-1 row {_row_name(row)}: unknown media_type {kind!r} (image or motion)")
         return {
             "video": str(clip),
-            "instruction": str(row.get("instruction") or ""),
+            "instruction": instruction,
             "answer": str(row.get("answer") or ""),
             "source": str(row.get("source") or ""),
             "id": str(row.get("id") or ""),
         }
 
     def convert(self, rows: Sequence[Mapping], progress: bool = True) -> list[dict]:
-        """Every row converted (tqdm progress bar); the first missing or unreadable media file raises."""
+        """Every row converted (tqdm progress bar), less the rows whose region the model's view does not show (one
+        warning names how many and the first few); the first missing or unreadable media file raises."""
         from tqdm.auto import tqdm
 
         if self.processor.is_precomputed and any(row.get("media_type") == "image" for row in rows):
@@ -574,7 +693,24 @@ class Stage1Converter:
                 "the processor reads every expert input from the feature cache (`precomputed` backend): give "
                 "--extractors default (or an extractor settings file)"
             )
-        return [self.convert_row(row) for row in tqdm(rows, desc="stage-1 clips", unit="row", disable=not progress)]
+        converted, left_out = [], []
+        for row in tqdm(rows, desc="stage-1 clips", unit="row", disable=not progress):
+            item = self.convert_row(row)
+            if item is None:
+                left_out.append(_row_name(row))
+            else:
+                converted.append(item)
+        if left_out:
+            logger.warning(
+                "stage 1: left out %d of %d rows whose region lies mostly outside the model's view (the image "
+                "processor's centre crop shows less than %g of its area): %s%s",
+                len(left_out),
+                len(rows),
+                self.min_region_visible,
+                ", ".join(left_out[:5]),
+                ", ..." if len(left_out) > 5 else "",
+            )
+        return converted
 
 
 def expert_capacities(processor, config) -> dict[str, int]:
@@ -596,6 +732,7 @@ __all__ = [
     "PERSON_LABEL",
     "ClipSettings",
     "MediaRoots",
+    "MIN_REGION_VISIBLE",
     "MissingMediaError",
     "MotionRender",
     "Stage1Converter",
@@ -606,10 +743,13 @@ __all__ = [
     "parse_media_roots",
     "project_points",
     "recover_from_ric",
+    "region_in_view",
     "render_motion",
+    "rewrite_region_text",
     "segment_times",
     "smpl_to_coco",
     "static_clip_timing",
     "static_frame",
+    "static_frame_size",
     "write_clip",
 ]
