@@ -119,7 +119,9 @@ class BuildMvaeArguments(HubArguments):
     )
     feature_cache_dir: str | None = field(
         default=None,
-        metadata={"help": "Feature cache (resume point); default the processor's feature_cache_dir, else ~/.cache/sherlock."},
+        metadata={
+            "help": "Feature cache (resume point); default the processor's feature_cache_dir, else ~/.cache/sherlock."
+        },
     )
     llm_extractor: str | None = field(
         default=None,

@@ -95,7 +95,9 @@ def build_mvae(args: BuildMvaeArguments, processor=None) -> BuildResult:
     feature_summary, feature_counts = None, None
     if args.with_features:
         processor = load_processor(processor if processor is not None else args.processor)
-        cache_dir = args.feature_cache_dir or processor.feature_cache_dir or os.path.expanduser("~/.cache/sherlock/features")
+        cache_dir = (
+            args.feature_cache_dir or processor.feature_cache_dir or os.path.expanduser("~/.cache/sherlock/features")
+        )
         feature_rows, feature_rejects, feature_counts = compute_features(
             outcome.rows, args.video_root, processor, cache_dir
         )

@@ -203,7 +203,7 @@ def build_extractors(settings: Mapping[str, Any] | None = None) -> ExtractorSet:
     if is_precomputed(settings):
         raise ValueError(
             f"The {PRECOMPUTED_BACKEND!r} extractor settings build no extractor: the processor reads every expert "
-            "input from its feature cache (`cache_dir`)."
+            "input from its feature cache (`feature_cache_dir`)."
         )
     unknown = sorted(set(settings) - set(EXTRACTOR_BACKENDS))
     if unknown:

@@ -13,6 +13,7 @@ import copy
 import hashlib
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +33,14 @@ from .extractors_sherlock import (
 from .feature_cache_sherlock import FeatureCache, FeatureCacheMiss
 from .geometry_sherlock import ViewWindow, frame_size_of, image_processor_window, map_expert_arrays
 from .saved_paths_sherlock import (
+    LEGACY_FEATURE_CACHE_KEY,
     RELATIVE_PREFIX,
     hub_root,
-    relative_cache_dir,
+    relative_feature_cache_dir,
     relative_references,
     relocate_extractor_settings,
     resolve_saved_paths,
+    upgrade_legacy_keys,
 )
 from .video_sherlock import VideoClip, load_video, round_seconds, video_content_hash
 
@@ -72,6 +75,11 @@ DEFAULT_CHAT_TEMPLATE = (
 # The extractors' arrays that are model inputs as they are (background frames go through the image processor).
 EXPERT_ARRAY_NAMES = tuple(name for name in EXPERT_OUTPUT_KEYS if name != "background_frames")
 
+
+_LEGACY_KEYWORD_MESSAGE = (
+    "`cache_dir` of SherlockProcessor is deprecated and will be removed in a future version: use `feature_cache_dir` "
+    "(`cache_dir` is the download folder of `from_pretrained`)."
+)
 
 # Name, in the cached pixel entry, of the decoded frame size `(height, width)`: the cached path needs it to map boxes
 # and keypoints into the cropped view without decoding the video.
@@ -128,9 +136,11 @@ class SherlockProcessor(ProcessorMixin):
             every expert input from the feature cache and runs no model. `save_pretrained` copies the extractor
             models that are local folders into the saved folder (`extractor-<part>/`) and references them relative to
             it, so a saved folder can be moved, copied or pushed; Hub ids stay ids.
-        cache_dir (`str`, *optional*):
+        feature_cache_dir (`str`, *optional*):
             Folder of the feature cache; `None` disables caching (the `precomputed` backend needs it). Saved only when
-            it lies inside the saved folder (as a relative path); otherwise saved as `None`.
+            it lies inside the saved folder (as a relative path); otherwise saved as `None`. (Named `cache_dir` before
+            issue 20: that name is `from_pretrained`'s download folder; saved configs with `cache_dir` still load, with
+            a `FutureWarning`.)
         cache_pixels (`bool`, *optional*, defaults to `True`):
             With a cache, also store the preprocessed `pixel_values_videos` / `background_pixel_values` (keyed by the
             image-processor settings), so that a cached pass probes the video's frame times without decoding it.
@@ -151,7 +161,7 @@ class SherlockProcessor(ProcessorMixin):
         video_token: str = "<video>",
         instruction: str = DEFAULT_INSTRUCTION,
         extractors: dict | None = None,
-        cache_dir: str | None = None,
+        feature_cache_dir: str | None = None,
         cache_pixels: bool = True,
         background_size: int | None = None,
         chat_template: str | None = None,
@@ -168,10 +178,15 @@ class SherlockProcessor(ProcessorMixin):
         self.video_token = video_token
         self.instruction = instruction
         self.extractors = copy.deepcopy(DEFAULT_EXTRACTOR_SETTINGS if extractors is None else extractors)
-        self.cache_dir = cache_dir
+        self.feature_cache_dir = feature_cache_dir
         self.cache_pixels = cache_pixels
         self.background_size = background_size
         self._extractor_set = None
+        # the old keyword (a `None` one, as a loader may pass it through, carries nothing and says nothing)
+        legacy = kwargs.pop(LEGACY_FEATURE_CACHE_KEY, None)
+        if legacy is not None:
+            warnings.warn(_LEGACY_KEYWORD_MESSAGE, FutureWarning, stacklevel=2)
+            self.feature_cache_dir = feature_cache_dir if feature_cache_dir is not None else legacy
         if kwargs:
             raise TypeError(f"Unknown SherlockProcessor settings {sorted(kwargs)}.")
         super().__init__(image_processor, tokenizer, chat_template=chat_template or DEFAULT_CHAT_TEMPLATE)
@@ -180,6 +195,18 @@ class SherlockProcessor(ProcessorMixin):
             raise ValueError(f"The tokenizer has no `{self.video_token}` token; add it as a special token.")
 
     # ----------------------------------------------------------------------------------------------- settings
+    @property
+    def cache_dir(self) -> str | None:
+        """Deprecated alias of `feature_cache_dir` (renamed in issue 20: `from_pretrained` takes `cache_dir` for its
+        downloads); warns with a `FutureWarning`."""
+        warnings.warn(_LEGACY_KEYWORD_MESSAGE, FutureWarning, stacklevel=2)
+        return self.feature_cache_dir
+
+    @cache_dir.setter
+    def cache_dir(self, value: str | None) -> None:
+        warnings.warn(_LEGACY_KEYWORD_MESSAGE, FutureWarning, stacklevel=2)
+        self.feature_cache_dir = value
+
     @property
     def is_precomputed(self) -> bool:
         """Whether the expert inputs come from the feature cache only."""
@@ -238,9 +265,9 @@ class SherlockProcessor(ProcessorMixin):
         keypoints are normalised to the FULL frame (what the feature cache stores); `to_model_view` maps them into
         the frame the model sees, as `__call__` does.
         """
-        cache = FeatureCache(self.cache_dir) if self.cache_dir is not None else None
+        cache = FeatureCache(self.feature_cache_dir) if self.feature_cache_dir is not None else None
         if self.is_precomputed and cache is None:
-            raise ValueError("The `precomputed` extractor backend reads the feature cache: set `cache_dir`.")
+            raise ValueError("The `precomputed` extractor backend reads the feature cache: set `feature_cache_dir`.")
         if cache is not None:
             try:
                 return self._cached_features(cache, clip, video_hash)
@@ -254,7 +281,7 @@ class SherlockProcessor(ProcessorMixin):
         return features
 
     def video_features(self, video, **kwargs) -> tuple[VideoClip, dict[str, np.ndarray], bool]:
-        """The expert features of one video file through the feature cache (`cache_dir` must be set).
+        """The expert features of one video file through the feature cache (`feature_cache_dir` must be set).
 
         On a cache hit the video is only probed for its frame times (not decoded) and the entry is read; otherwise it
         is decoded, the extractors run and the entry is saved. Used to precompute a dataset's features.
@@ -263,10 +290,10 @@ class SherlockProcessor(ProcessorMixin):
             `(clip, features, computed)`: the clip (frames empty on a hit), the arrays of `extract_features`, and
             whether the extractors ran.
         """
-        if self.cache_dir is None:
-            raise ValueError("`video_features` fills the feature cache: set `cache_dir`.")
+        if self.feature_cache_dir is None:
+            raise ValueError("`video_features` fills the feature cache: set `feature_cache_dir`.")
         video_hash = video_content_hash(video)
-        cache = FeatureCache(self.cache_dir)
+        cache = FeatureCache(self.feature_cache_dir)
         probe = self.load_video(video, decode=False, **kwargs)
         try:
             return probe, self._cached_features(cache, probe, video_hash), False
@@ -382,7 +409,7 @@ class SherlockProcessor(ProcessorMixin):
         `background_features`.
         """
         video_hash = video_content_hash(video, array_fps=kwargs.get("array_fps"))
-        cache = FeatureCache(self.cache_dir) if self.cache_dir is not None else None
+        cache = FeatureCache(self.feature_cache_dir) if self.feature_cache_dir is not None else None
         is_array = isinstance(video, (np.ndarray, list, tuple))
         if cache is not None and self.cache_pixels and not is_array:
             probe_kwargs = dict(kwargs)
@@ -448,9 +475,11 @@ class SherlockProcessor(ProcessorMixin):
     @classmethod
     def get_processor_dict(cls, pretrained_model_name_or_path, **kwargs):
         """`ProcessorMixin.get_processor_dict`, with the folder-relative references of the saved config (`./...`
-        extractor models and `cache_dir`) resolved against the folder it is loaded from: the local folder, or the Hub
-        repo's snapshot folder (their files are downloaded there first)."""
+        extractor models and `feature_cache_dir`) resolved against the folder it is loaded from: the local folder, or the
+        Hub repo's snapshot folder (their files are downloaded there first). A config that still names the feature
+        cache `cache_dir` (its name before issue 20) loads with a `FutureWarning` (`upgrade_legacy_keys`)."""
         processor_dict, unused = super().get_processor_dict(pretrained_model_name_or_path, **kwargs)
+        processor_dict = upgrade_legacy_keys(processor_dict)
         path = os.fspath(pretrained_model_name_or_path)
         if os.path.isfile(path):
             root = Path(path).parent
@@ -458,7 +487,7 @@ class SherlockProcessor(ProcessorMixin):
             root = Path(path) / (kwargs.get("subfolder") or "")
         else:
             references = relative_references(processor_dict)
-            if not references and not str(processor_dict.get("cache_dir") or "").startswith(RELATIVE_PREFIX):
+            if not references and not str(processor_dict.get("feature_cache_dir") or "").startswith(RELATIVE_PREFIX):
                 return processor_dict, unused
             root = hub_root(path, references, kwargs)
         return resolve_saved_paths(processor_dict, root), unused
@@ -466,8 +495,8 @@ class SherlockProcessor(ProcessorMixin):
     def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
         """`ProcessorMixin.save_pretrained`, writing a folder that can be moved, copied or pushed: the extractor models
         that are local folders are copied into it (`extractor-<part>/`, unless they lie inside it already) and
-        referenced relative to it (`./extractor-<part>`); Hub ids stay ids. `cache_dir` is saved only when it lies
-        inside the folder. No absolute path is written.
+        referenced relative to it (`./extractor-<part>`); Hub ids stay ids. `feature_cache_dir` is saved only when it
+        lies inside the folder. No absolute path is written.
 
         With `push_to_hub=True` the folder is saved, then pushed whole with `push_to_hub` (`repo_id` defaults to the
         folder's name; other keyword arguments go to `push_to_hub`): transformers' own upload of modified files
@@ -478,13 +507,13 @@ class SherlockProcessor(ProcessorMixin):
             self.push_to_hub(repo_id, **kwargs)
             return files
         os.makedirs(save_directory, exist_ok=True)
-        saved = (self.extractors, self.cache_dir)
+        saved = (self.extractors, self.feature_cache_dir)
         self.extractors = relocate_extractor_settings(self.extractors, save_directory)
-        self.cache_dir = relative_cache_dir(self.cache_dir, save_directory)
+        self.feature_cache_dir = relative_feature_cache_dir(self.feature_cache_dir, save_directory)
         try:
             return super().save_pretrained(save_directory, **kwargs)
         finally:
-            self.extractors, self.cache_dir = saved
+            self.extractors, self.feature_cache_dir = saved
 
     def to_dict(self) -> dict:
         """As `ProcessorMixin.to_dict`, without the loaded extractor models (only their settings are saved)."""

@@ -13,6 +13,7 @@ single-dot siblings.
 import copy
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 from transformers.utils import PROCESSOR_NAME, logging
@@ -24,6 +25,8 @@ logger = logging.get_logger(__name__)
 
 # Prefix of a path saved relative to the processor's folder (a Hub id never starts with it).
 RELATIVE_PREFIX = "./"
+# The feature cache's former setting name (before issue 20): `from_pretrained` takes `cache_dir` for its downloads.
+LEGACY_FEATURE_CACHE_KEY = "cache_dir"
 
 
 def _is_inside(path: Path, folder: Path) -> bool:
@@ -84,24 +87,46 @@ def relocate_extractor_settings(settings: dict, save_directory) -> dict:
     return out
 
 
-def relative_cache_dir(cache_dir, save_directory):
-    """The `cache_dir` to save: relative (`./...`) when it lies inside the saved folder, else `None` (an absolute
-    path would not travel with the folder)."""
-    if cache_dir is None:
+def relative_feature_cache_dir(feature_cache_dir, save_directory):
+    """The `feature_cache_dir` to save: relative (`./...`) when it lies inside the saved folder, else `None` (an
+    absolute path would not travel with the folder)."""
+    if feature_cache_dir is None:
         return None
     folder = Path(save_directory).resolve()
-    path = Path(os.path.expanduser(str(cache_dir))).resolve()
+    path = Path(os.path.expanduser(str(feature_cache_dir))).resolve()
     if _is_inside(path, folder):
         return _relative_reference(path, folder)
     logger.warning(
-        f"The feature cache {cache_dir} lies outside {save_directory}: `cache_dir` is saved as None (a saved folder "
-        "holds no absolute path); set `processor.cache_dir` after loading."
+        f"The feature cache {feature_cache_dir} lies outside {save_directory}: `feature_cache_dir` is saved as None (a "
+        "saved folder holds no absolute path); set `processor.feature_cache_dir` after loading."
     )
     return None
 
 
+def upgrade_legacy_keys(processor_dict: dict) -> dict:
+    """A saved processor config with its deprecated keys renamed: `cache_dir` (the feature cache, named so before
+    issue 20; the name clashes with `from_pretrained`'s download folder) becomes `feature_cache_dir`, with a
+    `FutureWarning`; a `null` one (nothing to carry over) is dropped without a word. A config that has both keeps
+    `feature_cache_dir`."""
+    if LEGACY_FEATURE_CACHE_KEY not in processor_dict:
+        return processor_dict
+    out = dict(processor_dict)
+    legacy = out.pop(LEGACY_FEATURE_CACHE_KEY)
+    if legacy is None:
+        return out
+    warnings.warn(
+        f"This processor config names its feature cache `{LEGACY_FEATURE_CACHE_KEY}`, which is deprecated and will "
+        "stop loading in a future version: it is now `feature_cache_dir`. Save the processor again "
+        "(`processor.save_pretrained(folder)`) to update the config.",
+        FutureWarning,
+        stacklevel=3,
+    )
+    out.setdefault("feature_cache_dir", legacy)
+    return out
+
+
 def relative_references(processor_dict: dict) -> list[str]:
-    """The `./` references of a saved processor config (extractor models and `cache_dir`), without the prefix."""
+    """The `./` references of a saved processor config (extractor models), without the prefix."""
     references = []
     for part_settings in (processor_dict.get("extractors") or {}).values():
         if isinstance(part_settings, dict):
@@ -113,7 +138,7 @@ def relative_references(processor_dict: dict) -> list[str]:
 
 
 def resolve_saved_paths(processor_dict: dict, root) -> dict:
-    """A saved processor config with its folder-relative references (`./...` extractor models and `cache_dir`)
+    """A saved processor config with its folder-relative references (`./...` extractor models and `feature_cache_dir`)
     resolved against `root`, the folder it was loaded from (for a Hub repo, its snapshot folder)."""
     root = Path(root)
     out = dict(processor_dict)
@@ -131,8 +156,8 @@ def resolve_saved_paths(processor_dict: dict, root) -> dict:
                     if key in part_settings:
                         part_settings[key] = resolve(part_settings[key])
         out["extractors"] = extractors
-    if "cache_dir" in out:
-        out["cache_dir"] = resolve(out["cache_dir"])
+    if "feature_cache_dir" in out:
+        out["feature_cache_dir"] = resolve(out["feature_cache_dir"])
     return out
 
 
@@ -157,10 +182,12 @@ def hub_root(repo_id: str, references: list[str], kwargs: dict) -> Path:
 
 
 __all__ = [
+    "LEGACY_FEATURE_CACHE_KEY",
     "RELATIVE_PREFIX",
     "hub_root",
-    "relative_cache_dir",
+    "relative_feature_cache_dir",
     "relative_references",
     "relocate_extractor_settings",
     "resolve_saved_paths",
+    "upgrade_legacy_keys",
 ]

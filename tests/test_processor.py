@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -239,7 +240,7 @@ def count_calls(processor):
 
 def test_cache_runs_the_extractors_once_and_misses_on_changes(folder, video, tmp_path):
     cache = tmp_path / "cache"
-    processor = load_processor(folder, cache_dir=str(cache))
+    processor = load_processor(folder, feature_cache_dir=str(cache))
     calls = count_calls(processor)
     first = processor(videos=video)
     second = processor(videos=video)
@@ -254,12 +255,12 @@ def test_cache_runs_the_extractors_once_and_misses_on_changes(folder, video, tmp
     processor(videos=changed)
     assert calls["detector"] == 2
     # another extractor id (threshold) misses, and a fresh processor with the same settings hits
-    other = load_processor(folder, cache_dir=str(cache))
+    other = load_processor(folder, feature_cache_dir=str(cache))
     other.extractors["detector"]["threshold"] = 0.5
     other_calls = count_calls(other)
     other(videos=video)
     assert other_calls["detector"] == 1
-    again = load_processor(folder, cache_dir=str(cache))
+    again = load_processor(folder, feature_cache_dir=str(cache))
     again_calls = count_calls(again)
     again(videos=video)
     assert again_calls["detector"] == 0
@@ -279,7 +280,7 @@ def test_a_cached_pass_probes_the_video_without_decoding_it(folder, video, tmp_p
         return original(*args, **kwargs)
 
     monkeypatch.setattr(module, "load_video", counting)
-    processor = load_processor(folder, cache_dir=str(tmp_path / "cache"))
+    processor = load_processor(folder, feature_cache_dir=str(tmp_path / "cache"))
     first = processor(videos=video)
     assert decoded == [False, True]  # probe (miss), then decode
     second = processor(videos=video)
@@ -294,15 +295,60 @@ def test_a_cached_pass_probes_the_video_without_decoding_it(folder, video, tmp_p
 
 def test_precomputed_backend_reads_the_cache_and_runs_no_model(folder, video, tmp_path):
     cache = tmp_path / "cache"
-    load_processor(folder, cache_dir=str(cache))(videos=video)
-    reference = load_processor(folder, cache_dir=str(cache))(videos=video)
-    precomputed = load_processor(folder, cache_dir=str(cache), extractors={"backend": "precomputed"})
+    load_processor(folder, feature_cache_dir=str(cache))(videos=video)
+    reference = load_processor(folder, feature_cache_dir=str(cache))(videos=video)
+    precomputed = load_processor(folder, feature_cache_dir=str(cache), extractors={"backend": "precomputed"})
     batch = precomputed(videos=video)
     assert precomputed._extractor_set is None  # no extractor model was even built
     for name in reference:
         torch.testing.assert_close(batch[name], reference[name])
     with pytest.raises(ValueError, match="precomputed features missing"):
         precomputed(videos=video, num_frames=3)
+
+
+def test_a_reloaded_processor_keeps_its_feature_cache(folder, video, tmp_path):
+    """Issue 20: `from_pretrained` has its own `cache_dir` (the download folder); on transformers 5.25 it handed back
+    `cache_dir=None` and a saved processor forgot its feature cache. The precomputed backend reads only the cache, so
+    a reload that loses it raises."""
+    saved = tmp_path / "saved"
+    shutil.copytree(folder, saved)
+    processor = load_processor(saved, feature_cache_dir=str(saved / "feature_cache"))
+    reference = processor(videos=video)
+    processor.extractors = {"backend": "precomputed"}
+    processor.save_pretrained(saved)
+    reloaded = SherlockProcessor.from_pretrained(saved)
+    assert reloaded.feature_cache_dir == str(saved / "feature_cache")
+    # `cache_dir` given to `from_pretrained` is the download folder, never the feature cache
+    downloads = SherlockProcessor.from_pretrained(saved, cache_dir=str(tmp_path / "downloads"))
+    assert downloads.feature_cache_dir == str(saved / "feature_cache")
+    batch = reloaded(videos=video)
+    for name in ("object_boxes", "pose_keypoints"):
+        torch.testing.assert_close(batch[name], reference[name])
+
+
+def test_a_config_with_the_old_cache_dir_name_loads_with_a_deprecation_warning(folder, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    config_path = old / "processor_config.json"
+    config = json.loads(config_path.read_text())
+    config.pop("feature_cache_dir", None)
+    config["cache_dir"] = "./feature_cache"
+    config_path.write_text(json.dumps(config))
+    with pytest.warns(FutureWarning, match="feature_cache_dir"):
+        processor = SherlockProcessor.from_pretrained(old)
+    assert processor.feature_cache_dir == str(old / "feature_cache")
+    # the old keyword and attribute still work, with the warning
+    with pytest.warns(FutureWarning, match="feature_cache_dir"):
+        assert processor.cache_dir == str(old / "feature_cache")
+    with pytest.warns(FutureWarning, match="feature_cache_dir"):
+        renamed = SherlockProcessor(processor.image_processor, processor.tokenizer, cache_dir="/tmp/features")
+    assert renamed.feature_cache_dir == "/tmp/features"
+    # a config with the new name loads without the warning
+    processor.save_pretrained(tmp_path / "new")
+    assert "cache_dir" not in json.loads((tmp_path / "new" / "processor_config.json").read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        SherlockProcessor.from_pretrained(tmp_path / "new")
 
 
 @pytest.mark.parametrize(
@@ -370,13 +416,17 @@ def test_a_saved_folder_can_be_moved_and_loads_its_own_extractors(moved_folder, 
     with torch.no_grad():
         assert torch.isfinite(model(**batch).logits).all()
     # a cache dir inside the folder is saved relative to it, one outside is not saved
-    processor.cache_dir = str(tmp_path / "copy" / "feature_cache")
+    processor.feature_cache_dir = str(tmp_path / "copy" / "feature_cache")
     processor.save_pretrained(tmp_path / "copy")
-    assert json.loads((tmp_path / "copy" / "processor_config.json").read_text())["cache_dir"] == "./feature_cache"
-    assert SherlockProcessor.from_pretrained(tmp_path / "copy").cache_dir == str(tmp_path / "copy" / "feature_cache")
-    processor.cache_dir = str(tmp_path / "elsewhere")
+    assert (
+        json.loads((tmp_path / "copy" / "processor_config.json").read_text())["feature_cache_dir"] == "./feature_cache"
+    )
+    assert SherlockProcessor.from_pretrained(tmp_path / "copy").feature_cache_dir == str(
+        tmp_path / "copy" / "feature_cache"
+    )
+    processor.feature_cache_dir = str(tmp_path / "elsewhere")
     processor.save_pretrained(tmp_path / "other")
-    assert json.loads((tmp_path / "other" / "processor_config.json").read_text())["cache_dir"] is None
+    assert json.loads((tmp_path / "other" / "processor_config.json").read_text())["feature_cache_dir"] is None
     assert absolute_paths_in_json(tmp_path / "copy") == [] and absolute_paths_in_json(tmp_path / "other") == []
 
 
@@ -562,7 +612,7 @@ def test_boxes_and_keypoints_are_mapped_into_the_cropped_view(folder, tmp_path, 
         [0.2, 0.4, 0.3, 0.6],  # across the crop's left border: clipped to x' in [0, 0.1]
         [0.05, 0.4, 0.2, 0.6],  # a person in the cropped-away left margin, touching the second car
     ]
-    processor = load_processor(folder, cache_dir=str(tmp_path / "cache"))
+    processor = load_processor(folder, feature_cache_dir=str(tmp_path / "cache"))
     fixed_detections(processor, boxes, [car, car, person], [0.9, 0.85, 0.8])
     window = processor.view_window(64, 128)
     assert (window.x0, window.x1, window.y0, window.y1) == (0.25, 0.75, 0.0, 1.0)
