@@ -40,8 +40,9 @@ class AbnormalEvent:
     """One abnormal event of a video: a time span and the quadruple (subject, event type, object, scene).
 
     Args:
-        start (`float`): start time in seconds.
-        end (`float`): end time in seconds (`end >= start`).
+        start (`float`): start time in seconds; `None` for a predicted event whose answer gave no valid time span
+            (`post_process_events(..., keep_events_without_times=True)`), and then `end` is `None` too.
+        end (`float`): end time in seconds (`end >= start`), or `None` with `start`.
         subject (`str`, *optional*): canonical entity (`ENTITIES`) that acts, e.g. `"people"`.
         event_type (`str`, *optional*): canonical event type (`EVENT_TYPES`), e.g. `"Theft"`.
         object (`str`, *optional*): canonical entity acted upon, `"none"` when the event has no object.
@@ -55,10 +56,12 @@ class AbnormalEvent:
         ('people', 'Theft', 'car', 'Street')
         >>> event.to_dict()["event_type"]
         'Theft'
+        >>> event.has_span, AbnormalEvent(None, None, "people", "Theft", "car", "Street").has_span
+        (True, False)
     """
 
-    start: float
-    end: float
+    start: float | None
+    end: float | None
     subject: str | None = None
     event_type: str | None = None
     object: str | None = None
@@ -69,6 +72,11 @@ class AbnormalEvent:
     def quadruple(self):
         """`(subject, event_type, object, scene)`."""
         return (self.subject, self.event_type, self.object, self.scene)
+
+    @property
+    def has_span(self):
+        """Whether the event has its time span (both `start` and `end`), as `EvalEvent.has_span` of the metrics."""
+        return self.start is not None and self.end is not None
 
     def to_dict(self):
         """All fields as a plain `dict` (start, end, subject, event_type, object, scene, score).

@@ -17,6 +17,8 @@ from .abnormal_event_sherlock import (
 
 
 def _checked_time(value, name, index):
+    if value is None:
+        raise ValueError(f"Event {index}: {name} is missing (None); a training target needs its time span.")
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
         raise ValueError(f"Event {index}: {name} must be a number of seconds, got {value!r}.")
     number = float(value)
@@ -41,7 +43,7 @@ def format_events(events):
 
     Raises:
         `ValueError`: a quadruple field missing or not canonical (the message names the field and the value), a
-            negative / non-finite time, or `end < start`.
+            missing (None), negative or non-finite time, or `end < start`.
         `TypeError`: an item that is neither an `AbnormalEvent` nor a mapping.
 
     Example:

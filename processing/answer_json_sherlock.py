@@ -1,7 +1,8 @@
 # Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
 """The JSON route of the answer parser: events from JSON lists / objects (or Python literals) in the answer.
 
-Part of the tolerant parser of `answer_parser_sherlock`. Ships to the Hub as remote code: standard library only.
+Part of the tolerant parser of `answer_parser_sherlock`. Ships to the Hub as remote code: standard library and
+single-dot siblings only.
 """
 
 import ast
@@ -10,6 +11,7 @@ import re
 
 from .answer_spans_sherlock import RawEvent, clean_whitespace, find_spans, parse_time, span_values
 from .answer_text_sherlock import GROUP, fields_from_tuple_text, fields_from_values
+from .vocabulary_sherlock import normalize_event_type
 
 
 _JSON_START = re.compile(r"[\[{]\s*[\"'{\[]")
@@ -79,13 +81,18 @@ def _json_field(mapping, keys):
     return None
 
 
-def _event_from_mapping(value):
-    """A JSON object that has times is an event (possibly with unreadable times); else None."""
+def _normalized_mapping(value):
     mapping = {}
     for key, item in value.items():
         normalized = _json_key(key)
         if normalized is not None:
             mapping.setdefault(normalized, item)
+    return mapping
+
+
+def _event_from_mapping(value):
+    """A JSON object that has times is an event (possibly with unreadable times); else None."""
+    mapping = _normalized_mapping(value)
     start_key = next((key for key in _JSON_START_KEYS if key in mapping), None)
     end_key = next((key for key in _JSON_END_KEYS if key in mapping), None)
     span_key = next((key for key in _JSON_SPAN_KEYS if key in mapping), None)
@@ -98,6 +105,19 @@ def _event_from_mapping(value):
         span = _json_span(mapping[span_key]) or (None, None, False)
     else:
         return None
+    return RawEvent(span[0], span[1], _mapping_fields(mapping), span[2])
+
+
+def _untimed_event_from_mapping(value):
+    """A JSON object without times that names a readable event type is an event without times; else None."""
+    fields = _mapping_fields(_normalized_mapping(value))
+    if normalize_event_type(fields.get("event_type")) is None:
+        return None
+    return RawEvent(None, None, fields)
+
+
+def _mapping_fields(mapping):
+    """The raw quadruple fields of a JSON object (its keys normalised by `_json_key`)."""
     result = {}
     quadruple_key = next((key for key in _JSON_QUADRUPLE_KEYS if key in mapping), None)
     if quadruple_key is not None:
@@ -111,7 +131,7 @@ def _event_from_mapping(value):
         field_value = _json_field(mapping, keys)
         if field_value is not None:
             result[name] = field_value
-    return RawEvent(span[0], span[1], result, span[2])
+    return result
 
 
 def _event_from_sequence(value):
@@ -134,8 +154,13 @@ def _walk_json(value, out, depth=0):
         if event is not None:
             out.append(event)
             return
+        found = []
         for item in value.values():
-            _walk_json(item, out, depth + 1)
+            _walk_json(item, found, depth + 1)
+        if not found:  # an object that holds no event may be one without times
+            event = _untimed_event_from_mapping(value)
+            found = [event] if event is not None else []
+        out.extend(found)
     elif isinstance(value, list):
         event = _event_from_sequence(value)
         if event is not None:

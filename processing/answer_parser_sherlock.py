@@ -58,7 +58,7 @@ def _strip_markdown(text):
     return clean_whitespace(_BULLET.sub("", clean_whitespace(text)))
 
 
-def post_process_events(text, duration=None, scores=None):
+def post_process_events(text, duration=None, scores=None, *, keep_events_without_times=False):
     """Read abnormal events from a generated answer; tolerant, never raises on a `str`.
 
     Reads the canonical format (`23.0-25.0s: (people, Theft, car, Street)`, one per line) and what Video-LLMs write
@@ -73,12 +73,14 @@ def post_process_events(text, duration=None, scores=None):
       ..., object: ..., scene: ...` fields. Each goes to the span on its line (after it, else before it); quadruples
       on lines of their own go to the neighbouring span (after or before, following the layout of the first ones).
       Without a quadruple, an event type named in the clause next to the span is still read (`00:12 - 00:18:
-      fighting`; `..., where a man steals a car` -> Theft); subject, object and scene then stay `None`.
+      fighting`; `..., where a man steals a car` -> Theft); subject, object and scene then stay `None`. A quadruple
+      that no span takes (the answer gave it no time) is an event without times when it names a readable event type.
     - JSON lists / objects (also inside code fences, also Python literals with single quotes): keys `start` / `end`
       (also `start_time`, `begin`, ...) or a span under `timestamps` / `timestamp` / `time` / `span` / `segment`,
       fields under `subject`, `event_type` / `event` / `type` / `category`, `object`, `scene` / `location`, or a
-      `quadruple` list; nested lists (`{"events": [...]}`) are walked. When the JSON holds events, the rest of the
-      text is ignored.
+      `quadruple` list; nested lists (`{"events": [...]}`) are walked. An object without times that names a readable
+      event type (and holds no event) is an event without times. When the JSON holds events, the rest of the text is
+      ignored.
     - noise: prose before / after, markdown (bold, bullets, numbering), special and stop tokens (`</s>`,
       `<|im_end|>`, ...); in a decoded chat only the text after the last `ASSISTANT:` is read, up to the first stop
       token or `USER:`.
@@ -88,20 +90,30 @@ def post_process_events(text, duration=None, scores=None):
     events", "there is no abnormal event", "nothing abnormal", "no anomaly") gives `[]`.
 
     Times: a reversed span is swapped; times are clamped to `[0, duration]` (to `[0, inf)` without `duration`); a
-    span that clamping leaves empty (it lies outside the video) and a span with an unreadable time are dropped (a
-    zero-length span inside the video is kept). A unitless pair in brackets (`[0.0, 0.12]`, JSON `[0.1, 0.3]`) whose
-    two values are both <= 1 is read as fractions of `duration` when `duration` is given, else as seconds.
+    span that clamping leaves empty (it lies outside the video) and a span with an unreadable time are not valid (a
+    zero-length span inside the video is). A unitless pair in brackets (`[0.0, 0.12]`, JSON `[0.1, 0.3]`) whose two
+    values are both <= 1 is read as fractions of `duration` when `duration` is given, else as seconds.
+
+    Events without a valid time span (no span, an unreadable one, one outside the video) but with at least one
+    readable quadruple field: with `keep_events_without_times=True` they are kept with `start = end = None`, after
+    the events with times (the extraction metrics score quadruples, and the localisation metrics count them apart);
+    by default they are dropped, and the first drop of the process logs a warning. An event with neither valid times
+    nor a readable field is always dropped.
 
     Args:
         text (`str`): the generated answer (decoded, with or without the prompt and special tokens).
         duration (`float`, *optional*): the video's duration in seconds, for clamping and fraction spans.
         scores (`Sequence[float]`, *optional*): one score per event in generation order: `scores[i]` goes to the
-            i-th time span read from the text (text order; JSON order on the JSON route), counting spans that are
-            later dropped, so the pairing does not depend on `duration`. Missing scores are `None`, extra ones are
-            ignored (a warning is logged on a count mismatch). Without `scores` every score is `None`.
+            i-th event read from the text (text order; JSON order on the JSON route), counting events that are later
+            dropped, so the pairing depends neither on `duration` nor on `keep_events_without_times`. Missing scores
+            are `None`, extra ones are ignored (a warning is logged on a count mismatch). Without `scores` every score
+            is `None`.
+        keep_events_without_times (`bool`, *optional*, defaults to `False`): keep the events that have a readable
+            quadruple field but no valid time span, with `start = end = None` (see above).
 
     Returns:
-        `list[AbnormalEvent]`: sorted by start, then end (stable: ties keep generation order).
+        `list[AbnormalEvent]`: the events with times sorted by start, then end, then those without times (stable:
+        ties keep generation order).
 
     Raises:
         `TypeError`: `text` is not a `str`.
@@ -121,6 +133,8 @@ def post_process_events(text, duration=None, scores=None):
         [(30.0, 60.0, 0.9)]
         >>> post_process_events("No abnormal event.")
         []
+        >>> post_process_events("(people, steal, car, street)", keep_events_without_times=True)
+        [AbnormalEvent(start=None, end=None, subject='people', event_type='Theft', object='car', scene='Street', score=None)]
     """
     if not isinstance(text, str):
         raise TypeError(f"post_process_events expects the generated text as a str, got {type(text).__name__}.")
@@ -145,21 +159,38 @@ def post_process_events(text, duration=None, scores=None):
         score = None
         if scores is not None and index < len(scores) and scores[index] is not None:
             score = float(scores[index])
-        start, end = raw.start, raw.end
-        if start is None or end is None or not (math.isfinite(start) and math.isfinite(end)):
-            continue
-        if raw.fraction_ok and duration is not None and max(start, end) <= 1:
-            start, end = start * duration, end * duration
-        if end < start:
-            start, end = end, start
-        upper = math.inf if duration is None else duration
-        clamped_start, clamped_end = min(max(start, 0.0), upper) + 0.0, min(max(end, 0.0), upper) + 0.0
-        if clamped_end <= clamped_start and (clamped_start, clamped_end) != (start, end):
-            continue
         quadruple = {name: NORMALIZERS[name](raw.fields.get(name)) for name in QUADRUPLE_FIELDS}
-        events.append(AbnormalEvent(start=clamped_start, end=clamped_end, score=score, **quadruple))
-    events.sort(key=lambda event: (event.start, event.end))
+        span = _valid_span(raw, duration)
+        if span is None:
+            if any(value is not None for value in quadruple.values()):
+                if not keep_events_without_times:
+                    logger.warning_once(
+                        "post_process_events dropped an event without a valid time span (none, unreadable or outside "
+                        "the video); pass keep_events_without_times=True to keep such events (start and end None)."
+                    )
+                    continue
+                events.append(AbnormalEvent(start=None, end=None, score=score, **quadruple))
+            continue
+        events.append(AbnormalEvent(start=span[0], end=span[1], score=score, **quadruple))
+    events.sort(key=lambda event: (0, event.start, event.end) if event.has_span else (1, 0.0, 0.0))
     return events
+
+
+def _valid_span(raw, duration):
+    """`(start, end)` of a raw event: fractions scaled, swapped if reversed, clamped to the video; None when a time
+    is unreadable or the span lies outside the video."""
+    start, end = raw.start, raw.end
+    if start is None or end is None or not (math.isfinite(start) and math.isfinite(end)):
+        return None
+    if raw.fraction_ok and duration is not None and max(start, end) <= 1:
+        start, end = start * duration, end * duration
+    if end < start:
+        start, end = end, start
+    upper = math.inf if duration is None else duration
+    clamped_start, clamped_end = min(max(start, 0.0), upper) + 0.0, min(max(end, 0.0), upper) + 0.0
+    if clamped_end <= clamped_start and (clamped_start, clamped_end) != (start, end):
+        return None
+    return clamped_start, clamped_end
 
 
 __all__ = ["post_process_events"]

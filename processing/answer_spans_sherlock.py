@@ -37,7 +37,7 @@ _KEYED_SPAN = re.compile(
 
 @dataclass
 class RawEvent:
-    """An event as read, before clamping: times may be None (unreadable), fields are raw strings."""
+    """An event as read, before clamping: times may be None (none or unreadable), fields are raw strings."""
 
     start: float | None
     end: float | None
@@ -69,6 +69,7 @@ def parse_time(text, default_unit=None):
 
 
 def unit_of(text):
+    """The unit written after a number (`"23s"` -> `"s"`), None for none or a clock time."""
     match = TIME_VALUE.fullmatch(text.strip())
     if match is None or match.group("clock"):
         return None
@@ -83,6 +84,9 @@ def span_values(t1, t2):
 
 @dataclass
 class Span:
+    """A time span found in the text: its character range, its two times as written, and whether it may be a pair
+    of fractions of the duration."""
+
     start: int  # character positions in the cleaned text
     end: int
     t1: str

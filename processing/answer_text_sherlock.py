@@ -131,12 +131,17 @@ def _event_type_from_clauses(text, span, previous_end, next_start, line_start, l
 
 
 def events_from_text(text):
-    """The regex route: spans, then the quadruple that belongs to each."""
+    """The regex route: spans, then the quadruple that belongs to each; in text order.
+
+    A quadruple left over (no span to give it: the answer wrote no time, or one the span patterns cannot read) is an
+    event without times (`RawEvent` with `start = end = None`) when it names a readable event type, so that prose
+    such as "(a man, a woman, a child, a dog)" is not taken for one.
+    """
     line_starts = [0] + [match.end() for match in re.finditer("\n", text)]
     spans = find_spans(text)
-    if not spans:
-        return []
     candidates = _find_candidates(text, spans, line_starts)
+    if not spans:
+        return [RawEvent(None, None, candidate.fields) for candidate in candidates if _names_event_type(candidate)]
     candidate_starts = [candidate.start for candidate in candidates]
     used = [False] * len(candidates)
     assigned = [None] * len(spans)
@@ -200,7 +205,7 @@ def events_from_text(text):
             after, before = after_candidates(index, False), before_candidates(index, False)
             take(index, before + after if prefer_before else after + before)
     # Pass 3: no quadruple; the event type may still be named next to the span ("00:12 - 00:18: fighting").
-    raw_events = []
+    positioned = []
     for index, span in enumerate(spans):
         fields_ = assigned[index]
         if fields_ is None:
@@ -210,8 +215,17 @@ def events_from_text(text):
             )
             fields_ = {"event_type": event_type} if event_type else {}
         start, end = span_values(span.t1, span.t2)
-        raw_events.append(RawEvent(start, end, fields_, span.fraction_ok))
-    return raw_events
+        positioned.append((span.start, RawEvent(start, end, fields_, span.fraction_ok)))
+    # The quadruples no span took: events without times, in their place in the text.
+    for candidate, is_used in zip(candidates, used):
+        if not is_used and _names_event_type(candidate):
+            positioned.append((candidate.start, RawEvent(None, None, candidate.fields)))
+    positioned.sort(key=lambda item: item[0])
+    return [raw for _, raw in positioned]
+
+
+def _names_event_type(candidate):
+    return normalize_event_type(candidate.fields.get("event_type")) is not None
 
 
 __all__ = ["GROUP", "events_from_text", "fields_from_tuple_text", "fields_from_values"]

@@ -402,6 +402,101 @@ def test_non_str_text_raises_type_error():
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Events without times: a quadruple with no valid time span (kept on request, for the extraction metrics)
+# ---------------------------------------------------------------------------------------------------------------------
+
+UNTIMED = (None, None, *QUAD)
+_NOISE_TOKENS_FOR_UNTIMED = [
+    *"0123456789:-.,;[](){}\n'\"?", "s ", "(people, Theft, car, Street)", "(man, fight, man, road)", '{"start": ',
+    '"end": ', '"event": "fire"', "subject: man", " event type: theft", "??-??s: ", "No abnormal event.", "null",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text, duration",
+    [
+        ("(people, Theft, car, Street)", None),  # no time span at all
+        ("??-??s: (people, Theft, car, Street)", None),
+        ("00:75-00:80: (people, Theft, car, Street)", None),  # unreadable clock times
+        ("90-95s: (people, Theft, car, Street)", 60.0),  # the span lies after the video
+        ("subject: people, event type: Theft, object: car, scene: Street", None),
+        ('{"subject": "people", "event_type": "Theft", "object": "car", "scene": "Street"}', None),
+        ('[{"start": null, "end": null, "quadruple": ["people", "steal", "car", "street"]}]', None),
+        ('{"start": "soon", "end": "later", "event": "theft", "subject": "people", "object": "car", "scene": "street"}', None),
+    ],
+)  # fmt: skip
+def test_a_quadruple_without_valid_times_is_kept_on_request(text, duration):
+    events = post_process_events(text, duration=duration, keep_events_without_times=True)
+    assert as_tuples(events) == [UNTIMED]
+    assert not events[0].has_span
+    assert post_process_events(text, duration=duration) == []  # the default keeps only events with times
+
+
+def test_events_without_times_come_after_the_timed_ones_in_generation_order():
+    text = (
+        "(man, Fighting, man, Street)\n40-50s: (people, Theft, car, Street)\n"
+        "?: (car, Accidents, pedestrian, Road)\n10-20s: (people, Fire, none, Street)"
+    )
+    events = post_process_events(text, keep_events_without_times=True, scores=[0.1, 0.2, 0.3, 0.4])
+    assert [(e.start, e.event_type, e.score) for e in events] == [
+        (10.0, "Fire", 0.4),
+        (40.0, "Theft", 0.2),
+        (None, "Fighting", 0.1),
+        (None, "Accidents", 0.3),
+    ]
+    # dropped or kept, an event without times consumes its score: the pairing does not depend on the flag
+    assert [(e.start, e.score) for e in post_process_events(text, scores=[0.1, 0.2, 0.3, 0.4])] == [
+        (10.0, 0.4),
+        (40.0, 0.2),
+    ]
+
+
+def test_only_a_quadruple_with_a_readable_event_type_is_an_event_without_times():
+    for text in ("(a man, a woman, a child, a dog)", "a list: [x, y, z]", "subject: people, scene: street", "{}"):
+        assert post_process_events(text, keep_events_without_times=True) == [], text
+    # an unreadable span keeps any readable field (the span says it is an event)
+    events = post_process_events("00:75-00:80: (people, walks, car, Street)", keep_events_without_times=True)
+    assert as_tuples(events) == [(None, None, "people", None, "car", "Street")]
+    # a span with nothing readable beside its unreadable times stays dropped
+    assert post_process_events("00:75-00:80: hmm", keep_events_without_times=True) == []
+
+
+def test_no_event_answer_and_timed_answers_are_unchanged_by_the_flag():
+    assert post_process_events("No abnormal event. (people, Theft, car, Street)", keep_events_without_times=True) == []
+    text = "23.0-25.0s: (people, Theft, car, Street)\n40.5-52.0s: (man, Fighting, man, Street)"
+    assert post_process_events(text, keep_events_without_times=True) == post_process_events(text)
+
+
+def test_dropping_an_event_without_times_is_said_once(caplog):
+    type(answer_parser_sherlock.logger).warning_once.cache_clear()
+    with caplog.at_level(logging.WARNING, logger=answer_parser_sherlock.__name__):
+        post_process_events("(people, Theft, car, Street)")
+        post_process_events("(man, Fighting, man, Street)")
+    assert caplog.text.count("without a valid time span") == 1
+    assert "keep_events_without_times=True" in caplog.text
+
+
+def test_an_event_without_times_is_not_a_training_target():
+    with pytest.raises(ValueError, match="Event 0: start is missing"):
+        format_events([AbnormalEvent(None, None, *QUAD)])
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(
+    st.lists(st.sampled_from(_NOISE_TOKENS_FOR_UNTIMED), max_size=30).map("".join),
+    st.one_of(st.none(), st.floats(0, 1000, allow_subnormal=False)),
+)
+def test_events_with_and_without_times_are_well_formed(text, duration):
+    events = post_process_events(text, duration=duration, keep_events_without_times=True)
+    timed = [e for e in events if e.has_span]
+    untimed = [e for e in events if not e.has_span]
+    assert events == timed + untimed  # events with times first
+    assert_valid(timed, duration)
+    assert all(e.start is None and e.end is None and e.quadruple != NONE4 for e in untimed)
+    assert timed == post_process_events(text, duration=duration)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Scores
 # ---------------------------------------------------------------------------------------------------------------------
 
