@@ -6,7 +6,6 @@ import multiprocessing
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from dataset_scripts.synthetic_plan import event_type_order, plan_video, split_o
 from dataset_scripts.synthetic_render import render_frame
 from dataset_scripts.synthetic_world import EVENT_SPECS, MIN_SECONDS, MODALITIES, SYNTHETIC_EVENT_TYPES, Plan
 from processing import FeatureCache, load_video, video_content_hash
+from sherlock.video_writer import X264_CRF, write_mp4
 
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ EXTRACTOR_IDS = {"oracle": GENERATOR_ID}
 SOURCE_FIELDS = ("generator", "seed", "index", "scene", "description", "evidence")
 CONFIG = "default"
 LICENSE = "cc-by-4.0"
+SYNTHETIC_MPEG4_BIT_RATE = 400_000
 
 
 def parse_size(size: str) -> tuple[int, int]:
@@ -46,23 +47,11 @@ def video_id(index: int) -> str:
 
 
 def write_video(plan: Plan, path: Path, codec: str = "libx264") -> None:
-    """Encode the plan's frames as an mp4 (yuv420p). libx264 runs single-threaded and `ultrafast`, so the bytes
-    depend only on the frames (and the encoder version)."""
-    import av
-
-    rate = Fraction(plan.fps).limit_denominator(1001)
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream(codec, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = plan.width, plan.height, "yuv420p"
-        if codec == "libx264":
-            stream.options = {"preset": "ultrafast", "crf": "20", "threads": "1"}
-        else:
-            stream.bit_rate = 400_000
-            stream.thread_count = 1
-        for index in range(plan.num_frames):
-            frame = av.VideoFrame.from_ndarray(render_frame(plan, index), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+    """Encode the plan's frames as an mp4 with the project's writer (`sherlock.video_writer.write_mp4`: yuv420p, one
+    thread, `ultrafast`, CRF 20 for libx264, 400 kbit/s for mpeg4), so the bytes depend only on the frames (and the
+    encoder version)."""
+    frames = (render_frame(plan, index) for index in range(plan.num_frames))
+    write_mp4(frames, path, plan.fps, codec, x264_options=X264_CRF, bit_rate=SYNTHETIC_MPEG4_BIT_RATE)
 
 
 def build_video(job: tuple) -> dict:

@@ -52,13 +52,13 @@ import logging
 import math
 import os
 import re
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from ..video_writer import available_codec, write_mp4
 
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ class ClipSettings:
         motion_fps: frame rate of a motion clip (raised when a segment is too short for `num_frames` frames).
         motion_yaw: degrees the figure is turned about the vertical axis before the orthographic projection (0: seen
             from the front; a turn keeps walking towards the camera visible).
-        codec: "libx264" (when PyAV's FFmpeg has it) or "mpeg4".
+        codec: "libx264" (when PyAV's FFmpeg has it, else "mpeg4") or "mpeg4"; the clips are written by
+            `sherlock.video_writer.write_mp4` (constant quantisers: the frames of a static clip decode identical).
     """
 
     image_seconds: float = 2.0
@@ -383,47 +384,6 @@ def _hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_clip(frames: Iterable[np.ndarray], path: Path, fps: float, codec: str = "libx264") -> Path:
-    """Encode RGB uint8 frames (even sides) as an mp4 (yuv420p), written to a temporary file and renamed.
-
-    libx264 ultrafast at constant quantisers on one thread, so the bytes depend only on the frames: P frames at qp 18,
-    I frames twice as fine (`ipratio=2`). A frame that repeats its predecessor then leaves a residual (the I frame's
-    quantisation error) below half a P step, coded as nothing: the frames of a static clip decode identical (a
-    rate-controlled CRF encode, or equal I and P quantisers, keep refining them by a few levels instead), at about a
-    sixth of the size of an all-intra encode. mpeg4 when FFmpeg lacks libx264 (frames then only nearly identical)."""
-    import av
-
-    if codec == "libx264" and "libx264" not in av.codecs_available:
-        codec = "mpeg4"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".mp4.tmp")
-    os.close(handle)
-    try:
-        with av.open(tmp, mode="w", format="mp4") as container:
-            stream = None
-            for frame in frames:
-                if stream is None:
-                    stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-                    stream.height, stream.width = frame.shape[:2]
-                    stream.pix_fmt = "yuv420p"
-                    if codec == "libx264":
-                        stream.options = {
-                            "preset": "ultrafast",
-                            "qp": "18",
-                            "threads": "1",
-                            "x264-params": "ipratio=2.0",
-                        }
-                    else:
-                        stream.bit_rate, stream.thread_count = 2_000_000, 1
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
-            container.mux(stream.encode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
 def static_frame_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     """`(width, height)` of the frames of a static clip of a `width` x `height` image: its longer side at most
     `max_side`, both sides even."""
@@ -584,7 +544,7 @@ class Stage1Converter:
         )
         if not clip.is_file():
             frame = static_frame(path, settings.max_image_side, _row_name(row))
-            write_clip((frame for _ in range(count)), clip, fps, settings.codec)
+            write_mp4((frame for _ in range(count)), clip, fps, available_codec(settings.codec))
         return clip
 
     def motion_clip(self, row: Mapping) -> Path:
@@ -607,7 +567,7 @@ class Stage1Converter:
         render = None
         if not clip.is_file():
             render = self._render(row, path)
-            write_clip(render.frames, clip, render.fps, settings.codec)
+            write_mp4(render.frames, clip, render.fps, available_codec(settings.codec))
         probe = self.processor.load_video(str(clip), decode=False)
         video_hash = video_content_hash(str(clip))
         if not cache.contains(video_hash, probe.timestamps, ids):
@@ -751,5 +711,4 @@ __all__ = [
     "static_clip_timing",
     "static_frame",
     "static_frame_size",
-    "write_clip",
 ]
