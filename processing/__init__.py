@@ -5,7 +5,8 @@ Every module here also ships to the Hub as remote code next to the model (flat, 
 
 The package imports lazily (PEP 562): `from processing import SherlockProcessor` loads the processor (and torch,
 transformers) on first access, while `import processing.video_check_sherlock` or `import processing.events_sherlock`
-loads only that module, so a command line can check its inputs before paying for the heavy imports.
+loads only that module and its light siblings (the answer format: standard library and `transformers.utils`), so a
+command line can check its inputs before paying for the heavy imports.
 """
 
 import importlib

@@ -9,7 +9,9 @@ Exact definitions (shared by every function of this module):
   every span: with a zero-length span inside a gold span, and with another zero-length span at the same instant.
   With a threshold > 0 it never matches and is always a false positive.
 - Events without both times (`EvalEvent.has_span` false) take no part in localisation: gold ones are ignored (they
-  are not misses); predicted ones are dropped (not false positives) and counted in `"predictions_without_times"`.
+  are not misses); predicted ones (e.g. an answer line with a quadruple but no valid time span, which
+  `SherlockPredictor` keeps for the extraction F1) are dropped (not false positives) and counted in
+  `"predictions_without_times"`.
   A NaN time, an `end` before `start` or a NaN score raises a `ValueError` naming the event.
 - Videos: the videos are the keys of `gold`; a gold video with no event (or none with times) only receives false
   positives; a video missing from `predicted` has no prediction; a predicted video absent from `gold` raises.

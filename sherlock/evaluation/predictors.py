@@ -81,13 +81,24 @@ def line_scores(answer_ids: list[int], token_logprobs: list[float], tokenizer) -
     return lines
 
 
-def scored_events(answer_ids: list[int], token_logprobs: list[float], tokenizer, duration: float | None):
+def scored_events(
+    answer_ids: list[int],
+    token_logprobs: list[float],
+    tokenizer,
+    duration: float | None,
+    keep_events_without_times: bool = False,
+) -> list[AbnormalEvent]:
     """The events of one generated answer, each scored by the mean token probability of its line (`line_scores`),
     parsed with Sherlock's tolerant parser (`post_process_events`), in generation order (the mAP ranks tied scores
-    in this order: DESIGN §6, "ties keep generation order")."""
+    in this order: DESIGN §6, "ties keep generation order").
+
+    With `keep_events_without_times=True` (what an evaluation passes) an event whose line has a quadruple but no valid
+    time span is kept with `start = end = None`: the extraction F1 scores its quadruple, and the localisation counts
+    it in `predictions_without_times` (`localization.py`). Without it, such events are dropped, so that every event
+    has times (what a timeline or a subtitle track needs)."""
     events = []
     for line, score in line_scores(answer_ids, token_logprobs, tokenizer):
-        for event in post_process_events(line, duration=duration):
+        for event in post_process_events(line, duration=duration, keep_events_without_times=keep_events_without_times):
             event.score = score
             events.append(event)
     return events

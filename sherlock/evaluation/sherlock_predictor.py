@@ -84,11 +84,12 @@ class GateRecorder:
 class SherlockPredictor:
     """Runs a `SherlockForConditionalGeneration` with its `SherlockProcessor` over batches of videos.
 
-    Greedy decoding by default; each event is scored by the mean token probability of its answer line, and each video
-    gets its mean gate weight per expert (the paper's Figure 6). The processor's feature cache (`cache_dir`) is used
-    as usual, so a second run over the same videos skips the extractors. The videos of a batch that sample different
-    frame counts (shorter than `num_frames`, or sampled by `fps`) are generated in separate groups (by frame count,
-    in batch order), since their inputs cannot be stacked.
+    Greedy decoding by default; each event is scored by the mean token probability of its answer line (an event with a
+    quadruple but no valid time span is kept, with `start = end = None`: `predictors.scored_events`), and each video
+    gets its mean gate weight per expert (the paper's Figure 6). The processor's feature cache (`feature_cache_dir`)
+    is used as usual, so a second run over the same videos skips the extractors. The videos of a batch that sample
+    different frame counts (shorter than `num_frames`, or sampled by `fps`) are generated in separate groups (by frame
+    count, in batch order), since their inputs cannot be stacked.
 
     Args:
         model: the model (in eval mode, on its device).
@@ -159,7 +160,9 @@ class SherlockPredictor:
             return [
                 VideoPrediction(
                     answer=tokenizer.decode(ids, skip_special_tokens=True),
-                    events=scored_events(ids, logprobs, tokenizer, float(meta["duration"])),
+                    events=scored_events(
+                        ids, logprobs, tokenizer, float(meta["duration"]), keep_events_without_times=True
+                    ),
                     gate_weights=weights,
                 )
                 for (ids, logprobs), meta, weights in zip(answers, metadata, gates.per_video(len(videos)))
