@@ -102,7 +102,8 @@ _MMSS = re.compile(r"^\d{4}$")
 
 @dataclass
 class CuvaRow:
-    """One data row of an annotation sheet (raw cell values, stripped strings or None)."""
+    """One data row of an annotation sheet: its first `len(SHEET_COLUMNS)` cells (raw values, stripped strings or
+    None). The sheet's later columns (`Annotator`, notes) are not read: nothing is built from them."""
 
     sheet_row: int
     video_id: object
@@ -112,8 +113,11 @@ class CuvaRow:
     moment: str | None
     description: str | None
     key_sentences: str | None
-    annotator: str | None = None
-    notes: str | None = None
+
+
+SHEET_COLUMNS = ("video_id", "type_codes", "reason", "result", "moment", "description", "key_sentences")
+"""The columns `CuvaRow` reads, in the sheet's order (`video_id`, `X1`, `X2 reason`, `X2 result`, `X3 moment`,
+`X3 description`, `X4 key sentences`)."""
 
 
 @dataclass
@@ -145,15 +149,15 @@ def read_annotation_sheet(path: str | os.PathLike, sheet: str) -> SheetContent:
         workbook.close()
     rows, examples, blanks = [], 0, 0
     for number, cells in enumerate(values[HEADER_ROWS:], start=HEADER_ROWS + 1):
-        cells = list(cells) + [None] * (9 - len(cells))
-        if all(_cell_text(cell) is None for cell in cells):
+        cells = list(cells) + [None] * (len(SHEET_COLUMNS) - len(cells))
+        if all(_cell_text(cell) is None for cell in cells):  # every cell: a row with only later columns is data
             blanks += 1
             continue
         if isinstance(cells[0], str) and cells[0].strip().lower() == "example":
             examples += 1
             continue
         video_id = cells[0].strip() if isinstance(cells[0], str) else cells[0]
-        rows.append(CuvaRow(number, video_id, *(_cell_text(cell) for cell in cells[1:9])))
+        rows.append(CuvaRow(number, video_id, *(_cell_text(cell) for cell in cells[1 : len(SHEET_COLUMNS)])))
     return SheetContent(rows, examples, blanks)
 
 
@@ -364,6 +368,7 @@ __all__ = [
     "REJECT_REASONS",
     "ROUND1_SHEET",
     "ROUND2_SHEET",
+    "SHEET_COLUMNS",
     "SPLITS",
     "CuvaRow",
     "RowProblem",

@@ -3,6 +3,7 @@ every input row accounted for, valid events, CUVA's split, an offline-loadable d
 extraction on hand-checked snippets; `--video-root`, `--with-features`, `--llm-extractor` and `--push-to-hub` on small
 subsets."""
 
+import dataclasses
 import fnmatch
 import hashlib
 import json
@@ -22,6 +23,8 @@ from dataset_scripts.mvae_build import build_mvae
 from dataset_scripts.mvae_cuva import (
     CUVA_FILES,
     REJECT_REASONS,
+    ROUND1_SHEET,
+    SHEET_COLUMNS,
     CuvaRow,
     RowProblem,
     pair_types_with_segments,
@@ -29,6 +32,7 @@ from dataset_scripts.mvae_cuva import (
     parse_moments,
     parse_type_codes,
     parse_video_id,
+    read_annotation_sheet,
 )
 from dataset_scripts.mvae_elements import LlmElementExtractor, extract_scene, extract_subject_object, parse_llm_reply
 from dataset_scripts.mvae_features import features_config_features
@@ -269,6 +273,29 @@ def test_several_types_pair_in_order_or_use_the_highest_score():
     assert pair_types_with_segments([("7-1", 3.0), ("5-1", 5.0)], 2) == (["7-1", "5-1"], "in_order")
     assert pair_types_with_segments([("7-1", 3.0), ("5-1", 5.0)], 3) == (["5-1"] * 3, "highest_score")
     assert pair_types_with_segments([("7-1", 5.0), ("5-1", 5.0)], 1) == (["7-1"], "highest_score")  # tie: first
+
+
+def test_a_sheet_row_keeps_only_the_columns_the_build_uses(tmp_path):
+    """`CuvaRow` holds the seven columns the builder reads; the `Annotator` and notes columns are not kept, but a row
+    with only them filled is still a data row (rejected downstream), not a blank one."""
+    assert [field.name for field in dataclasses.fields(CuvaRow)] == ["sheet_row", *SHEET_COLUMNS]
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = ROUND1_SHEET
+    sheet.append(["video_id", "X1", "X2 reason", "X2 result", "X3 moment", "X3 description", "X4", "Annotator", "n"])
+    sheet.append(["example", "[1-1,5]", None, None, None, None, None, "A", None])
+    sheet.append(["00007", "[7-1,5]", "why", "what", "[0001,0005]", "[a thief]", "key", "annotator 3", "a note"])
+    sheet.append([None] * 9)
+    sheet.append([None, None, None, None, None, None, None, "annotator 4", None])
+    sheet.append(["00008", "[5-1,4]"])  # a short row: the missing cells are None
+    workbook.save(tmp_path / "sheet.xlsx")
+    content = read_annotation_sheet(tmp_path / "sheet.xlsx", ROUND1_SHEET)
+    assert (content.example_rows, content.blank_rows) == (1, 1)
+    assert content.rows == [
+        CuvaRow(3, "00007", "[7-1,5]", "why", "what", "[0001,0005]", "[a thief]", "key"),
+        CuvaRow(5, None, None, None, None, None, None, None),
+        CuvaRow(6, "00008", "[5-1,4]", None, None, None, None, None),
+    ]
 
 
 def _row(number, video_id, types="[7-1,5]", moment="[0001,0005]", description="[A thief stole a bag]"):
