@@ -9,14 +9,23 @@ Upload a video (or pick a bundled example), optionally ask another question or c
 weight per expert (what the model looked at), the video with the events as subtitles, the raw answer and a JSON
 download. Settings come from the environment (`SpaceSettings.from_env`): the model (`SHERLOCK_MODEL`: a Sherlock
 folder or Hub id, default the built-in demo model), the largest upload and the longest video accepted, the number of
-analyses run at once and the queue's size. Needs the `space` extra (`pip install "sherlock-mvae[space]"`).
+analyses run at once, the queue's size and how long files stay on disk. Needs the `space` extra
+(`pip install "sherlock-mvae[space]"`).
+
+Disk: a public Space runs for weeks. Gradio deletes the uploads and the files it serves once they are older than
+`keep_files_s` (`gr.Blocks(delete_cache=...)`); the analyzer keeps at most `max_answers` answer folders (the oldest
+are removed first, under a lock, so that concurrent requests never race on them).
 """
 
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
+import time
+import weakref
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +46,8 @@ class SpaceSettings:
     max_duration_s: float = 120.0  # SHERLOCK_SPACE_MAX_DURATION_S
     concurrency_limit: int = 1  # SHERLOCK_SPACE_CONCURRENCY: analyses run at once
     max_queue_size: int = 16  # SHERLOCK_SPACE_MAX_QUEUE: requests waiting beyond those
+    keep_files_s: float = 3600.0  # SHERLOCK_SPACE_KEEP_FILES_S: uploads and answers older than this are deleted
+    max_answers: int = 64  # SHERLOCK_SPACE_MAX_ANSWERS: answer folders kept on disk (well above the concurrency)
     max_frames: int = 64  # the largest frame count a user may ask for
     examples: list[str] = field(default_factory=list)  # bundled example videos
 
@@ -46,7 +57,16 @@ class SpaceSettings:
         "max_duration_s": "SHERLOCK_SPACE_MAX_DURATION_S",
         "concurrency_limit": "SHERLOCK_SPACE_CONCURRENCY",
         "max_queue_size": "SHERLOCK_SPACE_MAX_QUEUE",
+        "keep_files_s": "SHERLOCK_SPACE_KEEP_FILES_S",
+        "max_answers": "SHERLOCK_SPACE_MAX_ANSWERS",
     }
+
+    @property
+    def delete_cache(self) -> tuple[int, int]:
+        """Gradio's `delete_cache` (frequency, age in seconds): every `frequency` seconds the uploads and the served
+        files older than `keep_files_s` are deleted."""
+        age = max(1, round(self.keep_files_s))
+        return max(1, min(age, 600)), age
 
     @classmethod
     def from_env(cls, environ=None, examples_dir: str | Path | None = None) -> "SpaceSettings":
@@ -153,6 +173,9 @@ class SpaceAnalyzer:
         self._lock = threading.Lock()
         self._loaded = None
         self._outputs = Path(tempfile.mkdtemp(prefix="sherlock-space-"))
+        self._answers = deque()  # (folder, creation time), oldest first
+        self._answers_lock = threading.Lock()
+        weakref.finalize(self, shutil.rmtree, str(self._outputs), True)
 
     def load(self):
         with self._lock:
@@ -171,16 +194,22 @@ class SpaceAnalyzer:
                 self._loaded = model, processor
             return self._loaded
 
-    def _output_folder(self, keep_seconds: float = 3600.0) -> Path:
-        """A fresh folder for one answer's files; answers older than `keep_seconds` are removed (a public Space runs
-        for weeks)."""
-        import shutil
-        import time
-
-        for old in self._outputs.iterdir():
-            if time.time() - old.stat().st_mtime > keep_seconds:
-                shutil.rmtree(old, ignore_errors=True)
-        return Path(tempfile.mkdtemp(dir=self._outputs))
+    def _save_answer(self, files: dict[str, str]) -> dict[str, str]:
+        """Write `files` ({name: text}) into a fresh answer folder; returns {name: path}. At most `max_answers`
+        folders are kept, none older than `keep_files_s`: the oldest are removed first. All of it happens under one
+        lock, so that concurrent requests never remove a folder twice nor one that is being written."""
+        with self._answers_lock:
+            now = time.time()
+            while self._answers and (
+                len(self._answers) >= max(1, self.settings.max_answers)
+                or now - self._answers[0][1] > self.settings.keep_files_s
+            ):
+                shutil.rmtree(self._answers.popleft()[0], ignore_errors=True)
+            folder = Path(tempfile.mkdtemp(dir=self._outputs))
+            self._answers.append((folder, now))
+            for name, text in files.items():
+                (folder / name).write_text(text, encoding="utf-8")
+        return {name: str(folder / name) for name in files}
 
     def analyze(
         self, video: str | None, question: str = "", num_frames: int | None = None, fps: float = 0.0, progress=None
@@ -226,11 +255,13 @@ class SpaceAnalyzer:
             )
         except VideoDecodeError as error:
             raise SpaceInputError(f"This file cannot be analysed: {error.reason}.") from None
-        folder = self._output_folder()
-        name = Path(video).name
-        (folder / "events.json").write_text(json.dumps(result.to_dict(name), indent=2) + "\n")
-        (folder / "events.vtt").write_text(subtitles_vtt(result))
-        return result, str(folder / "events.json"), str(folder / "events.vtt")
+        paths = self._save_answer(
+            {
+                "events.json": json.dumps(result.to_dict(Path(video).name), indent=2) + "\n",
+                "events.vtt": subtitles_vtt(result),
+            }
+        )
+        return result, paths["events.json"], paths["events.vtt"]
 
 
 def build_demo(settings: SpaceSettings | None = None, gpu=None):
@@ -266,7 +297,9 @@ def build_demo(settings: SpaceSettings | None = None, gpu=None):
 
     if gpu is not None:
         run = gpu(run)
-    with gr.Blocks(title="Sherlock: video abnormal event extraction and localization") as demo:
+    with gr.Blocks(
+        title="Sherlock: video abnormal event extraction and localization", delete_cache=settings.delete_cache
+    ) as demo:
         gr.Markdown(
             "# Sherlock\nEvery abnormal event of a video as (subject, event type, object, scene) with its start and "
             f"end in seconds. Model: `{settings.model}`"

@@ -92,3 +92,60 @@ def test_frames_per_second_sample_at_that_rate_within_the_frame_limit(tmp_path):
         analyzer.analyze(video, fps=8.0)
     with pytest.raises(SpaceInputError, match="^Upload a video"):
         analyzer.analyze(None)
+
+
+def test_concurrent_requests_keep_the_answer_folders_bounded_and_never_race(tmp_path):
+    """Requests from several threads at once (a Space with a concurrency above 1, or ZeroGPU's parallel workers): no
+    request fails, and the answer files on disk never exceed `max_answers` folders of two files."""
+    import json
+    import os
+    import threading
+
+    from sherlock.space import SpaceAnalyzer
+    from sherlock.tiny_extractors import tiny_extractor_settings
+    from sherlock.tiny_models import build_tiny_sherlock
+
+    folder = build_tiny_sherlock(tmp_path / "model", extractors=tiny_extractor_settings(threshold=0.15))
+    video = str(write_video(tmp_path / "clip.mp4", num_frames=16, fps=8.0, size=(64, 48)))
+    settings, bound = SpaceSettings(model=str(folder)), 4
+    settings.max_answers = bound
+    analyzer = SpaceAnalyzer(settings)
+    analyzer.load()
+    outputs = analyzer._outputs
+    counts, errors, answers, done = [], [], [], threading.Event()
+
+    def watch():  # os.walk skips a folder removed while it is read
+        while not done.is_set():
+            counts.append(sum(len(files) for _, _, files in os.walk(outputs)))
+            done.wait(0.002)
+
+    def request():
+        try:
+            for _ in range(3):
+                answers.append(analyzer.analyze(video, num_frames=2))
+        except Exception as error:  # noqa: BLE001  (any failure of a request is what this test looks for)
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=watch)] + [threading.Thread(target=request) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads[1:]:
+        thread.join()
+    done.set()
+    threads[0].join()
+    assert errors == [] and len(answers) == 12
+    assert counts and max(counts) <= 2 * bound  # two files (JSON, subtitles) per kept answer
+    kept = sorted(outputs.iterdir())
+    assert 1 <= len(kept) <= bound
+    for answer in kept:  # the newest answers, whole
+        assert sorted(path.name for path in answer.iterdir()) == ["events.json", "events.vtt"]
+        assert json.loads((answer / "events.json").read_text())["events"] is not None
+
+
+def test_gradio_deletes_old_uploads_and_served_files():
+    from sherlock.space import build_demo
+
+    settings = SpaceSettings(model="demo")
+    settings.keep_files_s = 900.0
+    assert build_demo(settings).delete_cache == (600, 900)  # every 10 min, what is older than 15 min
+    assert SpaceSettings.from_env({"SHERLOCK_SPACE_KEEP_FILES_S": "120"}).delete_cache == (120, 120)
