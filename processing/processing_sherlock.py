@@ -47,6 +47,42 @@ from .video_sherlock import VideoClip, load_video, round_seconds, video_content_
 
 logger = logging.get_logger(__name__)
 
+# What the processor needs beyond torch, numpy and transformers (import name -> pip name, what for). transformers reads
+# a remote module's imports and asks for missing ones; these are imported where they are used, so they are checked
+# here at once: one error names every missing package instead of one per run.
+REQUIRED_PACKAGES = {
+    "PIL": ("Pillow", "the image processors"),
+    "av": ("av", "video decoding with PyAV"),
+    "scipy": ("scipy", "ViTPose's crops and keypoints"),
+}
+
+
+def missing_packages() -> list[str]:
+    """The import names of `REQUIRED_PACKAGES` that cannot be imported here."""
+    missing = []
+    for name in REQUIRED_PACKAGES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def check_required_packages() -> None:
+    """Raise one `ImportError` naming every missing package of `REQUIRED_PACKAGES` (run when this module loads)."""
+    missing = missing_packages()
+    if missing:
+        needs = ", ".join(f"{REQUIRED_PACKAGES[name][0]} ({REQUIRED_PACKAGES[name][1]})" for name in missing)
+        install = " ".join(REQUIRED_PACKAGES[name][0] for name in missing)
+        raise ImportError(
+            f"SherlockProcessor needs packages that are not installed: {needs}. Run `pip install {install}`."
+        )
+
+
+check_required_packages()
+
 # The paper's instruction (one source of truth: the dataset builders import it from here).
 DEFAULT_INSTRUCTION = (
     "Generate a quadruple and localize an abnormal event in the video. The quadruple includes subject, event type, "

@@ -147,6 +147,7 @@ def render_model_card(
             evaluation=evaluation,
             model_config=model_config,
             processor=_processor(folder),
+            requirements=_requirements(),
         )
 
 
@@ -426,6 +427,13 @@ def _processor(folder: Path) -> dict | None:
             model = setting.get("model")
             extractors.append(f"{part} {setting['backend']}" + (f" ({_public_name(model)})" if model else ""))
     return {"frames": frames, "extractors": extractors}
+
+
+def _requirements() -> list[dict]:
+    """The packages the processor's remote code needs beyond torch and transformers (`REQUIRED_PACKAGES`)."""
+    from processing.processing_sherlock import REQUIRED_PACKAGES
+
+    return [{"pip": pip, "use": use} for pip, use in REQUIRED_PACKAGES.values()]
 
 
 def _evaluation(values: Mapping, label: str, dataset: str) -> dict:
