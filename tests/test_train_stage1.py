@@ -24,6 +24,7 @@ from sherlock.training.stage1 import (
     Stage1Converter,
     parse_media_roots,
     recover_from_ric,
+    rewrite_region_text,
 )
 
 
@@ -174,6 +175,9 @@ def test_ref_l4_regions_are_written_in_the_model_view_and_rows_outside_it_left_o
     np.testing.assert_allclose(box_in(half_in["instruction"]), [0.0, 0.556, view_x(0.25), 0.833], atol=5e-4)
     # boxes in the margin (all of it, or all but a sliver) are left out: no row, no clip
     assert converter.convert_row(rows["margin"]) is None and converter.convert_row(rows["mostly_out"]) is None
+    # a box in the text without `regions` cannot be mapped: one clear error, not a prompt in the wrong coordinates
+    with pytest.raises(ValueError, match=r"ref_l4:inside: its instruction .* has a box but the row has no `regions`"):
+        converter.convert_row({**rows["inside"], "regions": []})
 
     monkeypatch.setattr(type(processor), "is_precomputed", property(lambda self: False))  # (`convert` checks it)
     with caplog.at_level(logging.WARNING, logger="sherlock.training.stage1"):
@@ -182,6 +186,17 @@ def test_ref_l4_regions_are_written_in_the_model_view_and_rows_outside_it_left_o
     (warning,) = [record.getMessage() for record in caplog.records if "left out" in record.getMessage()]
     assert "left out 2 of 4 rows" in warning and "ref_l4:margin, ref_l4:mostly_out" in warning
     assert len(list((tmp_path / "work" / "clips").rglob("*.mp4"))) == 1  # one image, one clip
+
+
+def test_region_text_keeps_its_decimals_and_each_region_finds_its_own_box():
+    text = "Compare [0.10, 0.20, 0.30, 0.40] with [0.5, 0.5, 0.9, 0.9] and [0.10, 0.20, 0.30, 0.40]"
+    regions = [[0.5, 0.5, 0.9, 0.9], [0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4]]
+    mapped = [[0.45, 0.5, 1.0, 0.9], [0.0, 0.2, 0.123, 0.4], [0.0, 0.2, 0.123, 0.4]]
+    assert rewrite_region_text(text, regions, mapped) == (
+        "Compare [0.00, 0.20, 0.12, 0.40] with [0.5, 0.5, 1.0, 0.9] and [0.00, 0.20, 0.12, 0.40]"
+    )
+    with pytest.raises(ValueError, match=r"does not contain its region \[0\.7, 0\.2, 0\.3, 0\.4\]"):
+        rewrite_region_text(text, [[0.7, 0.2, 0.3, 0.4]], [[0.0, 0.0, 1.0, 1.0]])
 
 
 def test_a_motion_becomes_a_stick_figure_clip_with_its_joints_as_pose_input(processor, humanml3d, tmp_path):

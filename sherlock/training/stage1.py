@@ -401,6 +401,11 @@ class Stage1Converter:
         instruction = str(row.get("instruction") or "")
         regions = [list(region) for region in row.get("regions") or ()]
         if not regions:
+            if row.get("media_type") == "image" and REGION_TEXT.search(instruction):
+                raise ValueError(
+                    f"stage-1 row {_row_name(row)}: its instruction {instruction!r} has a box but the row has no "
+                    "`regions` to map it into the model's view (rebuild the set with sherlock-build-pretune)"
+                )
             return instruction
         if row.get("media_type") != "image":
             raise ValueError(f"stage-1 row {_row_name(row)}: regions are only read on image rows")
