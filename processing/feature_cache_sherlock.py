@@ -365,6 +365,35 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
+# In-process memory of file digests, keyed by the file's state, so a large weight file is read once per process. The
+# state includes ctime (any write changes it, `os.utime` cannot set it back); the digest itself depends only on bytes.
+_FILE_DIGESTS: dict[tuple, str] = {}
+_FILE_DIGESTS_LOCK = threading.Lock()
+_HUB_LFS_BLOB = re.compile(r"[0-9a-f]{64}")
+
+
+def file_digest(path) -> str:
+    """SHA-256 (hex) of a file's bytes, remembered for this process while the file stays unchanged (same size, times
+    and inode). A Hub cache blob of an LFS file is named by that very digest, so it is not read."""
+    real = Path(os.path.realpath(path))
+    if real.parent.name == "blobs" and _HUB_LFS_BLOB.fullmatch(real.name):
+        return real.name
+    info = real.stat()
+    state = (str(real), info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+    with _FILE_DIGESTS_LOCK:
+        known = _FILE_DIGESTS.get(state)
+    if known is not None:
+        return known
+    hasher = hashlib.sha256()
+    with open(real, "rb") as file:
+        for block in iter(lambda: file.read(1 << 22), b""):
+            hasher.update(block)
+    digest = hasher.hexdigest()
+    with _FILE_DIGESTS_LOCK:
+        _FILE_DIGESTS[state] = digest
+    return digest
+
+
 def weights_fingerprint(name_or_path, revision: str | None = None, cache_dir=None) -> str:
     """A short string that changes when a model's weights change: put it into the extractor ids that key the cache.
 
@@ -375,10 +404,11 @@ def weights_fingerprint(name_or_path, revision: str | None = None, cache_dir=Non
         cache_dir (`str` or `os.PathLike`, *optional*): the Hub cache folder (defaults to huggingface_hub's).
 
     Returns:
-        * a local folder: 16 hex digits of SHA-256 over the relative names, sizes and modification times (ns) of its
+        * a local folder: 16 hex digits of SHA-256 over the relative names and the contents (`file_digest`) of its
           weight files (`*.safetensors`, `*.bin`, `*.pt`, `*.pth` and `config.json`, in subfolders too, hidden
-          folders skipped), so weights changed in place give a new fingerprint; moving or renaming the folder keeps
-          it; a local weight file: the same over that one file;
+          folders skipped): weights changed in place give a new fingerprint, while a moved, renamed or copied folder
+          keeps it (file times do not count: `cp -r` does not keep them); a local weight file: the same over that
+          one file;
         * a Hub id: the commit hash its revision resolves to in the local Hub cache (no network access);
         * a Hub id that is not in the local cache: the id itself (with `@revision` when one is given).
     """
@@ -397,9 +427,8 @@ def weights_fingerprint(name_or_path, revision: str | None = None, cache_dir=Non
             files = [path]
         listing = []
         for file in sorted(files):
-            info = file.stat()  # follows links (a Hub snapshot links to its blobs)
             name = file.relative_to(path).as_posix() if path.is_dir() else file.name
-            listing.append([name, info.st_size, info.st_mtime_ns])
+            listing.append([name, file_digest(file)])  # follows links (a Hub snapshot links to its blobs)
         return _digest({"weights": listing})[:16]
     name = os.fspath(name_or_path)
     if revision is not None and re.fullmatch(r"[0-9a-f]{40}", revision):
@@ -442,5 +471,6 @@ __all__ = [
     "FeatureCacheMiss",
     "clip_key",
     "entry_key",
+    "file_digest",
     "weights_fingerprint",
 ]

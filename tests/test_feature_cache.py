@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from processing.feature_cache_sherlock import (
     FeatureCacheMiss,
     clip_key,
     entry_key,
+    file_digest,
     weights_fingerprint,
 )
 
@@ -258,7 +260,7 @@ def test_weights_fingerprint_of_a_local_folder_follows_its_weight_files(tmp_path
     assert weights_fingerprint(folder) == first == weights_fingerprint(str(folder))
     (folder / "README.md").write_text("edited, still not a weight file")
     assert weights_fingerprint(folder) == first
-    moved = folder.rename(tmp_path / "moved")  # relocating keeps it (names are relative, times kept)
+    moved = folder.rename(tmp_path / "moved")  # relocating keeps it (names are relative)
     assert weights_fingerprint(moved) == first
     # weights changed in place (same size, same name): a new fingerprint
     weights = moved / "model.safetensors"
@@ -272,6 +274,32 @@ def test_weights_fingerprint_of_a_local_folder_follows_its_weight_files(tmp_path
     assert weights_fingerprint(moved) not in (first, second)
     # one weight file
     assert weights_fingerprint(weights) == weights_fingerprint(weights) != second
+
+
+def test_weights_fingerprint_of_a_folder_copied_without_its_file_times_is_the_same(tmp_path):
+    """Issue 20: `cp -r` (like `shutil.copy`) gives the copies new modification times; the fingerprint follows the
+    contents, so a copied model folder keeps its feature-cache entries."""
+    folder = _model_folder(tmp_path / "model")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "weights.bin").write_bytes(os.urandom(3 << 20))
+    first = weights_fingerprint(folder)
+    for path in folder.rglob("*"):  # the originals are older than any copy
+        os.utime(path, ns=(10**18, 10**18))
+    copy = shutil.copytree(folder, tmp_path / "copy", copy_function=shutil.copy)
+    assert (copy / "sub" / "weights.bin").stat().st_mtime_ns != (folder / "sub" / "weights.bin").stat().st_mtime_ns
+    assert weights_fingerprint(copy) == weights_fingerprint(folder) == first
+    # the contents, not the times: the same bytes written again elsewhere, the same digest
+    other = tmp_path / "other.bin"
+    other.write_bytes((folder / "sub" / "weights.bin").read_bytes())
+    assert file_digest(other) == file_digest(copy / "sub" / "weights.bin")
+    # a changed byte in a copy is a new fingerprint (even with the copy's times put back)
+    weights = copy / "sub" / "weights.bin"
+    info = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert weights_fingerprint(copy) != first
 
 
 def test_weights_fingerprint_of_a_hub_id_is_its_cached_commit(tmp_path):

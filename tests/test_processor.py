@@ -326,6 +326,27 @@ def test_a_reloaded_processor_keeps_its_feature_cache(folder, video, tmp_path):
         torch.testing.assert_close(batch[name], reference[name])
 
 
+def test_a_folder_copied_like_cp_r_hits_its_own_feature_cache(folder, video, tmp_path):
+    """Issue 20: `cp -r` gives the copied files new modification times; the extractor ids fingerprint the extractor
+    models' contents, so the copy finds the features its original cached (no extractor runs)."""
+    saved = tmp_path / "saved"
+    shutil.copytree(folder, saved)
+    processor = load_processor(saved, feature_cache_dir=str(saved / "feature_cache"))
+    reference = processor(videos=video)
+    processor.save_pretrained(saved)  # `./feature_cache`, inside the folder, travels with it
+    copy = shutil.copytree(saved, tmp_path / "copy", copy_function=shutil.copy)  # no file times kept, as `cp -r`
+    weights = Path("extractor-detector") / "model.safetensors"
+    assert (copy / weights).stat().st_mtime_ns != (saved / weights).stat().st_mtime_ns
+    copied = SherlockProcessor.from_pretrained(copy)
+    assert copied.feature_cache_dir == str(copy / "feature_cache")
+    assert copied.extractor_set.extractor_ids() == processor.extractor_set.extractor_ids()
+    calls = count_calls(copied)
+    batch = copied(videos=video)
+    assert calls == {"detector": 0, "pose": 0, "objects": 0, "background": 0}
+    for name in reference:
+        torch.testing.assert_close(batch[name], reference[name])
+
+
 def test_a_config_with_the_old_cache_dir_name_loads_with_a_deprecation_warning(folder, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(folder, old)
