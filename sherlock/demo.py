@@ -16,8 +16,12 @@ from .tiny_models import build_tiny_sherlock
 logger = logging.getLogger(__name__)
 
 # 2: extractor models inside the folder, referenced relative to it; 3: expert initialisation and the action
-# expert's per-person keypoints (`person_proj`): a folder built before would miss weights
-DEMO_VERSION = 3
+# expert's per-person keypoints (`person_proj`): a folder built before would miss weights; 4: the stamp lists the files
+# of the build with their sizes, so a folder missing one (or holding a truncated one) is rebuilt
+DEMO_VERSION = 4
+DEMO_STAMP = "sherlock_demo.json"
+# Written next to the model by its use, not by the build: not part of what a complete demo folder must hold.
+NOT_BUILT = ("feature_cache",)
 EXAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "examples" / "demo.mp4"
 
 
@@ -32,21 +36,61 @@ def demo_extractor_settings(paths: dict[str, str]) -> dict:
     return tiny_extractor_settings(paths, threshold=0.15, max_persons=8, max_objects=16, max_relations=32)
 
 
+def _built_files(folder: Path) -> dict[str, int]:
+    """`{relative path: size}` of the files a build wrote into `folder` (the stamp and `NOT_BUILT` left out)."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and relative.parts[0] not in NOT_BUILT and relative.as_posix() != DEMO_STAMP:
+            files[relative.as_posix()] = path.stat().st_size
+    return files
+
+
+def demo_problem(folder: Path) -> str | None:
+    """Why `folder` is not a complete demo model of this version (`None`: it is)."""
+    stamp = folder / DEMO_STAMP
+    if not stamp.is_file():
+        return f"no {DEMO_STAMP}" if folder.exists() else "not built yet"
+    try:
+        record = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"unreadable {DEMO_STAMP} ({exc})"
+    if not isinstance(record, dict) or record.get("version") != DEMO_VERSION:
+        version = record.get("version") if isinstance(record, dict) else None
+        return f"demo version {version}, this is {DEMO_VERSION}"
+    files = record.get("files")
+    if not isinstance(files, dict) or not files:
+        return f"{DEMO_STAMP} lists no files"
+    for name, size in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != size:
+            return f"{name} is incomplete ({path.stat().st_size} of {size} bytes)"
+    return None
+
+
 def ensure_demo_model(folder: str | Path | None = None) -> Path:
-    """Return the demo model folder, building it first if it is missing or from another demo version."""
+    """Return the demo model folder, building it first if it is missing, from another demo version, or lacks any
+    file of its build (or holds one of another size: an interrupted write)."""
     folder = Path(folder) if folder is not None else default_demo_dir()
-    stamp = folder / "sherlock_demo.json"
-    if stamp.is_file() and json.loads(stamp.read_text()).get("version") == DEMO_VERSION:
+    problem = demo_problem(folder)
+    if problem is None:
         return folder
-    logger.warning("Building the tiny random demo model in %s (first use only) ...", folder)
+    if problem == "not built yet":
+        logger.warning("Building the tiny random demo model in %s (first use only) ...", folder)
+    else:
+        logger.warning("Rebuilding the tiny random demo model in %s (%s) ...", folder, problem)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / DEMO_STAMP).unlink(missing_ok=True)  # an interrupted rebuild must not pass as complete
     with tempfile.TemporaryDirectory(prefix="sherlock-demo-extractors-") as scratch:
         settings = demo_extractor_settings(build_tiny_extractor_models(scratch))
         # the processor copies the extractor models into the folder (`extractor-<part>/`) and references them
         # relative to it, so the demo folder can be moved like any saved model
         build_tiny_sherlock(folder, extractors=settings)
-    stamp.write_text(json.dumps({"version": DEMO_VERSION, "random_weights": True}))
+    record = {"version": DEMO_VERSION, "random_weights": True, "files": _built_files(folder)}
+    (folder / DEMO_STAMP).write_text(json.dumps(record, indent=1))
     return folder
 
 
-__all__ = ["EXAMPLE_VIDEO", "default_demo_dir", "demo_extractor_settings", "ensure_demo_model"]
+__all__ = ["EXAMPLE_VIDEO", "default_demo_dir", "demo_extractor_settings", "demo_problem", "ensure_demo_model"]

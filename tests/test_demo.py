@@ -1,0 +1,88 @@
+"""The built-in demo model (`sherlock.demo.ensure_demo_model`): built once, reused while complete, rebuilt when a file
+of its build is missing or truncated (issue 20, item 15)."""
+
+import json
+import logging
+import shutil
+
+import pytest
+
+from modeling_sherlock import SherlockForConditionalGeneration
+from processing import SherlockProcessor
+from sherlock import demo
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return demo.ensure_demo_model(tmp_path_factory.mktemp("demo") / "demo-tiny-random")
+
+
+@pytest.fixture
+def folder(built, tmp_path):
+    return shutil.copytree(built, tmp_path / "demo-tiny-random")
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """Counts the builds of the tiny Sherlock that `ensure_demo_model` starts."""
+    calls = []
+    original = demo.build_tiny_sherlock
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(demo, "build_tiny_sherlock", counted)
+    return calls
+
+
+def test_the_stamp_lists_the_files_of_the_build(built):
+    record = json.loads((built / demo.DEMO_STAMP).read_text())
+    assert record["version"] == demo.DEMO_VERSION and record["random_weights"] is True
+    for name in ("config.json", "model.safetensors", "processor_config.json", "extractor-detector/model.safetensors"):
+        assert record["files"][name] == (built / name).stat().st_size > 0, name
+    assert demo.demo_problem(built) is None
+
+
+def test_a_complete_folder_is_reused(folder, builds):
+    assert demo.ensure_demo_model(folder) == folder
+    assert builds == []
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda folder: (folder / "model.safetensors").unlink(), "model.safetensors is missing"),
+        (lambda folder: shutil.rmtree(folder / "extractor-pose"), "extractor-pose/"),
+        (
+            lambda folder: (folder / "extractor-detector" / "model.safetensors").write_bytes(b"\x00" * 10),
+            "extractor-detector/model.safetensors is incomplete (10 of",
+        ),
+        (lambda folder: (folder / demo.DEMO_STAMP).unlink(), f"no {demo.DEMO_STAMP}"),
+        (
+            lambda folder: (folder / demo.DEMO_STAMP).write_text(json.dumps({"version": 3, "random_weights": True})),
+            f"demo version 3, this is {demo.DEMO_VERSION}",
+        ),
+    ],
+    ids=["model-weights-missing", "extractor-folder-missing", "truncated-extractor", "no-stamp", "older-version"],
+)
+def test_a_damaged_folder_is_rebuilt(folder, builds, damage, reason, caplog):
+    expected = json.loads((folder / demo.DEMO_STAMP).read_text())["files"]
+    damage(folder)
+    assert reason in demo.demo_problem(folder)
+    with caplog.at_level(logging.WARNING, logger="sherlock.demo"):
+        assert demo.ensure_demo_model(folder) == folder
+    assert len(builds) == 1
+    assert "Rebuilding the tiny random demo model" in caplog.text and reason in caplog.text
+    assert demo.demo_problem(folder) is None
+    for name, size in expected.items():
+        assert (folder / name).stat().st_size == size, name
+    # and it loads
+    SherlockForConditionalGeneration.from_pretrained(folder)
+    SherlockProcessor.from_pretrained(folder).extractor_set.extractor_ids()
+
+
+def test_a_feature_cache_in_the_folder_is_not_part_of_the_build(folder, builds):
+    (folder / "feature_cache" / "ab").mkdir(parents=True, exist_ok=True)
+    (folder / "feature_cache" / "ab" / "entry.safetensors").write_bytes(b"features")
+    assert demo.ensure_demo_model(folder) == folder and builds == []
