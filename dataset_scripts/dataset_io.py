@@ -1,5 +1,7 @@
 """Shared output discipline of the dataset builders: deterministic parquet shards, a dataset card whose YAML
-`configs:` make `load_dataset(folder)` work without a loading script, a rejects file, and the Hub upload.
+`configs:` make `load_dataset(folder)` work without a loading script, a rejects file, and the Hub upload (the
+`--push-to-hub` of every builder: `sherlock.hub_upload.push_dataset_folder`, the same guard and selection as
+`sherlock push dataset`).
 
 Layout of a built dataset folder:
 
@@ -16,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sherlock.hub_upload import check_hub_id, push_dataset_folder
 
 
 if TYPE_CHECKING:  # `datasets` is imported where rows are written, so that the builders' `--help` stays fast
@@ -149,35 +153,6 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     return "\n".join(lines)
 
 
-def push_dataset_folder(
-    folder: str | Path,
-    repo_id: str,
-    token: str | None = None,
-    endpoint: str | None = None,
-    private: bool = False,
-    commit_message: str = "Upload dataset",
-) -> str:
-    """Create the dataset repo if needed and make it mirror the folder (files deleted locally are deleted in the repo
-    too); returns the commit URL.
-
-    `endpoint` points at another Hub-compatible server (tests use a local one); by default the one of
-    `huggingface_hub` (env `HF_ENDPOINT`).
-    """
-    from huggingface_hub import HfApi
-
-    api = HfApi(endpoint=endpoint, token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    info = api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
-        repo_type="dataset",
-        commit_message=commit_message,
-        delete_patterns="*",  # mirror the folder: a shard dropped by a rebuild is removed from the repo too
-    )
-    logger.info("uploaded %s to %s", folder, repo_id)
-    return str(getattr(info, "commit_url", info))
-
-
 @dataclass(kw_only=True)
 class HubArguments:
     """The Hub upload arguments of every builder (a base of their argument dataclasses; keyword-only)."""
@@ -189,8 +164,14 @@ class HubArguments:
     hub_token: str | None = field(default=None, metadata={"help": "Hub token (default: the logged-in one)."})
     hub_private: bool = field(default=False, metadata={"help": "Create the Hub repo as private."})
 
+    def check_hub(self) -> None:
+        """Before the build: `push_to_hub`, when set, must be a Hub repo id (a local path is a `ValueError`)."""
+        if self.push_to_hub:
+            check_hub_id(self.push_to_hub, "--push-to-hub")
+
     def push(self, folder: str | Path, commit_message: str = "Upload dataset") -> str | None:
-        """Upload `folder` with `push_dataset_folder` when `push_to_hub` is set; returns the commit URL, else None."""
+        """Upload `folder` with `sherlock.hub_upload.push_dataset_folder` (the guard: no link, no pickle; the files
+        of a dataset repo only, mirrored) when `push_to_hub` is set; returns the commit URL, else None."""
         if not self.push_to_hub:
             return None
         return push_dataset_folder(
@@ -256,6 +237,8 @@ def run_builder(prog: str, arguments_class, build, report, argv=None, descriptio
     parser = HfArgumentParser(arguments_class, description=description)
     (args,) = parser.parse_args_into_dataclasses(args=list(sys.argv[1:] if argv is None else argv))
     try:
+        if isinstance(args, HubArguments):
+            args.check_hub()  # before a build of minutes
         build = import_object(build) if isinstance(build, str) else build
         report = import_object(report) if isinstance(report, str) else report
         result = build(args)

@@ -6,38 +6,47 @@
     sherlock push dataset FOLDER org/m-vae
     sherlock push space   spaces_demo org/sherlock-demo
 
-Each push makes the repo mirror exactly what it describes: the files it selects (below) plus a card as `README.md`,
-in one commit; remote files outside that selection are deleted, and local files outside it are left out with a log
-line naming them. Weights are safetensors only: a pickle file (`.bin`, `.pt`, `.pth`, `.pkl`, `.ckpt`) in the folder
-stops the push with its name. Large binary files go through the Hub's LFS / Xet pre-upload like any
-`huggingface_hub` upload.
+Each push makes the repo mirror exactly what it describes: the files it selects (below, an explicit allow-list) plus a
+card as `README.md`, in one commit; remote files outside that selection are deleted, and local files outside it are
+left out with a log line naming them. Every push first runs the guard of `sherlock.hub_upload` (the dataset builders'
+`--push-to-hub` runs the same): a pickle file (`.bin`, `.pt`, `.pth`, `.pkl`, `.ckpt`) or a symbolic link in the folder
+stops the push with its name. The repo id, `--base-model` and `--dataset` must be Hub ids: a local path (`./out`, an
+existing folder) is refused before anything is uploaded. Large binary files go through the Hub's LFS / Xet pre-upload
+like any `huggingface_hub` upload.
 
-- model: a Sherlock folder saved with `save_pretrained` (config with `auto_map` and the remote-code files it names,
-  safetensors weights, the processor and its `extractor-*/` models), so that `AutoModel.from_pretrained(repo,
-  trust_remote_code=True)` and `AutoProcessor.from_pretrained(repo, trust_remote_code=True)` work from the Hub. The
-  card is the root `model_card.md` rendered by `sherlock.model_card.render_model_card`, with the evaluation run's
-  `metrics.json` when given, and lists the files pushed.
+- model: a Sherlock folder saved with `save_pretrained`, so that `AutoModel.from_pretrained(repo,
+  trust_remote_code=True)` and `AutoProcessor.from_pretrained(repo, trust_remote_code=True)` work from the Hub: the
+  config, safetensors weights, the processor and its `extractor-*/` models, and as code only the modules that the
+  `auto_map` of `config.json` and of the processor's files name, with the modules they import relatively (found as
+  transformers finds them, so exactly what `trust_remote_code` downloads); any other `.py` (a script, a stray file in
+  an `extractor-*/` folder) stays local. The card is the root `model_card.md` rendered by
+  `sherlock.model_card.render_model_card`, with the evaluation run's `metrics.json` when given, and lists the files
+  pushed.
 - adapter: a PEFT LoRA folder (`adapter_config.json` + `adapter_model.safetensors`, as `sherlock train` writes in its
   `adapter/`); `adapter_config.json` is pushed with `base_model_name_or_path` set to `--base-model` (required when
-  the folder has no Hub id there), so `PeftModel.from_pretrained(base, repo)` finds its base.
-- dataset: an M-VAE-style dataset folder (`sherlock-build-mvae`, `sherlock-build-synthetic`): the same code as the
-  builders' `--push-to-hub` (`dataset_scripts.dataset_io.push_dataset_folder`), its own card included.
+  the folder names no Hub id there), and that base must be a model repo of the Hub, so that
+  `PeftModel.from_pretrained(base, repo)` finds it.
+- dataset: a dataset folder of the builders (`sherlock-build-mvae`, `sherlock-build-synthetic`,
+  `sherlock-build-pretune`): `sherlock.hub_upload.push_dataset_folder`, the same code as their `--push-to-hub`.
 - space: the Space folder (`spaces_demo/`: `app.py`, `README.md` with the Space header, `requirements.txt`,
-  `examples/`), created as a Gradio Space.
+  `examples/`), created as a Gradio Space, made self-contained by `sherlock.space_bundle`: the `sherlock-mvae` wheel
+  (`--wheel`, or built from this checkout) is pushed with it, and its `requirements.txt` installs that wheel.
 """
 
-import fnmatch
 import json
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .hub_upload import PushError, check_hub_id, guard_folder, mirror_commit, push_dataset_folder, select_files
 
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("model", "adapter", "dataset", "space")
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
-# What each kind pushes (relative paths, fnmatch patterns; `*` also matches `/`).
+# What each kind pushes besides the remote-code modules of a model (relative paths, fnmatch patterns; `*` also
+# matches `/`).
 SELECTIONS = {
     "model": (
         "config.json",
@@ -46,11 +55,11 @@ SELECTIONS = {
         "model.safetensors.index.json",
         "processor_config.json",
         "preprocessor_config.json",
+        "video_preprocessor_config.json",
         "tokenizer.json",
         "tokenizer_config.json",
         "special_tokens_map.json",
         "chat_template.jinja",
-        "*.py",
         "extractor-*/*.json",
         "sherlock_training.json",
         "sherlock_demo.json",
@@ -67,10 +76,14 @@ SELECTIONS = {
     ),
     "space": ("app.py", "README.md", "requirements.txt", "examples/*.mp4"),
 }
-
-
-class PushError(ValueError):
-    """A folder that cannot be pushed as the kind asked for (one line naming what is wrong)."""
+# The files of a model folder whose `auto_map` (anywhere in them) names remote-code classes.
+AUTO_MAP_FILES = (
+    "config.json",
+    "processor_config.json",
+    "preprocessor_config.json",
+    "video_preprocessor_config.json",
+    "tokenizer_config.json",
+)
 
 
 @dataclass
@@ -84,36 +97,67 @@ class PushArguments:
     )
     base_model: str | None = field(default=None, metadata={"help": "model / adapter: the base model's Hub id"})
     dataset: list[str] | None = field(default=None, metadata={"help": "model: the dataset id(s) it was trained on"})
+    wheel: str | None = field(
+        default=None, metadata={"help": "space: the sherlock-mvae wheel to ship (default: built from this checkout)"}
+    )
     endpoint: str | None = field(default=None, metadata={"help": "Hub endpoint (default: HF_ENDPOINT or hf.co)"})
     token: str | None = field(default=None, metadata={"help": "Hub token (default: the logged-in one)"})
     commit_message: str | None = field(default=None, metadata={"help": "the commit message"})
 
 
-def _refuse_pickles(folder: Path) -> list[str]:
-    """The folder's files (sorted relative POSIX paths); a pickle or a symbolic link among them is a `PushError`
-    naming them."""
-    links = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_symlink())
-    if links:  # a link could point anywhere: only the folder's own files are ever pushed
-        raise PushError(f"{folder} holds symbolic links ({', '.join(links)}): replace them with the files themselves")
-    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    pickles = [name for name in files if name.lower().endswith(PICKLE_SUFFIXES)]
-    if pickles:
-        raise PushError(
-            f"{folder} holds pickle files ({', '.join(pickles)}): only safetensors are pushed; remove or convert them"
-        )
-    return files
+def _auto_map_references(value) -> list[str]:
+    """Every class reference ("module.Class") of every `auto_map` inside a JSON value."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "auto_map" and isinstance(item, dict):
+                for reference in item.values():
+                    references = reference if isinstance(reference, list | tuple) else [reference]
+                    found += [name for name in references if isinstance(name, str)]
+            else:
+                found += _auto_map_references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += _auto_map_references(item)
+    return found
 
 
-def select_files(folder: Path, kind: str) -> tuple[list[str], list[str]]:
-    """`(pushed, left out)`: the folder's files (relative POSIX paths) that `kind` pushes and the others. A pickle
-    file anywhere in the folder is a `PushError`."""
-    files = _refuse_pickles(folder)
-    patterns = SELECTIONS[kind]
-    pushed = [name for name in files if any(fnmatch.fnmatch(name, pattern) for pattern in patterns)]
-    if kind == "model":
-        pushed = [name for name in pushed if "/" not in name or name.startswith("extractor-")]
-    skipped = [name for name in files if name not in pushed and not name.startswith(".")]
-    return pushed, skipped
+def remote_code_modules(folder: Path) -> list[str]:
+    """The `.py` files (sorted) that loading `folder` with `trust_remote_code` needs: the modules the `auto_map`s of
+    `AUTO_MAP_FILES` name (a reference `repo--module.Class` lives in another repo: none), and, recursively, the
+    modules they import relatively (`transformers.dynamic_module_utils.get_relative_imports`, what transformers
+    downloads). A named or imported module missing from the folder is a `PushError`."""
+    from transformers.dynamic_module_utils import get_relative_imports
+
+    needed, importer = set(), {}
+    for name in AUTO_MAP_FILES:
+        path = folder / name
+        if path.is_file():
+            for reference in _auto_map_references(json.loads(path.read_text(encoding="utf-8"))):
+                if "--" not in reference:
+                    module = reference.rsplit(".", 1)[0].replace(".", "/") + ".py"
+                    needed.add(module)
+                    importer.setdefault(module, name)
+    queue = sorted(needed)
+    while queue:
+        module = queue.pop()
+        if not (folder / module).is_file():
+            raise PushError(f"{folder}: {module}, which {importer[module]} needs, is not in the folder")
+        for imported in get_relative_imports(folder / module):
+            path = (Path(module).parent / (imported.replace(".", "/") + ".py")).as_posix()
+            if path not in needed:
+                needed.add(path)
+                importer[path] = module
+                queue.append(path)
+    return sorted(needed)
+
+
+def select_model_files(folder: Path, files: list[str]) -> tuple[list[str], list[str]]:
+    """`(pushed, left out)` of a model folder's `files`: `SELECTIONS["model"]` (at the root or in an `extractor-*/`
+    folder) and the `remote_code_modules`."""
+    kept = [name for name in files if "/" not in name or name.startswith("extractor-")]
+    pushed, skipped = select_files(kept, SELECTIONS["model"], remote_code_modules(folder))
+    return pushed, sorted(skipped + [name for name in files if name not in kept and not name.startswith(".")])
 
 
 def _check_model_folder(folder: Path, pushed: list[str]) -> None:
@@ -121,14 +165,10 @@ def _check_model_folder(folder: Path, pushed: list[str]) -> None:
     if not config_path.is_file():
         raise PushError(f"{folder} is not a model folder: no config.json")
     config = json.loads(config_path.read_text(encoding="utf-8"))
-    auto_map = config.get("auto_map") or {}
-    modules = {reference.split(".")[0] + ".py" for reference in auto_map.values() if isinstance(reference, str)}
-    missing = sorted(name for name in modules if name not in pushed)
-    if not auto_map or missing:
+    if not config.get("auto_map"):
         raise PushError(
-            f"{folder} cannot load from the Hub with trust_remote_code: "
-            + (f"missing {', '.join(missing)}" if missing else "config.json has no auto_map")
-            + " (save the model with SherlockForConditionalGeneration.save_pretrained)"
+            f"{folder} cannot load from the Hub with trust_remote_code: config.json has no auto_map"
+            " (save the model with SherlockForConditionalGeneration.save_pretrained)"
         )
     if not any(name.endswith(".safetensors") and "/" not in name for name in pushed):
         raise PushError(f"{folder} has no safetensors weights")
@@ -178,66 +218,82 @@ def adapter_card_text(folder: Path, pushed: list[str], base_model: str, repo_id:
     return text + _files_section(pushed)
 
 
-def _adapter_config(folder: Path, base_model: str | None) -> tuple[bytes, str]:
+def _adapter_config(folder: Path, base_model: str | None, api) -> tuple[bytes, str]:
     path = folder / "adapter_config.json"
     if not path.is_file() or not (folder / "adapter_model.safetensors").is_file():
         raise PushError(f"{folder} is not a LoRA adapter folder: adapter_config.json and adapter_model.safetensors")
     config = json.loads(path.read_text(encoding="utf-8"))
     base = base_model or config.get("base_model_name_or_path")
-    if not base or Path(base).expanduser().is_absolute():
+    if not base:
         raise PushError(f"{folder}: give --base-model, the Hub id of the model this adapter was trained on")
+    try:
+        check_hub_id(base, "the base model")
+    except PushError as error:
+        raise PushError(f"{error}: give --base-model, the Hub id of the model this adapter was trained on") from None
+    if not api.repo_exists(base):  # a relative path such as `out/stage1` reads like an id: the Hub tells
+        raise PushError(
+            f"the base model {base!r} is not a model repo on {api.endpoint}: push it first, or give --base-model"
+            " with its Hub id"
+        )
     config["base_model_name_or_path"] = base
     return (json.dumps(config, indent=2, sort_keys=True) + "\n").encode("utf-8"), base
 
 
-def push(args: PushArguments) -> str:
-    """Run one push (module docstring); returns the commit URL."""
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-
+def _check_arguments(args: PushArguments) -> Path:
+    """The folder, after the checks that need no file read and no network."""
     if args.kind not in KINDS:
         raise PushError(f"unknown kind {args.kind!r}: choose among {', '.join(KINDS)}")
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
         raise PushError(f"{folder} is not a folder")
-    if args.kind == "dataset":
-        from dataset_scripts.dataset_io import push_dataset_folder
+    check_hub_id(args.repo_id)
+    if args.base_model:
+        check_hub_id(args.base_model, "--base-model")
+    for dataset in args.dataset or []:
+        check_hub_id(dataset, "--dataset")
+    if args.wheel and args.kind != "space":
+        raise PushError("--wheel is for `sherlock push space`")
+    return folder
 
-        _refuse_pickles(folder)
-        return push_dataset_folder(
-            folder, args.repo_id, token=args.token, endpoint=args.endpoint, private=args.private,
-            commit_message=args.commit_message or "sherlock push dataset",
-        )  # fmt: skip
-    pushed, skipped = select_files(folder, args.kind)
+
+def push(args: PushArguments) -> str:
+    """Run one push (module docstring); returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    folder = _check_arguments(args)
+    message = args.commit_message or f"sherlock push {args.kind}"
+    hub = {"token": args.token, "endpoint": args.endpoint, "private": args.private, "commit_message": message}
+    if args.kind == "dataset":
+        return push_dataset_folder(folder, args.repo_id, **hub)
+    files = guard_folder(folder)
     contents = {}
-    if args.kind == "model":
-        _check_model_folder(folder, pushed)
-        contents["README.md"] = model_card_text(folder, pushed, args).encode("utf-8")
-    elif args.kind == "adapter":
-        contents["adapter_config.json"], base = _adapter_config(folder, args.base_model)
-        contents["README.md"] = adapter_card_text(folder, pushed, base, args.repo_id).encode("utf-8")
-    else:
-        missing = [name for name in ("app.py", "README.md", "requirements.txt") if name not in pushed]
-        if missing:
-            raise PushError(f"{folder} is not a Space folder: missing {', '.join(missing)}")
-    if skipped:
-        logger.warning("not pushed (outside what a %s repo holds): %s", args.kind, ", ".join(skipped))
-    operations = [CommitOperationAdd(name, data) for name, data in contents.items()]
-    operations += [CommitOperationAdd(name, str(folder / name)) for name in pushed if name not in contents]
-    api = HfApi(endpoint=args.endpoint, token=args.token)
-    repo_type = "space" if args.kind == "space" else "model"
-    extra = {"space_sdk": "gradio"} if repo_type == "space" else {}
-    api.create_repo(args.repo_id, repo_type=repo_type, private=args.private, exist_ok=True, **extra)
-    keep = {operation.path_in_repo for operation in operations} | {".gitattributes"}
-    remote = api.list_repo_files(args.repo_id, repo_type=repo_type)
-    operations += [CommitOperationDelete(name) for name in remote if name not in keep]
-    commit = api.create_commit(
-        args.repo_id,
-        operations,
-        repo_type=repo_type,
-        commit_message=args.commit_message or f"sherlock push {args.kind}",
-    )
-    logger.info("pushed %d file(s) to %s", len(keep) - 1, args.repo_id)
-    return commit.commit_url
+    with tempfile.TemporaryDirectory(prefix="sherlock-push-") as workdir:
+        if args.kind == "model":
+            pushed, skipped = select_model_files(folder, files) if (folder / "config.json").is_file() else ([], [])
+            _check_model_folder(folder, pushed)
+            contents["README.md"] = model_card_text(folder, pushed, args).encode("utf-8")
+        elif args.kind == "adapter":
+            pushed, skipped = select_files(files, SELECTIONS["adapter"])
+            api = HfApi(endpoint=args.endpoint, token=args.token)
+            contents["adapter_config.json"], base = _adapter_config(folder, args.base_model, api)
+            contents["README.md"] = adapter_card_text(folder, pushed, base, args.repo_id).encode("utf-8")
+        else:
+            from .space_bundle import bundle_space
+
+            pushed, skipped = select_files(files, SELECTIONS["space"])
+            missing = [name for name in ("app.py", "README.md", "requirements.txt") if name not in pushed]
+            if missing:
+                raise PushError(f"{folder} is not a Space folder: missing {', '.join(missing)}")
+            if args.private:
+                logger.warning(
+                    "a private Space: its builder installs the wheel from the Space's own URL (requirements.txt), "
+                    "which an anonymous download may not reach"
+                )
+            contents.update(bundle_space(folder, args.repo_id, args.endpoint, args.wheel, workdir))
+        if skipped:
+            logger.warning("not pushed (outside what a %s repo holds): %s", args.kind, ", ".join(skipped))
+        repo_type = "space" if args.kind == "space" else "model"
+        return mirror_commit(folder, args.repo_id, pushed, repo_type, contents, **hub)
 
 
 def push_command(args: PushArguments, verbose: bool = False) -> int:
@@ -252,4 +308,12 @@ def push_command(args: PushArguments, verbose: bool = False) -> int:
     return 0
 
 
-__all__ = ["KINDS", "PushArguments", "PushError", "push", "push_command", "select_files"]
+__all__ = [
+    "KINDS",
+    "PushArguments",
+    "PushError",
+    "push",
+    "push_command",
+    "remote_code_modules",
+    "select_model_files",
+]

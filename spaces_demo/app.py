@@ -1,7 +1,8 @@
 """Sherlock's Hugging Face Space: the Gradio demo of `sherlock.space`, with ZeroGPU when the `spaces` package is
 present (it is on Hugging Face Spaces). Settings from the environment: `SHERLOCK_MODEL` (a Sherlock folder or Hub id;
 default the built-in demo model), `SHERLOCK_SPACE_MAX_UPLOAD_MB`, `SHERLOCK_SPACE_MAX_DURATION_S`,
-`SHERLOCK_SPACE_CONCURRENCY`, `SHERLOCK_SPACE_MAX_QUEUE`."""
+`SHERLOCK_SPACE_CONCURRENCY`, `SHERLOCK_SPACE_MAX_QUEUE`, `SHERLOCK_SPACE_KEEP_FILES_S`, `SHERLOCK_SPACE_MAX_ANSWERS`.
+Sherlock itself comes from the wheel that `sherlock push space` pushes with the Space (see README.md)."""
 
 import os
 from pathlib import Path

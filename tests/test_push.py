@@ -36,6 +36,8 @@ def model_folder(tmp_path_factory):
     (folder / "feature_cache").mkdir()
     (folder / "feature_cache" / "entry.safetensors").write_bytes(b"local cache, never pushed")
     (folder / "notes.txt").write_text("a local note, never pushed")
+    (folder / "train_script.py").write_text("print('a local script, never pushed')\n")
+    (folder / "extractor-detector" / "evil.py").write_text("import os  # a stray module, never pushed\n")
     return folder
 
 
@@ -117,6 +119,10 @@ def test_a_pushed_model_loads_from_the_hub_with_remote_code_and_gives_the_local_
     assert "model.safetensors" in files and "extractor-detector/model.safetensors" in files
     assert "configuration_sherlock.py" in files and "processing_sherlock.py" in files and "README.md" in files
     assert not any(name.startswith("feature_cache/") for name in files) and "notes.txt" not in files
+    # code: only the modules auto_map names and those they import relatively (what trust_remote_code downloads)
+    assert "train_script.py" not in files and "extractor-detector/evil.py" not in files
+    local_code = {path.name for path in model_folder.glob("*.py")} - {"train_script.py"}
+    assert {name for name in files if name.endswith(".py")} == local_code
     weights = hashlib.sha256((model_folder / "model.safetensors").read_bytes()).hexdigest()
     lfs_oids = {upload["oid"] for upload in hub["server"].lfs_uploads}
     assert weights in lfs_oids, "the weights must go through the LFS pre-upload, not inline in the commit"
@@ -190,20 +196,96 @@ def test_the_space_folder_is_pushed_as_a_gradio_space_with_exactly_its_files(hub
     api = HfApi(endpoint=hub["url"], token=TOKEN)
     api.upload_file(path_or_fileobj=b"stale", path_in_repo="stale.txt", repo_id="org/sherlock-demo", repo_type="space")
     _push(hub, "space", REPO / "spaces_demo", "org/sherlock-demo")  # the repo mirrors the folder: stale.txt goes
-    files = sorted(api.list_repo_files("org/sherlock-demo", repo_type="space"))
-    assert files == [".gitattributes", "README.md", "app.py", "examples/demo.mp4", "requirements.txt"] or files == [
-        "README.md",
-        "app.py",
-        "examples/demo.mp4",
-        "requirements.txt",
-    ]
+    files = set(api.list_repo_files("org/sherlock-demo", repo_type="space")) - {".gitattributes"}
+    wheel = "sherlock_mvae-0.1.0-py3-none-any.whl"  # the package, which is not on the public index
+    assert files == {"README.md", "app.py", "examples/demo.mp4", "requirements.txt", wheel}
     header = ModelCard.load("org/sherlock-demo", repo_type="space").data.to_dict()
     assert header["sdk"] == "gradio" and header["app_file"] == "app.py" and header["sdk_version"]
-    requirements = (REPO / "spaces_demo" / "requirements.txt").read_text()
-    import gradio
 
-    assert f"gradio=={gradio.__version__}" in requirements  # pinned to what the suite runs
-    assert f"torch=={torch.__version__.split('+')[0]}" in requirements
+
+def test_the_space_requirements_match_what_the_suite_runs():
+    import re
+
+    import gradio
+    from packaging.requirements import Requirement
+
+    lines = (REPO / "spaces_demo" / "requirements.txt").read_text().splitlines()
+    requirements = {
+        (requirement := Requirement(line.split(" #")[0])).name: requirement
+        for line in lines
+        if line.strip() and not line.startswith(("#", "-"))
+    }
+    assert "sherlock-mvae" not in requirements  # `sherlock push space` adds the line of the wheel it pushes
+    pyproject = re.search(r'^\s*"(transformers[^"]*)",', (REPO / "pyproject.toml").read_text(), re.MULTILINE)
+    transformers = Requirement(pyproject.group(1))
+    assert requirements["transformers"].specifier == transformers.specifier  # a range, not one release
+    assert str(requirements["gradio"].specifier) == f"=={gradio.__version__}"
+    header = ModelCard((REPO / "spaces_demo" / "README.md").read_text()).data.to_dict()
+    assert header["sdk_version"] == gradio.__version__
+    assert str(requirements["torch"].specifier) == f"=={torch.__version__.split('+')[0]}"
+
+
+def _fresh_venv(tmp_path) -> Path:
+    """A new virtual environment that sees this one's installed packages (what the Space builder gets from the
+    index), except Sherlock itself, through a `.pth` file; returns its python."""
+    import os
+    import subprocess
+    import sys
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    view = tmp_path / "installed"
+    view.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if "sherlock" not in entry.name.lower() and not entry.name.endswith(".pth"):
+            os.symlink(entry, view / entry.name)
+    (Path(purelib) / "installed_packages.pth").write_text(f"{view}\n")
+    return python
+
+
+def test_the_pushed_space_installs_sherlock_offline_from_what_was_pushed(hub, tmp_path):
+    """The Space builder's way: `requirements.txt` alone (no other file of the Space beside it), installed with pip
+    into a fresh environment, offline (no index: only the Hub the Space was pushed to). Sherlock then imports from the
+    wheel that was pushed, not from this repository."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from huggingface_hub import snapshot_download
+
+    _push(hub, "space", REPO / "spaces_demo", "org/sherlock-space-build")
+    snapshot = Path(snapshot_download("org/sherlock-space-build", repo_type="space", cache_dir=tmp_path / "cache"))
+    (wheel,) = snapshot.glob("sherlock_mvae-*.whl")
+    build = tmp_path / "build"
+    build.mkdir()
+    shutil.copyfile(snapshot / "requirements.txt", build / "requirements.txt")
+    python = _fresh_venv(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_", "HF_"))}
+    env |= {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index", "--no-cache-dir"]
+    done = subprocess.run([*pip, "-r", "requirements.txt"], cwd=build, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    check = (
+        "import json, sherlock, sherlock.space, modeling_sherlock, processing, importlib.metadata as m\n"
+        "dist = m.distribution('sherlock-mvae')\n"
+        "print(json.dumps({'files': [sherlock.__file__, sherlock.space.__file__, modeling_sherlock.__file__, "
+        "processing.__file__], 'direct_url': json.loads(dist.read_text('direct_url.json'))}))"
+    )
+    done = subprocess.run([python, "-c", check], cwd=build, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout)
+    venv = (tmp_path / "venv").resolve()
+    assert all(Path(path).resolve().is_relative_to(venv) for path in found["files"]), found["files"]
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert found["direct_url"]["url"].startswith(f"{hub['url']}/spaces/org/sherlock-space-build/resolve/")
+    assert found["direct_url"]["archive_info"]["hashes"]["sha256"] == digest  # the very wheel that was pushed
 
 
 def test_a_symbolic_link_is_never_followed_out_of_the_folder(hub, tmp_path, capsys):
@@ -225,3 +307,21 @@ def test_pushing_the_wrong_folder_is_one_line(hub, tmp_path, capsys):
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and all(line.startswith("sherlock push: error: ") for line in errors)
     assert "no config.json" in errors[0] and "adapter_config.json" in errors[1] and "missing app.py" in errors[2]
+
+
+def test_the_space_requirements_replace_any_sherlock_line_by_the_pushed_wheel(tmp_path):
+    from sherlock.hub_upload import PushError
+    from sherlock.space_bundle import check_wheel, space_requirements
+
+    url = "https://hub.test/spaces/org/demo/resolve/main/sherlock_mvae-0.1.0-py3-none-any.whl#sha256=abc"
+    text = (
+        "--extra-index-url https://x\ntorch==2.13.0  # cpu\nsherlock-mvae==0.1.0\nSherlock_MVAE[space]>=0.1  # old\n"
+    )
+    lines = space_requirements(text, url).splitlines()
+    assert lines[:2] == ["--extra-index-url https://x", "torch==2.13.0  # cpu"]
+    assert [line for line in lines if "sherlock" in line.lower() and not line.startswith("#")] == [
+        f"sherlock-mvae[space] @ {url}"
+    ]
+    (tmp_path / "other-1.0-py3-none-any.whl").write_bytes(b"")
+    with pytest.raises(PushError, match="is not a sherlock-mvae wheel file"):
+        check_wheel(tmp_path / "other-1.0-py3-none-any.whl")
