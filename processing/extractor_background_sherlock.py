@@ -129,7 +129,7 @@ class BoxPromptedBackgroundExtractor(BackgroundExtractor):
         selected = [np.flatnonzero(d.scores >= self.min_score) for d in detections]
         if self.max_boxes is not None:
             found = [len(keep) for keep in selected]
-            warn_capacity(type(self).__name__, "boxes", "max_boxes", self.max_boxes, found, "best-scoring")
+            warn_capacity(self, "boxes", "max_boxes", self.max_boxes, found, "best-scoring")
             selected = [keep[: self.max_boxes] for keep in selected]
         return {index: detections[index].boxes[keep] for index, keep in enumerate(selected)}
 

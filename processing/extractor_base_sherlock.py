@@ -7,7 +7,8 @@ every output is numpy.
 
 Capacities, not silent truncation: `max_persons` / `max_objects` / `max_relations` (and the background's optional
 `max_boxes`) are the fixed sizes of the padded outputs (and of the model config). When a frame holds more, the
-highest-ranked entries are kept and `warn_capacity` logs ONE warning per call with the counts (found N, kept M).
+highest-ranked entries are kept and `warn_capacity` logs ONE warning with the counts (found N, kept M), the first
+time an extractor exceeds a capacity (INFO after that).
 
 This file ships to the Hub as remote code: it imports only the standard library, numpy and transformers.
 """
@@ -143,11 +144,15 @@ def require(module: str, hint: str, what: str):
         raise ImportError(f"{what} needs `{module}`, which is not installed: {hint}.") from error
 
 
-def warn_capacity(owner: str, items: str, setting: str, capacity: int, found: Sequence[int], ranking: str) -> None:
-    """Log ONE warning when any frame held more `items` than its capacity (they were dropped), with the counts.
+def warn_capacity(owner, items: str, setting: str, capacity: int, found: Sequence[int], ranking: str) -> None:
+    """Log ONE line when any frame held more `items` than its capacity (they were dropped), with the counts.
+
+    The line is a warning the first time an extractor exceeds that capacity, and INFO after that: a processor that
+    analyses many videos (an evaluation, a server) says it once, not once per video, and never drops silently.
 
     Args:
-        owner (`str`): who truncated (the extractor class).
+        owner: the extractor that truncated (it remembers that it warned; its class names it in the line), or a name
+            (`str`: warns every time).
         items (`str`): what was counted, plural ("persons", "objects", "relations", "boxes").
         setting (`str`): the capacity's setting name (`max_persons`, ...).
         capacity (`int`): its value.
@@ -160,11 +165,20 @@ def warn_capacity(owner: str, items: str, setting: str, capacity: int, found: Se
     total = sum(count for _, count in over)
     kept = capacity * len(over)
     shown = ", ".join(f"frame {index}: {count}" for index, count in over[:8]) + (", ..." if len(over) > 8 else "")
-    logger.warning(
-        f"{owner}: `{setting}`={capacity} exceeded in {len(over)} of {len(found)} frames: found {total} {items}, "
-        f"kept {kept} (the {capacity} {ranking} per frame), dropped {total - kept} ({shown}). Raise `{setting}` "
-        f"(and the model's matching capacity) to keep them."
+    name = owner if isinstance(owner, str) else type(owner).__name__
+    warned = None if isinstance(owner, str) else owner.__dict__.setdefault("_capacity_warned", set())
+    first = warned is None or (setting, capacity) not in warned
+    message = (
+        f"{name}: `{setting}`={capacity} exceeded in {len(over)} of {len(found)} frames: found {total} {items}, "
+        f"kept {kept} (the {capacity} {ranking} per frame), dropped {total - kept} ({shown})."
     )
+    if not first:
+        logger.info(message)
+        return
+    if warned is not None:
+        warned.add((setting, capacity))
+    later = "" if warned is None else " Later clips over it are logged at INFO level only."
+    logger.warning(f"{message} Raise `{setting}` (and the model's matching capacity) to keep them.{later}")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -219,9 +233,7 @@ class PoseExtractor(ABC):
     def _select_persons(self, detections: list[FrameDetections], min_score: float) -> list[np.ndarray]:
         """Per frame, the indices of the persons to pose (best first, at most `max_persons`; warns when cut)."""
         persons = [frame_detections.person_indices(min_score) for frame_detections in detections]
-        warn_capacity(
-            type(self).__name__, "persons", "max_persons", self.max_persons, [len(p) for p in persons], "best-scoring"
-        )
+        warn_capacity(self, "persons", "max_persons", self.max_persons, [len(p) for p in persons], "best-scoring")
         if detections and all(d.person_label_id is None for d in detections):
             logger.warning_once("The detector has no person class: the pose extractor returns no persons.")
         return [selected[: self.max_persons] for selected in persons]

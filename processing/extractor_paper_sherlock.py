@@ -205,9 +205,7 @@ class HigherHRNetPoseExtractor(PoseExtractor):
             output["pose_keypoints"][index, :count, :, 2] = np.clip(scores, 0.0, 1.0)
             output["pose_mask"][index, :count] = True
         if bottomup:
-            warn_capacity(
-                type(self).__name__, "persons", "max_persons", self.max_persons, found, "highest mean keypoint score"
-            )
+            warn_capacity(self, "persons", "max_persons", self.max_persons, found, "highest mean keypoint score")
         return output
 
 

@@ -31,7 +31,7 @@ class GeometricRelationExtractor(ObjectRelationExtractor):
             can ride (matched against the detections' `id2label`).
 
     Relations are computed among the kept objects only, so every triplet points at an unmasked object. Objects or
-    relations beyond a capacity are dropped with one warning per call that gives the counts.
+    relations beyond a capacity are dropped with one line that gives the counts (`warn_capacity`).
     """
 
     backend = "geometric"
@@ -84,9 +84,8 @@ class GeometricRelationExtractor(ObjectRelationExtractor):
             if relations:
                 out["relation_triplets"][index, : len(relations)] = np.asarray(relations, dtype=np.int64)
                 out["relation_mask"][index, : len(relations)] = True
-        owner = type(self).__name__
-        warn_capacity(owner, "objects", "max_objects", self.max_objects, objects_found, "best-scoring")
-        warn_capacity(owner, "relations", "max_relations", self.max_relations, relations_found, "highest-priority")
+        warn_capacity(self, "objects", "max_objects", self.max_objects, objects_found, "best-scoring")
+        warn_capacity(self, "relations", "max_relations", self.max_relations, relations_found, "highest-priority")
         return out
 
 

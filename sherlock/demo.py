@@ -17,9 +17,14 @@ logger = logging.getLogger(__name__)
 
 # 2: extractor models inside the folder, referenced relative to it; 3: expert initialisation and the action
 # expert's per-person keypoints (`person_proj`): a folder built before would miss weights; 4: the stamp lists the files
-# of the build with their sizes, so a folder missing one (or holding a truncated one) is rebuilt
+# of the build with their sizes, so a folder missing one (or holding a truncated one) is rebuilt; relation capacity
+# 120 (`DEMO_CAPACITIES`)
 DEMO_VERSION = 4
 DEMO_STAMP = "sherlock_demo.json"
+# The demo's capacities (extractors and model config alike). Its random detector finds many overlapping boxes, so
+# its relation capacity holds a relation for every pair of its objects (16 * 15 / 2; `box_relations` gives at most
+# one per pair): the demo drops none, and the first command of a newcomer is not a capacity warning.
+DEMO_CAPACITIES = {"max_persons": 8, "max_objects": 16, "max_relations": 16 * 15 // 2}
 # Written next to the model by its use, not by the build: not part of what a complete demo folder must hold.
 NOT_BUILT = ("feature_cache",)
 EXAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "examples" / "demo.mp4"
@@ -33,7 +38,7 @@ def default_demo_dir() -> Path:
 
 def demo_extractor_settings(paths: dict[str, str]) -> dict:
     """The demo model's extractor settings for the tiny extractor models at `paths` (`build_tiny_extractor_models`)."""
-    return tiny_extractor_settings(paths, threshold=0.15, max_persons=8, max_objects=16, max_relations=32)
+    return tiny_extractor_settings(paths, **DEMO_CAPACITIES, threshold=0.15)
 
 
 def _built_files(folder: Path) -> dict[str, int]:
@@ -87,7 +92,7 @@ def ensure_demo_model(folder: str | Path | None = None) -> Path:
         settings = demo_extractor_settings(build_tiny_extractor_models(scratch))
         # the processor copies the extractor models into the folder (`extractor-<part>/`) and references them
         # relative to it, so the demo folder can be moved like any saved model
-        build_tiny_sherlock(folder, extractors=settings)
+        build_tiny_sherlock(folder, extractors=settings, **DEMO_CAPACITIES)
     record = {"version": DEMO_VERSION, "random_weights": True, "files": _built_files(folder)}
     (folder / DEMO_STAMP).write_text(json.dumps(record, indent=1))
     return folder

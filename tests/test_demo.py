@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from modeling_sherlock import SherlockForConditionalGeneration
-from processing import SherlockProcessor
+from processing import SherlockProcessor, load_video
 from sherlock import demo
 
 
@@ -86,3 +86,21 @@ def test_a_feature_cache_in_the_folder_is_not_part_of_the_build(folder, builds):
     (folder / "feature_cache" / "ab").mkdir(parents=True, exist_ok=True)
     (folder / "feature_cache" / "ab" / "entry.safetensors").write_bytes(b"features")
     assert demo.ensure_demo_model(folder) == folder and builds == []
+
+
+def test_the_demo_video_on_the_demo_model_drops_no_relation(built, caplog):
+    """Issue 20: the first command of a newcomer (`sherlock analyze examples/demo.mp4`) printed a `max_relations`
+    warning: the demo's relation capacity was smaller than what its random detector finds. It now holds a relation for
+    every pair of its objects, so nothing is dropped and nothing is said."""
+    config = json.loads((built / "config.json").read_text())
+    objects = config["max_objects"]
+    assert config["max_relations"] == demo.DEMO_CAPACITIES["max_relations"] >= objects * (objects - 1) // 2
+    processor = SherlockProcessor.from_pretrained(built)
+    assert processor.extractors["objects"]["max_relations"] == config["max_relations"]
+    with caplog.at_level(logging.INFO, logger="processing"):
+        processor(videos=str(demo.EXAMPLE_VIDEO))
+        clip = load_video(str(demo.EXAMPLE_VIDEO), num_frames=processor.num_frames)
+        features = processor.extractor_set.extract(clip.frames)
+    assert "exceeded" not in caplog.text
+    # a frame of the demo video holds more relations than the former capacity (32), all kept
+    assert features["relation_mask"].sum(axis=1).max() > 32

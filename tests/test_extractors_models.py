@@ -214,7 +214,7 @@ def test_pose_capacity_order_and_batching(paths, warnings_log):
     assert warnings_log() == [
         "ViTPoseExtractor: `max_persons`=3 exceeded in 3 of 3 frames: found 15 persons, kept 9 (the 3 best-scoring "
         "per frame), dropped 6 (frame 0: 5, frame 1: 5, frame 2: 5). Raise `max_persons` (and the model's matching "
-        "capacity) to keep them."
+        "capacity) to keep them. Later clips over it are logged at INFO level only."
     ]
     # slots hold the best persons in score order, each posed exactly as if it were alone (batching mixes nothing)
     for slot, index in enumerate([1, 3, 4]):

@@ -4,6 +4,8 @@
 The expected triplets are worked out by hand from the rules, never computed with the function under test.
 """
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -150,6 +152,30 @@ def test_mid_distance_gives_no_relation_and_random_scenes_keep_the_invariants():
         box_relations(np.zeros((3, 4)), np.zeros(2))
 
 
+def test_a_capacity_exceeded_on_many_frames_and_clips_is_one_warning_line(caplog):
+    """Issue 20: the condition is said once per extractor (with the counts of the first clip), not once per clip; the
+    later clips are still logged, at INFO level, so nothing is dropped silently."""
+    boxes = [(0.1 * i, 0.1 * i, 0.1 * i + 0.3, 0.1 * i + 0.3) for i in range(6)]  # overlapping: many relations
+    scene = detections(boxes, [PERSON, CUP, CAR, CUP, CAR, CUP])
+    extractor = GeometricRelationExtractor(max_objects=6, max_relations=2)
+    caplog.set_level(logging.INFO, logger="processing.extractor_base_sherlock")
+    for frames in (12, 5, 12):  # three clips, every frame over capacity
+        out = extractor(make_frames(frames), [scene] * frames)
+        assert out["relation_mask"].sum(axis=1).tolist() == [2] * frames
+    records = [r for r in caplog.records if r.name.startswith("processing.extractor")]
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and len(warnings[0].splitlines()) == 1, warnings
+    assert "`max_relations`=2 exceeded in 12 of 12 frames" in warnings[0]
+    later = [r.getMessage() for r in records if r.levelno == logging.INFO]
+    assert [m.split(": found")[0] for m in later] == [
+        "GeometricRelationExtractor: `max_relations`=2 exceeded in 5 of 5 frames",
+        "GeometricRelationExtractor: `max_relations`=2 exceeded in 12 of 12 frames",
+    ]
+    # another extractor (another processor) says it again, once
+    GeometricRelationExtractor(max_objects=6, max_relations=2)(make_frames(2), [scene] * 2)
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
+
+
 def test_frame_detections_sorts_clips_and_checks():
     det = FrameDetections([[0.5, 0.5, 1.2, 0.9], [-0.1, 0.0, 0.2, 0.3]], [2, 0], [0.3, 0.8])
     assert det.scores.tolist() == pytest.approx([0.8, 0.3])
@@ -180,7 +206,7 @@ def test_geometric_extractor_hand_written_triplets_capacities_and_warnings(warni
     assert warnings_log() == [
         "GeometricRelationExtractor: `max_objects`=4 exceeded in 1 of 2 frames: found 6 objects, kept 4 (the 4 "
         "best-scoring per frame), dropped 2 (frame 0: 6). Raise `max_objects` (and the model's matching capacity) "
-        "to keep them."
+        "to keep them. Later clips over it are logged at INFO level only."
     ]
     # a relation capacity of 3 keeps the first three by priority
     capped = GeometricRelationExtractor(max_objects=4, max_relations=3)(frames, dets)
