@@ -106,6 +106,11 @@ class SherlockConfig(VideoLlavaConfig):
             weights fill the background tower when a checkpoint without them is loaded (e.g. a Video-LLaVA one). When
             `None`, the tower is initialised from the checkpoint's own pretrained image tower (its config must then
             equal `background_vision_config`); a tower that would stay random is reported with a warning.
+        check_expert_inputs (`bool`, *optional*, defaults to `True`):
+            Check the values of the expert inputs in `forward` (`check_expert_input_values`: finite keypoints and
+            boxes in [0, 1], ids in the vocabularies, relation indices pointing to unmasked objects), at the cost of
+            one host synchronisation per forward that encodes a video. Never done while `torch.compile` traces the
+            forward; set `False` to skip it in eager mode too, when the processor has checked the inputs.
 
     Example:
 
@@ -141,6 +146,7 @@ class SherlockConfig(VideoLlavaConfig):
     expert_output: str = "paper"
     background_vision_config: dict | PreTrainedConfig | None = None
     background_tower_name_or_path: str | None = None
+    check_expert_inputs: bool = True
 
     def __post_init__(self, **kwargs):
         # A Video-LLaVA `config.json` read into a SherlockConfig carries `model_type: video_llava`; setting it on the

@@ -37,6 +37,7 @@ from .modeling_sherlock_experts import (
     SherlockNullNode,
     SherlockObjectRelationExpert,
 )
+from .modeling_sherlock_gsb import gsb_loss
 from .modeling_sherlock_inputs import prepare_expert_inputs
 from .modeling_sherlock_outputs import (
     SherlockCausalLMOutputWithPast,
@@ -69,62 +70,6 @@ LOCAL_EXPERT_CLASSES = {
 }
 
 
-def gsb_loss(
-    gate_weights: torch.Tensor,
-    experts: list[str],
-    variant: str = "paper",
-    token_mask: torch.Tensor | None = None,
-) -> torch.Tensor:
-    r"""Gated Spatial Balancing loss (Sherlock, arXiv 2502.18863, Eq. 7).
-
-    With `ḡ_i` the gate weight of expert `i` averaged over the non-padding video tokens of the batch:
-
-    - `variant="paper"` (Eq. 7 as printed): `L_gate = mean_{i ∈ local}(−log ḡ_i) − log ḡ_global`. Under `Σ_i g_i = 1`
-      with three local experts its minimum is at `ḡ_global = 1/2` and `ḡ_local = 1/6` each (not at equal weights;
-      the paper's Figure 6 shows ≈ 25 % each). Without a global expert it reduces to the mean over the locals.
-    - `variant="uniform"`: `L_gate = mean_i(−log ḡ_i)` over all experts, minimised at equal weights `1/E`.
-
-    With a single expert the loss is 0 (the gate has nothing to balance).
-
-    Args:
-        gate_weights (`torch.Tensor` of shape `(..., num_experts)`):
-            Per-token gate weights (positive, summing to 1 over the last dimension), e.g. `(batch, video_tokens, E)`.
-        experts (`list[str]`):
-            The expert names in the order of the last dimension; `"global"` marks the global expert.
-        variant (`str`, *optional*, defaults to `"paper"`):
-            `"paper"` or `"uniform"`, see above.
-        token_mask (`torch.Tensor` of shape `gate_weights.shape[:-1]`, *optional*):
-            `True` for tokens that count in the average (all tokens when `None`).
-
-    Returns:
-        `torch.Tensor`: the scalar loss, in float32.
-    """
-    num_experts = gate_weights.shape[-1]
-    if num_experts != len(experts):
-        raise ValueError(
-            f"gate_weights has {num_experts} experts in its last dimension but `experts` names {len(experts)}."
-        )
-    if variant not in ("paper", "uniform"):
-        raise ValueError(f"Unknown GSB variant {variant!r}; choose from ['paper', 'uniform'].")
-    weights = gate_weights.float().reshape(-1, num_experts)
-    if token_mask is not None:
-        if token_mask.shape != gate_weights.shape[:-1]:
-            raise ValueError(
-                f"token_mask has shape {tuple(token_mask.shape)} but gate_weights has {tuple(gate_weights.shape[:-1])} tokens."
-            )
-        weights = weights[token_mask.reshape(-1).bool()]
-    if num_experts == 1:
-        return weights.sum() * 0.0
-    if weights.shape[0] == 0:
-        raise ValueError("gsb_loss got 0 tokens to average the gate weights over.")
-    neg_log = -torch.log(weights.mean(dim=0).clamp_min(torch.finfo(torch.float32).tiny))
-    if variant == "uniform" or "global" not in experts:
-        return neg_log.mean()
-    global_index = experts.index("global")
-    local = [i for i, name in enumerate(experts) if name != "global"]
-    return neg_log[local].mean() + neg_log[global_index]
-
-
 class SherlockPreTrainedModel(VideoLlavaPreTrainedModel):
     config: SherlockConfig
     config_class = SherlockConfig
@@ -147,26 +92,29 @@ class SherlockPreTrainedModel(VideoLlavaPreTrainedModel):
         elif scheme == "unit":
             init.normal_(module.weight, mean=0.0, std=1.0)
 
-    @classmethod
-    def from_pretrained(cls, *args, output_loading_info: bool = False, **kwargs):
-        """`PreTrainedModel.from_pretrained`, then make the background tower pretrained and frozen.
+    def tie_weights(self, missing_keys: set[str] | None = None, recompute_mapping: bool = True):
+        """`PreTrainedModel.tie_weights`, then the frozen background tower: filled when `from_pretrained` found no
+        weights for it, and frozen.
 
-        Loading wraps every tensor in a new `nn.Parameter` with `requires_grad=True`, so the tower is frozen again.
-        When the checkpoint carries no background-tower weights (a Video-LLaVA checkpoint, or one converted without
-        them), the tower is filled by [`SherlockModel.load_background_tower`]: from
-        `config.background_tower_name_or_path`, else from the checkpoint's own pretrained image tower; a tower that
-        stays random is reported with a warning.
+        `from_pretrained` calls this hook once the checkpoint is loaded and the missing weights are initialised, with
+        the `missing_keys` it will report. When the background tower's weights are among them (a Video-LLaVA
+        checkpoint, or one converted without them), [`SherlockModel.load_background_tower`] fills the tower (from
+        `config.background_tower_name_or_path`, else from the checkpoint's own pretrained image tower) and its keys are
+        no longer missing; a tower that stays random is reported with a warning and its keys stay missing. Loading
+        gives every weight a new `nn.Parameter` that requires gradients, so the tower is frozen again here (this hook
+        also runs when a model is built from a config).
         """
-        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
-        base = model.model if isinstance(model, SherlockForConditionalGeneration) else model
-        if "background" in base.spatial_experts:
-            tower_missing = any(".background.tower." in key for key in info["missing_keys"])
-            if tower_missing:
-                base.load_background_tower()
-                missing = info["missing_keys"]
-                info["missing_keys"] = type(missing)(key for key in missing if ".background.tower." not in key)
-            base.spatial_experts["background"].tower.requires_grad_(False)
-        return (model, info) if output_loading_info else model
+        super().tie_weights(missing_keys=missing_keys, recompute_mapping=recompute_mapping)
+        base = self.model if isinstance(getattr(self, "model", None), SherlockModel) else self
+        experts = getattr(base, "spatial_experts", None)
+        if experts is None or "background" not in experts:  # still being built, or no background expert
+            return
+        tower = experts["background"].tower
+        if missing_keys is not None:
+            tower_keys = {key for key in missing_keys if ".background.tower." in f".{key}"}
+            if tower_keys and base.load_background_tower() is not None:
+                missing_keys.difference_update(tower_keys)
+        tower.requires_grad_(False)
 
 
 class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
@@ -230,6 +178,14 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
         tower.to(device=param.device).requires_grad_(False).eval()
         logger.info("Background tower initialised from %s.", origin)
         return origin
+
+    def prepare_expert_inputs(self, batch: int, frames: int, **expert_inputs) -> dict:
+        """The expert inputs as the experts read them (`modeling_sherlock_inputs.prepare_expert_inputs`): shapes
+        checked, masks filled, padding zeroed; values checked (`check_expert_input_values`, one host synchronisation)
+        when `config.check_expert_inputs`, but never while `torch.compile` traces (no data-dependent branch in the
+        graph)."""
+        check_values = self.config.check_expert_inputs and not torch.compiler.is_compiling()
+        return prepare_expert_inputs(self.config, batch, frames, check_values=check_values, **expert_inputs)
 
     def get_spatial_features(
         self, video_features: torch.Tensor, expert_inputs: dict[str, torch.Tensor | None]
@@ -309,7 +265,9 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
             background_pixel_values, background_features: the expert inputs, see [`SherlockModel.forward`].
 
         Returns:
-            [`SherlockVideoFeaturesOutput`] with the mixture as `pooler_output`, `gsb_loss` and `gate_weights`.
+            [`SherlockVideoFeaturesOutput`] with the mixture as `pooler_output` and the `gate_weights`. The GSB loss
+            is not computed here (`generate` calls this): [`SherlockForConditionalGeneration.forward`] computes it when
+            `labels` are given.
         """
         if pixel_values_videos.dim() != 5:
             raise ValueError(
@@ -317,8 +275,7 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
                 f"{tuple(pixel_values_videos.shape)}."
             )
         batch, frames = pixel_values_videos.shape[:2]
-        expert_inputs = prepare_expert_inputs(
-            self.config,
+        expert_inputs = self.prepare_expert_inputs(
             batch,
             frames,
             pose_keypoints=pose_keypoints,
@@ -340,16 +297,11 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
         video_features = video_outputs.pooler_output
         video_features = video_features.reshape(batch, frames, video_features.shape[1], video_features.shape[2])
         mixture, gate_weights = self.get_spatial_features(video_features, expert_inputs)
-        if self.expert_gate is None:
-            gsb = mixture.new_zeros((), dtype=torch.float32)
-        else:
-            gsb = gsb_loss(gate_weights, list(self.config.experts), self.config.gsb_variant)
         return SherlockVideoFeaturesOutput(
             last_hidden_state=video_outputs.last_hidden_state,
             pooler_output=mixture.flatten(0, 1),
             hidden_states=video_outputs.hidden_states,
             attentions=video_outputs.attentions,
-            gsb_loss=gsb,
             gate_weights=gate_weights,
         )
 
@@ -440,17 +392,15 @@ class SherlockModel(SherlockPreTrainedModel, VideoLlavaModel):
             **kwargs,
         )
         gate_weights = getattr(video_output, "gate_weights", None) if output_gate_weights else None
-        return SherlockModelOutputWithPast(
-            **outputs,
-            gsb_loss=getattr(video_output, "gsb_loss", None),
-            gate_weights=gate_weights,
-        )
+        return SherlockModelOutputWithPast(**outputs, gate_weights=gate_weights)
 
 
 class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForConditionalGeneration):
     """Sherlock: Video-LLaVA with the GSM and the GSB loss, with a language modeling head and `generate`.
 
-    `loss = lm_loss + config.gsb_loss_coef * gsb_loss` when `labels` are given; the three are returned separately.
+    `loss = lm_loss + config.gsb_loss_coef * gsb_loss` when `labels` are given (the GSB loss is computed only then,
+    never during `generate`); the three are returned separately. Under gradient accumulation see `forward` for how
+    the GSB term is weighted, and `sherlock.training.SherlockTrainer` for the GSB over the whole accumulated batch.
     `generate` encodes the video and the expert inputs once, before the prefill step (`get_video_features`); the KV
     cache holds them afterwards.
     """
@@ -494,10 +444,21 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
         Arguments as [`SherlockModel.forward`], plus:
 
         labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Next-token labels (-100 is ignored). When given, `loss = lm_loss + config.gsb_loss_coef * gsb_loss`.
+            Next-token labels (-100 is ignored). When given, `loss = lm_loss + config.gsb_loss_coef * gsb_loss`, with
+            `gsb_loss` the GSB loss of this batch's video tokens (on steps that encode a video; 0 without a soft gate).
         logits_to_keep (`int` or `torch.Tensor`, *optional*, defaults to 0):
             Compute logits only for the last `logits_to_keep` positions (0 = all).
+        num_items_in_batch (`int` or `torch.Tensor`, *optional*, in `kwargs`):
+            The labelled tokens of the whole accumulated batch, as `transformers.Trainer` passes it under gradient
+            accumulation. `lm_loss` is then `sum of token losses / num_items_in_batch`, and the GSB term is weighted
+            by this batch's share of those tokens: `loss = lm_loss + α · gsb_loss · n / num_items_in_batch`, `n` this
+            batch's labelled tokens (counted as the loss counts them, after the shift). Summed over the micro-batches
+            of an optimizer step (and averaged over processes, with the `Trainer`'s scaling), the GSB term keeps its
+            weight α for any number of accumulation steps; each micro-batch's `gsb_loss` is still a statistic of that
+            micro-batch alone (`SherlockTrainer` computes it over the whole batch instead). `gsb_loss` in the output
+            stays unweighted.
         """
+        want_gates = output_gate_weights or (labels is not None and self.model.expert_gate is not None)
         outputs = self.model(
             input_ids=input_ids,
             pixel_values=pixel_values,
@@ -518,40 +479,49 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
             relation_mask=relation_mask,
             background_pixel_values=background_pixel_values,
             background_features=background_features,
-            output_gate_weights=output_gate_weights,
+            output_gate_weights=want_gates,
             return_dict=True,
             **kwargs,
         )
         hidden_states = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
         logits = self.lm_head(hidden_states)
 
-        loss = lm_loss = None
+        loss = lm_loss = gsb = None
+        encoded_video = pixel_values_videos is not None or (mm_encoder_outputs or {}).get("video") is not None
         if labels is not None:
             lm_loss = self.loss_function(
                 logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs
             )
             loss = lm_loss
-            if outputs.gsb_loss is not None:
-                gsb = outputs.gsb_loss.to(
-                    device=lm_loss.device, dtype=lm_loss.dtype
-                )  # experts may sit on another device
-                loss = lm_loss + self.config.gsb_loss_coef * gsb
+            if encoded_video:
+                gsb = self._gsb_loss(outputs.gate_weights, lm_loss)
+                term = gsb
+                num_items_in_batch = kwargs.get("num_items_in_batch")
+                if num_items_in_batch is not None:  # this batch's share of the accumulated batch's labelled tokens
+                    tokens = (labels[..., 1:] != -100).sum().to(lm_loss.device)
+                    total = torch.as_tensor(num_items_in_batch, device=lm_loss.device).clamp_min(1)
+                    term = gsb * tokens / total
+                loss = lm_loss + self.config.gsb_loss_coef * term.to(lm_loss.dtype)
 
         # Every field of the backbone's output but its last hidden state carries over, under the names of the installed
         # transformers (see the note in `modeling_sherlock_outputs.py`).
-        carried = {
-            name: value
-            for name, value in outputs.items()
-            if name not in ("last_hidden_state", "gsb_loss", "gate_weights")
-        }
+        carried = {name: value for name, value in outputs.items() if name not in ("last_hidden_state", "gate_weights")}
         return SherlockCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
             lm_loss=lm_loss,
-            gsb_loss=outputs.gsb_loss,
-            gate_weights=outputs.gate_weights,
+            gsb_loss=gsb,
+            gate_weights=outputs.gate_weights if output_gate_weights else None,
             **carried,
         )
+
+    def _gsb_loss(self, gate_weights: torch.Tensor | None, lm_loss: torch.Tensor) -> torch.Tensor:
+        """The GSB loss of this batch's video tokens, in float32 on `lm_loss`'s device (the experts may sit on
+        another one); 0 without a soft gate."""
+        if self.model.expert_gate is None or gate_weights is None:
+            return lm_loss.new_zeros((), dtype=torch.float32)
+        gsb = gsb_loss(gate_weights, list(self.config.experts), self.config.gsb_variant)
+        return gsb.to(lm_loss.device)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """`PreTrainedModel.save_pretrained`, with `auto_map` also naming this class for `AutoModelForImageTextToText`
@@ -572,10 +542,22 @@ class SherlockForConditionalGeneration(SherlockPreTrainedModel, VideoLlavaForCon
             self.config.background_tower_name_or_path = tower_path
 
 
-# Sherlock checkpoints use Video-LLaVA's weight names, so they get Video-LLaVA's key conversions: a Video-LLaVA folder in
-# the Hub layout (`language_model.model.*`, `video_tower.*`, ...) loads into Sherlock, and Sherlock saves in that layout.
-for _source, _target in (("video_llava", SherlockConfig.model_type), ("VideoLlavaModel", "SherlockModel")):
-    register_checkpoint_conversion_mapping(_target, get_checkpoint_conversion_mapping(_source), overwrite=True)
+def register_weight_conversions() -> list[str]:
+    """Give Sherlock Video-LLaVA's weight-name conversions, under Sherlock's own model type and class name: a
+    Video-LLaVA folder in the Hub layout (`language_model.model.*`, `video_tower.*`, ...) then loads into Sherlock, and
+    Sherlock saves in that layout. transformers looks conversions up by model type and class name, and applies none to
+    custom code whose names are not registered. A name that already has a conversion (registered by the user, by an
+    earlier import of this module, e.g. as remote code, or by a future transformers) is left as it is: nothing is
+    overwritten. Run at import; returns the names it registered."""
+    registered = []
+    for source, target in (("video_llava", SherlockConfig.model_type), ("VideoLlavaModel", "SherlockModel")):
+        if get_checkpoint_conversion_mapping(target) is None:
+            register_checkpoint_conversion_mapping(target, get_checkpoint_conversion_mapping(source))
+            registered.append(target)
+    return registered
+
+
+register_weight_conversions()
 
 SherlockConfig.register_for_auto_class()
 SherlockForConditionalGeneration.register_for_auto_class("AutoModel")

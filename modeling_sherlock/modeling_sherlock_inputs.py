@@ -60,28 +60,148 @@ def _check_capacity(name: str, count: int, limit_name: str, limit: int) -> None:
         raise ValueError(f"`{name}` holds {count} entries per frame but `config.{limit_name}` is {limit}.")
 
 
-def _check_ids(name: str, ids: torch.Tensor, valid: torch.Tensor, size: int, what: str) -> None:
+def _first_index(bad: torch.Tensor) -> str:
+    return ", ".join(str(int(i)) for i in bad.nonzero()[0])
+
+
+def _value_problems(config: SherlockConfig, out: dict) -> list:
+    """`(condition, message)` pairs for the value checks of the prepared expert inputs: `condition` a boolean tensor
+    scalar (True = the input is wrong), `message` a function building the error message (run only on failure)."""
+    problems = []
+    keypoints = out["pose_keypoints"]
+    if keypoints is not None:
+        valid = out["pose_mask"].unsqueeze(-1).unsqueeze(-1).expand_as(keypoints)
+        not_finite = valid & ~torch.isfinite(keypoints)
+        outside = valid & ((keypoints < 0) | (keypoints > 1))
+
+        def keypoint_message():
+            bad = not_finite if not_finite.any() else outside
+            return (
+                f"`pose_keypoints` must be finite with x, y and score in [0, 1] (the processor clamps keypoints to "
+                f"the view), got {float(keypoints[bad][0])} at [{_first_index(bad)}] ({int(bad.sum())} such values)."
+            )
+
+        problems.append(((not_finite | outside).any(), keypoint_message))
+
+    boxes = out["object_boxes"]
+    if boxes is not None:
+        object_mask, labels = out["object_mask"], out["object_labels"]
+        valid = object_mask.unsqueeze(-1).expand_as(boxes)
+        not_finite = valid & ~torch.isfinite(boxes)
+
+        def finite_message():
+            return (
+                f"`object_boxes` must be finite, got {float(boxes[not_finite][0])} at [{_first_index(not_finite)}] "
+                f"({int(not_finite.sum())} such values)."
+            )
+
+        problems.append((not_finite.any(), finite_message))
+        outside = valid & ((boxes < 0) | (boxes > 1))
+
+        def range_message():
+            values = boxes[valid]
+            return (
+                f"`object_boxes` must be normalised to [0, 1], got values in [{float(values.min()):.4g}, "
+                f"{float(values.max()):.4g}]."
+            )
+
+        problems.append((outside.any(), range_message))
+        reversed_boxes = object_mask & ((boxes[..., 2] < boxes[..., 0]) | (boxes[..., 3] < boxes[..., 1]))
+        problems.append(
+            (reversed_boxes.any(), lambda: "`object_boxes` must be (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2.")
+        )
+        problems.append(_id_problem("object_labels", labels, object_mask, config.num_object_classes, "object class"))
+        triplets, relation_mask = out["relation_triplets"], out["relation_mask"]
+        problems.append(
+            _id_problem("relation_triplets", triplets[..., 1], relation_mask, config.num_relation_classes, "predicate")
+        )
+        num_objects = boxes.shape[2]
+        for column, role in ((0, "subject"), (2, "object")):
+            index = triplets[..., column]
+            in_range = (index >= 0) & (index < num_objects)
+            points_to_valid = torch.zeros_like(in_range)
+            if num_objects > 0:
+                points_to_valid = torch.gather(object_mask, 2, index.clamp(0, num_objects - 1)) & in_range
+            bad = relation_mask & ~points_to_valid
+
+            def index_message(bad=bad, index=index, role=role):
+                b, f, r = (int(i) for i in bad.nonzero()[0])
+                count = int(object_mask[b, f].sum())
+                return (
+                    f"`relation_triplets[{b}, {f}, {r}]` has {role} index {int(index[b, f, r])} but frame {f} of "
+                    f"video {b} has {count} objects (indices of unmasked objects among {num_objects})."
+                )
+
+            problems.append((bad.any(), index_message))
+
+    for name in ("background_features", "background_pixel_values"):
+        value = out[name]
+        if value is not None:
+            not_finite = ~torch.isfinite(value)
+            message = lambda name=name, bad=not_finite: (  # noqa: E731
+                f"`{name}` must be finite, got non-finite values at [{_first_index(bad)}] ({int(bad.sum())} values)."
+            )
+            problems.append((not_finite.any(), message))
+    return problems
+
+
+def _id_problem(name: str, ids: torch.Tensor, valid: torch.Tensor, size: int, what: str):
     bad = valid & ((ids < 0) | (ids >= size))
-    if bad.any():
-        value = int(ids[bad][0])
-        raise ValueError(f"`{name}` holds {what} id {value} outside [0, {size}) ({int(bad.sum())} such entries).")
+
+    def message():
+        return f"`{name}` holds {what} id {int(ids[bad][0])} outside [0, {size}) ({int(bad.sum())} such entries)."
+
+    return bad.any(), message
 
 
-def prepare_expert_inputs(config: SherlockConfig, batch: int, frames: int, **inputs) -> dict:
-    """Validate the expert inputs against the video (`batch` videos of `frames` frames) and fill default masks.
+def check_expert_input_values(config: SherlockConfig, expert_inputs: dict) -> None:
+    """Check the values of prepared expert inputs (the output of `prepare_expert_inputs`), at the cost of one host
+    synchronisation (a device-to-host copy of a few booleans) for all the checks together.
+
+    What is checked, over the unmasked entries: keypoints finite with x, y and score in [0, 1]; boxes finite, in
+    [0, 1] and with x1 <= x2, y1 <= y2; object class and predicate ids inside the config's vocabularies; relation
+    subject / object indices pointing to an unmasked object of the same frame; background pixels or features finite.
+    The processor produces such inputs (it clamps keypoints and boxes to the view); this catches hand-made or
+    corrupted inputs (a NaN would otherwise make the whole mixture NaN).
+
+    Raises:
+        `ValueError` naming the input, the first offending entry and how many there are.
+    """
+    problems = _value_problems(config, expert_inputs)
+    if not problems:
+        return
+    failed = torch.stack([condition.reshape(()) for condition, _ in problems]).tolist()  # the one host sync
+    for (_, message), bad in zip(problems, failed):
+        if bad:
+            raise ValueError(message())
+
+
+def _zero_padding(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`values` with the entries of masked-out (padding) persons / objects set to 0: whatever a padding slot holds
+    (even NaN) then cannot reach the output (a NaN times a zero attention weight or adjacency entry is still NaN)."""
+    keep = mask.reshape(mask.shape + (1,) * (values.dim() - mask.dim()))
+    return torch.where(keep, values, torch.zeros((), dtype=values.dtype, device=values.device))
+
+
+def prepare_expert_inputs(
+    config: SherlockConfig, batch: int, frames: int, check_values: bool = True, **inputs
+) -> dict:
+    """Check the expert inputs against the video (`batch` videos of `frames` frames) and fill default masks.
 
     Every listed local expert needs its inputs (the action expert `pose_keypoints`, the object-relation expert
     `object_boxes` + `object_labels`, the background expert `background_pixel_values` or `background_features`);
-    masks default to all-valid and relations to none. Inputs of experts not in `config.experts` are ignored.
+    masks default to all-valid and relations to none; the keypoints and boxes of masked-out (padding) persons and
+    objects are set to 0. Inputs of experts not in `config.experts` are ignored. The checks of shapes, counts and
+    capacities read only shapes (no host synchronisation, nothing that stops `torch.compile`); the checks of values
+    are `check_expert_input_values`, run here when `check_values`.
 
     Returns:
         `dict` with every name of `EXPERT_INPUT_NAMES`, masks as booleans.
 
     Raises:
         `ValueError` naming both numbers for a frame / batch count that differs from the video, a keypoint count other
-        than `config.num_keypoints`, more persons / objects / relations than the config allows, boxes outside [0, 1]
-        or with x2 < x1 / y2 < y1, class or predicate ids out of range, relation indices pointing past the frame's
-        objects, a listed expert with no input, and both background inputs at once.
+        than `config.num_keypoints`, more persons / objects / relations than the config allows, a listed expert with no
+        input, and both background inputs at once; with `check_values`, those of `check_expert_input_values`.
     """
     unknown = set(inputs) - set(EXPERT_INPUT_NAMES)
     if unknown:
@@ -91,7 +211,7 @@ def prepare_expert_inputs(config: SherlockConfig, batch: int, frames: int, **inp
     for expert, required in EXPERT_REQUIRED_INPUTS.items():
         if expert not in experts:
             ignored = [name for name in EXPERT_OWNED_INPUTS[expert] if inputs.get(name) is not None]
-            if ignored:
+            if ignored and not torch.compiler.is_compiling():
                 logger.warning_once(f"Ignoring {ignored}: the {expert!r} expert is not in `config.experts={experts}`.")
             continue
         for group in required:
@@ -111,8 +231,9 @@ def prepare_expert_inputs(config: SherlockConfig, batch: int, frames: int, **inp
         if keypoints.shape[4] != 3:
             raise ValueError(f"`pose_keypoints` must end in (x, y, score) = 3 values, got {keypoints.shape[4]}.")
         _check_capacity("pose_keypoints", keypoints.shape[2], "max_persons", config.max_persons)
-        out["pose_keypoints"] = keypoints
-        out["pose_mask"] = _check_mask("pose_mask", inputs.get("pose_mask"), keypoints.shape[:3], keypoints.device)
+        pose_mask = _check_mask("pose_mask", inputs.get("pose_mask"), keypoints.shape[:3], keypoints.device)
+        out["pose_keypoints"] = _zero_padding(keypoints, pose_mask)
+        out["pose_mask"] = pose_mask
 
     if "object_relation" in experts:
         boxes, labels = inputs["object_boxes"], inputs["object_labels"]
@@ -124,21 +245,8 @@ def prepare_expert_inputs(config: SherlockConfig, batch: int, frames: int, **inp
             raise ValueError(
                 f"`object_labels` has {labels.shape[2]} objects per frame but `object_boxes` has {boxes.shape[2]}."
             )
-        num_objects = boxes.shape[2]
-        _check_capacity("object_boxes", num_objects, "max_objects", config.max_objects)
+        _check_capacity("object_boxes", boxes.shape[2], "max_objects", config.max_objects)
         object_mask = _check_mask("object_mask", inputs.get("object_mask"), boxes.shape[:3], boxes.device)
-        valid_boxes = boxes[object_mask]
-        if valid_boxes.numel() and (valid_boxes.min() < 0 or valid_boxes.max() > 1):
-            raise ValueError(
-                f"`object_boxes` must be normalised to [0, 1], got values in [{float(valid_boxes.min()):.4g}, "
-                f"{float(valid_boxes.max()):.4g}]."
-            )
-        if (
-            valid_boxes.numel()
-            and ((valid_boxes[:, 2] < valid_boxes[:, 0]) | (valid_boxes[:, 3] < valid_boxes[:, 1])).any()
-        ):
-            raise ValueError("`object_boxes` must be (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2.")
-        _check_ids("object_labels", labels, object_mask, config.num_object_classes, "object class")
 
         triplets = inputs.get("relation_triplets")
         if triplets is None:
@@ -152,24 +260,10 @@ def prepare_expert_inputs(config: SherlockConfig, batch: int, frames: int, **inp
             )
         _check_capacity("relation_triplets", triplets.shape[2], "max_relations", config.max_relations)
         relation_mask = _check_mask("relation_mask", inputs.get("relation_mask"), triplets.shape[:3], boxes.device)
-        triplets = triplets.long()
-        _check_ids("relation_triplets", triplets[..., 1], relation_mask, config.num_relation_classes, "predicate")
-        counts = object_mask.sum(-1)  # valid objects per frame
-        for column, role in ((0, "subject"), (2, "object")):
-            index = triplets[..., column]
-            in_range = (index >= 0) & (index < num_objects)
-            points_to_valid = torch.zeros_like(in_range)
-            if num_objects > 0:
-                points_to_valid = torch.gather(object_mask, 2, index.clamp(0, num_objects - 1)) & in_range
-            bad = relation_mask & ~points_to_valid
-            if bad.any():
-                b, f, r = (int(i) for i in bad.nonzero()[0])
-                raise ValueError(
-                    f"`relation_triplets[{b}, {f}, {r}]` has {role} index {int(index[b, f, r])} but frame {f} of video "
-                    f"{b} has {int(counts[b, f])} objects (indices of unmasked objects among {num_objects})."
-                )
-        out.update(object_boxes=boxes, object_labels=labels.long(), object_mask=object_mask)
-        out.update(relation_triplets=triplets, relation_mask=relation_mask)
+        out.update(
+            object_boxes=_zero_padding(boxes, object_mask), object_labels=labels.long(), object_mask=object_mask
+        )
+        out.update(relation_triplets=triplets.long(), relation_mask=relation_mask)
 
     if "background" in experts:
         pixels, features = inputs.get("background_pixel_values"), inputs.get("background_features")
@@ -187,7 +281,9 @@ def prepare_expert_inputs(config: SherlockConfig, batch: int, frames: int, **inp
         else:
             _check_leading("background_pixel_values", pixels, 5, batch, frames)
             out["background_pixel_values"] = pixels
+    if check_values:
+        check_expert_input_values(config, out)
     return out
 
 
-__all__ = ["EXPERT_INPUT_NAMES", "prepare_expert_inputs"]
+__all__ = ["EXPERT_INPUT_NAMES", "check_expert_input_values", "prepare_expert_inputs"]

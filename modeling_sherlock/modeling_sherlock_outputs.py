@@ -1,5 +1,5 @@
 # Copyright 2026 The Sherlock authors. Licensed under the Apache License, Version 2.0.
-"""Output dataclasses of the Sherlock model: Video-LLaVA's outputs plus the GSB loss and the gate weights.
+"""Output dataclasses of the Sherlock model: Video-LLaVA's outputs plus the gate weights (and the losses).
 
 This file ships to the Hub as remote code: it may import only the standard library, torch, numpy, transformers and
 single-dot siblings.
@@ -28,13 +28,10 @@ class SherlockVideoFeaturesOutput(BaseModelOutputWithPooling):
         Hidden states of the video tower's layers.
     attentions (`tuple(torch.Tensor)`, *optional*):
         Attention weights of the video tower's layers.
-    gsb_loss (`torch.Tensor` of shape `()`):
-        The Gated Spatial Balancing loss (Eq. 7) of these videos; 0 with one expert or the uniform gate.
     gate_weights (`torch.Tensor` of shape `(batch_size, num_frames * tokens_per_frame, num_experts)`):
         Per-video-token expert weights, in the order of `config.experts`.
     """
 
-    gsb_loss: torch.Tensor | None = None
     gate_weights: torch.Tensor | None = None
 
 
@@ -47,7 +44,9 @@ class SherlockVideoFeaturesOutput(BaseModelOutputWithPooling):
 @dataclass
 class SherlockModelOutputWithPast(VideoLlavaModelOutputWithPast):
     r"""
-    Outputs of [`SherlockModel`]: Video-LLaVA's model outputs plus the GSB loss and the gate weights.
+    Outputs of [`SherlockModel`]: Video-LLaVA's model outputs plus the gate weights. The GSB loss is a training loss:
+    [`SherlockForConditionalGeneration`] computes it when `labels` are given (`gsb_loss(gate_weights, ...)` computes
+    it from `output_gate_weights=True`).
 
     last_hidden_state (`torch.Tensor` of shape `(batch_size, sequence_length, hidden_size)`):
         Hidden states of the last layer of the language model.
@@ -62,14 +61,10 @@ class SherlockModelOutputWithPast(VideoLlavaModelOutputWithPast):
     video_outputs ([`SherlockVideoFeaturesOutput`], *optional*; `video_hidden_states` in 5.23, its `pooler_output`):
         On steps that encode a video: its `pooler_output` is the GSM mixture `O` that replaced the video placeholders,
         `(batch_size * num_frames, tokens_per_frame, hidden_size)`.
-    gsb_loss (`torch.Tensor` of shape `()`, *optional*):
-        The Gated Spatial Balancing loss (Eq. 7) of this batch; 0 with one expert or the uniform gate. Returned on
-        steps that encode a video.
     gate_weights (`torch.Tensor` of shape `(batch_size, num_frames * tokens_per_frame, num_experts)`, *optional*):
         Per-video-token expert weights, in the order of `config.experts`; returned when `output_gate_weights=True`.
     """
 
-    gsb_loss: torch.Tensor | None = None
     gate_weights: torch.Tensor | None = None
 
 
@@ -92,11 +87,12 @@ class SherlockCausalLMOutputWithPast(VideoLlavaCausalLMOutputWithPast):
         The image encoder's outputs when images were given.
     video_outputs ([`SherlockVideoFeaturesOutput`], *optional*; `video_hidden_states` in 5.23, its `pooler_output`):
         On steps that encode a video: the GSM mixture `(batch_size * num_frames, tokens_per_frame, hidden_size)` as
-        `pooler_output`, with `gsb_loss` and `gate_weights`.
+        `pooler_output`, with the `gate_weights`.
     lm_loss (`torch.Tensor` of shape `()`, *optional*, returned when `labels` is provided):
         Next-token cross-entropy of the language model.
-    gsb_loss (`torch.Tensor` of shape `()`, *optional*):
-        The Gated Spatial Balancing loss (Eq. 7); 0 with one expert or the uniform gate.
+    gsb_loss (`torch.Tensor` of shape `()`, *optional*, returned when `labels` are provided on a step with a video):
+        The Gated Spatial Balancing loss (Eq. 7) of this batch's video tokens; 0 with one expert or the uniform gate.
+        Not computed during `generate` (no `labels`).
     gate_weights (`torch.Tensor` of shape `(batch_size, num_frames * tokens_per_frame, num_experts)`, *optional*):
         Per-video-token expert weights, in the order of `config.experts`; returned when `output_gate_weights=True`.
     """

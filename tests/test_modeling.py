@@ -36,9 +36,12 @@ def test_forward_shapes_and_gate_weights():
     assert out.gate_weights.shape == (2, 2 * TOKENS_PER_FRAME, len(EXPERT_NAMES))
     assert (out.gate_weights > 0).all()
     torch.testing.assert_close(out.gate_weights.sum(-1), torch.ones(2, 2 * TOKENS_PER_FRAME))
-    assert out.gsb_loss.ndim == 0 and torch.isfinite(out.gsb_loss)
+    assert out.gsb_loss is None and out.loss is None  # the GSB loss is a loss: computed with labels only
     assert video_features_of(out).shape == (2 * 2, TOKENS_PER_FRAME, 32)
     assert model(**inputs).gate_weights is None  # only on request
+    with_labels = model(**prepare_inputs(labels=True))
+    assert with_labels.gsb_loss.ndim == 0 and torch.isfinite(with_labels.gsb_loss)
+    assert with_labels.gate_weights is None  # used for the loss, returned only on request
 
 
 def test_loss_is_lm_loss_plus_weighted_gsb_loss():
@@ -114,7 +117,7 @@ def test_bfloat16_forward_is_finite_and_close_to_float32():
             name: (video_features_of(model(**changed)) - mixture).abs().max()
             for name, changed in broken_inputs.items()
         }
-        half = model.to(torch.bfloat16)(**inputs, output_gate_weights=True)
+        half = model.to(torch.bfloat16)(**prepare_inputs(labels=True), output_gate_weights=True)
     assert half.logits.dtype == torch.bfloat16 and torch.isfinite(half.logits).all()
     assert half.gsb_loss.dtype == torch.float32
     bf16_error = (video_features_of(half).float() - mixture).abs().max()
@@ -139,7 +142,7 @@ def test_uniform_gate_has_no_parameters_and_zero_gsb_loss():
 
 
 def test_single_expert_soft_gate_has_zero_gsb_loss():
-    out = build(experts=["action"]).forward(**prepare_inputs(), output_gate_weights=True)
+    out = build(experts=["action"]).forward(**prepare_inputs(labels=True), output_gate_weights=True)
     assert out.gsb_loss.item() == 0.0
     torch.testing.assert_close(out.gate_weights, torch.ones_like(out.gate_weights))
 
@@ -288,6 +291,23 @@ def test_generate_feeds_the_experts_on_prefill():
         other = model(**moved).logits[:, -1]
     torch.testing.assert_close(first, expected, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(first, other, atol=1e-4)  # the poses reached generate's prefill
+
+
+def test_generate_computes_no_gsb_loss(monkeypatch):
+    """The GSB loss is a training loss: neither `generate` nor a forward without labels computes it."""
+    import modeling_sherlock.modeling_sherlock as modeling
+
+    calls = []
+    monkeypatch.setattr(modeling, "gsb_loss", lambda *args, **kwargs: calls.append(1) or torch.zeros(()))
+    model = build()
+    inputs = prepare_inputs(batch=2)
+    with torch.no_grad():
+        model.generate(**inputs, max_new_tokens=3, do_sample=False, pad_token_id=0)
+        model(**inputs, output_gate_weights=True)
+    assert calls == []
+    with torch.no_grad():
+        model(**prepare_inputs(labels=True))
+    assert calls == [1]  # the patch is where the loss is computed
 
 
 def test_generate_matches_step_by_step_forward():

@@ -1,5 +1,6 @@
-"""`SherlockTrainer`: Sherlock's own forward with `lm_loss + α · gsb_loss`, normalised so that the accumulation steps do
-not change the gradients; the logged metrics; the GSB callback's α schedule and gate-weight table."""
+"""`SherlockTrainer`: Sherlock's own forward with `lm_loss + α · gsb_loss`, both terms those of the optimizer step's
+whole batch, so that the accumulation steps do not change the gradients; the logged metrics; the GSB callback's α
+schedule and gate-weight table. And the model's own `loss` under a plain `transformers.Trainer` with accumulation."""
 
 import copy
 import csv
@@ -25,13 +26,16 @@ def test_the_loss_is_the_language_loss_plus_alpha_gsb_and_the_parts_are_logged(t
     assert torch.isfinite(torch.tensor([log["loss"], log["lm_loss"], log["gsb_loss"]])).all()
 
 
-def _one_step(tmp_path, batch_size: int, accumulation: int, alpha: float, identical: bool) -> dict[str, torch.Tensor]:
+def _one_step(
+    tmp_path, batch_size: int, accumulation: int, alpha: float, identical: bool, **overrides
+) -> dict[str, torch.Tensor]:
     model = build_model().train()
     model.config.gsb_loss_coef = alpha
     trainer = _trainer(
         tmp_path / f"{batch_size}x{accumulation}",
         model=model,
         dataset=_dataset(identical=identical),
+        **overrides,
         per_device_train_batch_size=batch_size,
         gradient_accumulation_steps=accumulation,
         max_steps=1,
@@ -47,21 +51,82 @@ def _one_step(tmp_path, batch_size: int, accumulation: int, alpha: float, identi
 
 @pytest.mark.parametrize(
     "alpha, identical",
-    [(0.0, False), (0.4, True)],
-    ids=["language-term-different-answer-lengths", "alpha-0.4-same-gate-statistics"],
+    [(0.0, False), (0.4, False)],
+    ids=["language-term-different-answer-lengths", "alpha-0.4-different-samples"],
 )
 def test_the_update_does_not_depend_on_the_accumulation_steps(tmp_path, alpha, identical):
-    """The same 4 samples as one batch, 2 x 2 or 1 x 4 micro-batches: the same SGD update. The language term is
-    normalised by the labelled tokens of the whole accumulated batch (answers of 2 to 5 tokens); the GSB term keeps
-    its weight α (each micro-batch's term divided by the accumulation steps). The GSB loss itself is a statistic of a
-    micro-batch (-log of its mean gate weights), so with α > 0 the samples are identical here, to give every
-    micro-batch the same statistic."""
+    """The same 4 different samples as one batch, 2 x 2 or 1 x 4 micro-batches: the same SGD update. The language
+    term is normalised by the labelled tokens of the whole accumulated batch (answers of 2 to 5 tokens); the GSB term
+    is -log of the mean gate weights over ALL the step's video tokens (the pre-pass), not a mean of per-micro-batch
+    GSBs."""
     reference = _one_step(tmp_path, 4, 1, alpha, identical)
     assert reference["model.expert_gate.proj.weight"].abs().max() > 0
     for batch_size, accumulation in ((2, 2), (1, 4)):
         update = _one_step(tmp_path, batch_size, accumulation, alpha, identical)
         for name, delta in reference.items():
-            torch.testing.assert_close(update[name], delta, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(
+                update[name], delta, rtol=1e-5, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}"
+            )
+
+
+def test_the_gsb_term_is_the_whole_batch_gsb_and_the_micro_batch_scope_differs(tmp_path):
+    """The GSB term alone (the gate's update with α = 0.4 minus that with α = 0: the language term moves the gate too)
+    is the same for 1 x 4 micro-batches as for the whole batch at once, while the mean of the micro-batches' GSBs
+    (`gsb_scope="micro_batch"`, what the trainer did before) is measurably another update."""
+    language = _one_step(tmp_path / "lm", 4, 1, 0.0, False)
+    name = "model.expert_gate.proj.weight"
+    whole = _one_step(tmp_path / "whole", 4, 1, 0.4, False)[name] - language[name]
+    split = _one_step(tmp_path / "split", 1, 4, 0.4, False)[name] - language[name]
+    per_micro_batch = _one_step(tmp_path / "micro", 1, 4, 0.4, False, gsb_scope="micro_batch")[name] - language[name]
+    assert whole.abs().max() > 1e-3  # the GSB term moves the gate
+    torch.testing.assert_close(split, whole, rtol=1e-4, atol=1e-6)
+    assert (per_micro_batch - whole).abs().max() > 10 * (split - whole).abs().max() + 1e-5
+
+
+def _plain_trainer_update(tmp_path, batch_size: int, accumulation: int) -> dict[str, torch.Tensor]:
+    """One SGD step of a plain `transformers.Trainer` on the model's own `loss` (no `SherlockTrainer`)."""
+    from transformers import Trainer, TrainingArguments
+
+    model = build_model().train()
+    model.config.gsb_loss_coef = 0.4
+    args = TrainingArguments(
+        output_dir=str(tmp_path / f"plain-{batch_size}x{accumulation}"),
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=accumulation,
+        max_steps=1,
+        optim="sgd",
+        learning_rate=1.0,
+        max_grad_norm=0.0,
+        lr_scheduler_type="constant",
+        use_cpu=True,
+        report_to="none",
+        save_strategy="no",
+        remove_unused_columns=False,
+        disable_tqdm=True,
+    )
+
+    def plain_collate(rows):
+        return {name: value for name, value in collate(rows).items() if name != EVENT_TYPES_KEY}
+
+    trainer = Trainer(model=model, args=args, train_dataset=_dataset(identical=True), data_collator=plain_collate)
+    before = {name: param.detach().clone() for name, param in model.named_parameters()}
+    trainer.train()
+    return {name: param.detach() - before[name] for name, param in model.named_parameters()}
+
+
+def test_the_models_own_loss_under_a_plain_trainer_does_not_grow_with_accumulation(tmp_path):
+    """A plain `Trainer` passes `num_items_in_batch` and sums the micro-batches' losses: the model weights each
+    micro-batch's GSB term by its share of the batch's labelled tokens, so the GSB term keeps its weight α. The four
+    samples have the same video inputs (the same gate statistics: the model's own loss cannot see other micro-batches,
+    see `SherlockForConditionalGeneration.forward`) and answers of different lengths."""
+    reference = _plain_trainer_update(tmp_path, 4, 1)
+    assert reference["model.expert_gate.proj.weight"].abs().max() > 0
+    for batch_size, accumulation in ((2, 2), (1, 4)):
+        update = _plain_trainer_update(tmp_path, batch_size, accumulation)
+        for name, delta in reference.items():
+            torch.testing.assert_close(
+                update[name], delta, rtol=1e-5, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}"
+            )
 
 
 def test_alpha_zero_leaves_no_gsb_gradient(tmp_path):

@@ -33,7 +33,7 @@ def collate(batch):
     return inputs
 
 
-def _trainer(tmp_path, model=None, callbacks=None, dataset=None, **overrides):
+def _trainer(tmp_path, model=None, callbacks=None, dataset=None, gsb_scope="batch", **overrides):
     settings = {
         "output_dir": str(tmp_path / "out"),
         "per_device_train_batch_size": 2,
@@ -53,4 +53,5 @@ def _trainer(tmp_path, model=None, callbacks=None, dataset=None, **overrides):
         data_collator=collate,
         processing_class=train_tokenizer(),
         callbacks=callbacks,
+        gsb_scope=gsb_scope,
     )
