@@ -15,13 +15,16 @@ Every run is `tests/train_distributed_script.py`: in subprocesses (the distribut
 itself with `os._exit`), or called here in-process with one thread, like the subprocesses (`OMP_NUM_THREADS=1`), so
 that the one-process references cost no start-up.
 
-The GSB loss is a statistic of one micro-batch (-log of its mean gate weights), so 2 processes x 1 sample match 1
-process x 1 sample x 2 accumulation steps, not 1 process x 2 samples (for the language term alone those two are the
-same: `test_train_trainer.py`). Here 2 processes x 2 accumulation steps x 1 sample are compared with 1 process x 4
-accumulation steps: the gradient-accumulation path (no gradient sync on the first micro-batch) is in it too.
+The GSB loss is -log of the mean gate weights over the optimizer step's WHOLE batch (`SherlockTrainer`'s pre-pass sums
+the gate weights over the micro-batches and the processes), so 2 processes x 2 accumulation steps x 1 sample are
+compared with 1 process x 1 micro-batch of 4 samples: the weights, the logged loss, the logged `gsb_loss` (the GSB term
+itself) and the gate-weight table of the `GSBCallback` (gathered from both ranks) are those of the one process. The
+gradient-accumulation path (no gradient sync on the first micro-batch) is in it too; 1 x 4 accumulation = 1 x batch 4
+in one process is `test_train_trainer.py`.
 """
 
 import contextlib
+import csv
 import functools
 import json
 import os
@@ -158,14 +161,15 @@ def _max_difference(a: dict, b: dict, part: str = "") -> float:
 
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory):
-    """The one-process references, 1 process x 4 accumulation steps x 1 sample (the global batch of the two-process
-    runs): `one_process(lora)` trains the whole model, or LoRA (without dropout) + the fully trained modules."""
+    """The one-process references, 1 process x 1 micro-batch of 4 samples (the global batch of the two-process runs,
+    at once): `one_process(lora)` trains the whole model, or LoRA (without dropout) + the fully trained modules."""
     root = tmp_path_factory.mktemp("one_process")
 
     @functools.cache
     def reference(lora: bool) -> Path:
         output = root / ("lora" if lora else "full")
-        _train_here(output, [*DDP_RUN, "--accumulation", "4", *(["--lora"] if lora else [])])
+        # the last `--batch-size` wins: 1 micro-batch of 4 samples per step
+        _train_here(output, [*DDP_RUN, "--accumulation", "1", "--batch-size", "4", *(["--lora"] if lora else [])])
         return output
 
     return reference
@@ -183,7 +187,7 @@ def _check_two_processes_match_one(output: Path, reference: Path) -> None:
         flat = [sample for batch in record["micro_batches"] for sample in batch]
         return [sorted(flat[i : i + micro_batches_per_step]) for i in range(0, len(flat), micro_batches_per_step)]
 
-    per_rank = [steps(record, 2) for record in records]
+    per_rank = [steps(record, 2) for record in records]  # 2 micro-batches of 1 sample per step
     together = [sorted(a + b) for a, b in zip(*per_rank)]
     assert together == steps(expected_record, 4)
     assert sorted(together[0] + together[1]) == list(range(8))  # one epoch of 8 samples, then reshuffled
@@ -199,9 +203,26 @@ def _check_two_processes_match_one(output: Path, reference: Path) -> None:
     assert _max_difference(expected, initial, "expert_gate") > 1e-2
     tower = [name for name in initial if ".background.tower." in name]
     assert tower and all(torch.equal(ranks[0][name], initial[name]) for name in tower)
-    # the logged loss is the global batch's (the mean over the processes of their scaled losses)
+    # the logged loss is the global batch's (the mean over the processes of their scaled losses), and so is the GSB
+    # term: -log of the mean gate weights over the 4 samples of the step, not a mean of per-micro-batch GSBs
     for ddp_log, log in zip(records[0]["logs"], expected_record["logs"], strict=True):
         assert ddp_log["loss"] == pytest.approx(log["loss"], rel=1e-5)
+        assert ddp_log["gsb_loss"] == pytest.approx(log["gsb_loss"], rel=1e-5)
+    # the gate-weight table (Figure 6) of the main process covers both ranks' samples: 3 steps x 4 samples
+    table, expected_table = (_gate_table(path) for path in (output, reference))
+    assert table["(all videos)"][0] == 12 and [row[0] for row in table.values()] == [
+        row[0] for row in expected_table.values()
+    ]
+    for name, row in expected_table.items():
+        assert table[name][1] == pytest.approx(row[1], abs=2e-4), name
+
+
+def _gate_table(output: Path) -> dict[str, tuple[int, list[float]]]:
+    """`{event type: (videos, weights)}` of the `GSBCallback`'s gate_weights.csv of a run."""
+    with (output / "checkpoints" / "gate_weights.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    experts = ("action", "object_relation", "background", "global")
+    return {row["event_type"]: (int(row["videos"]), [float(row[name]) for name in experts]) for row in rows}
 
 
 @pytest.mark.slow

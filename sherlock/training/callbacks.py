@@ -34,7 +34,10 @@ class GSBCallback(TrainerCallback):
       (`SherlockTrainer` reads it there, and logs it as `gsb_alpha`); `None` keeps the model's α.
     - When the training samples carry their gold event types (`event_types` in the collator's output), the mean gate
       weight per expert and event type is written at the end of training to `<output_dir>/gate_weights.csv` and
-      `gate_weights.png` (the same table as the evaluation report's: `evaluation.report.gate_weight_table`).
+      `gate_weights.png` (the same table as the evaluation report's: `evaluation.report.gate_weight_table`). With
+      several processes every process's samples are gathered to the main process first (`all_gather_object`), so
+      the table covers every sample trained on (a sample the distributed sampler repeats to even out the processes
+      counts as often as it was trained on).
 
     `SherlockTrainer` adds one automatically and logs `lm_loss`, `gsb_loss`, `gsb_alpha` and `gate/<expert>` every
     logging step.
@@ -74,8 +77,23 @@ class GSBCallback(TrainerCallback):
         weights = {f"{i}": dict(zip(self.experts, values)) for i, (_, values) in enumerate(self.samples)}
         return gate_weight_table(gold, weights)
 
+    def gather_samples(self) -> None:
+        """Replace the recorded samples by those of every process (in rank order), when `torch.distributed` runs
+        several; every process must call it (a collective)."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return
+        gathered = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, (self.experts, self.samples))
+        self.experts = next((experts for experts, _ in gathered if experts is not None), self.experts)
+        self.samples = [sample for _, samples in gathered for sample in samples]
+
     def on_train_end(self, args, state, control, **kwargs):
-        table = self.gate_table() if self.write_table and state.is_world_process_zero else None
+        if not self.write_table:
+            return
+        self.gather_samples()
+        table = self.gate_table() if state.is_world_process_zero else None
         if table is None:
             return
         from ..evaluation.report import write_gate_weight_csv
