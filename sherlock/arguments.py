@@ -5,10 +5,16 @@ Each field becomes `--field-name` (a field without default is required; `positio
 arguments); its help is `field(metadata={"help": ...})`, as for `HfArgumentParser`. Types: `bool` (a flag; one that
 defaults to True also gets `--no-field-name`), `str`, `int`, `float`, their `| None` forms, and `list[str] | None`
 (the option may be repeated).
+
+The checks that every command makes before it loads anything (`check_count`, `check_rate`, `check_device`,
+`check_folder_option`) raise `UsageError` with one line naming the option, the same wording for every command.
 """
 
 import argparse
 import dataclasses
+import math
+import os
+import re
 import types
 import typing
 
@@ -21,6 +27,68 @@ def one_line(error: BaseException) -> str:
     """The first line of an error's message (its type name when empty)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+# The most frames a video may be sampled into (= processing.video_sherlock.DEFAULT_MAX_FRAMES: each sampled frame is
+# held decoded in memory and becomes `tokens_per_frame` tokens of the prompt).
+MAX_FRAMES = 256
+# The longest answer a command may ask for (Video-LLaVA's whole context is 4096 tokens).
+MAX_NEW_TOKENS = 4096
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "npu", "hpu")
+
+
+def check_count(option: str, value: int | None, maximum: int | None = None) -> None:
+    """`--option` is None or a whole number from 1 to `maximum` (no upper bound when None); `UsageError` otherwise."""
+    if value is None:
+        return
+    if maximum is not None and not 1 <= value <= maximum:
+        raise UsageError(f"{option} must be between 1 and {maximum}, got {value}")
+    if value < 1:
+        raise UsageError(f"{option} must be >= 1, got {value}")
+
+
+def check_rate(option: str, value: float | None, maximum: float | None = None) -> None:
+    """`--option` is None or a positive finite number (at most `maximum`); `UsageError` otherwise."""
+    if value is None:
+        return
+    if not (value > 0 and math.isfinite(value)) or (maximum is not None and value > maximum):
+        bound = f"at most {maximum:g}" if maximum is not None else "finite"
+        raise UsageError(f"{option} must be a positive number ({bound}), got {value}")
+
+
+def check_folder_option(option: str, value: str | None) -> None:
+    """`--option` is None or a path that is not a file (a folder, or nothing yet); `UsageError` otherwise."""
+    if value is not None and os.path.isfile(os.path.expanduser(value)):
+        raise UsageError(f"{option} {value!r} is a file, not a folder")
+
+
+def check_device(device: str | None, option: str = "--device") -> None:
+    """`--device` is None, `cpu`, or an accelerator this machine has (`cuda`, `cuda:N`, `mps`, `xpu`, ...);
+    `UsageError` (one line) otherwise. torch is imported for an accelerator only (to ask whether it is there)."""
+    if device is None:
+        return
+    match = re.fullmatch(r"([a-z]+)(?::(\d+))?", device.strip())
+    if match is None or match.group(1) not in DEVICE_TYPES:
+        raise UsageError(f"{option} {device!r} is not a device: give cpu, cuda, cuda:N, mps or xpu")
+    kind, index = match.group(1), match.group(2)
+    if kind == "cpu":
+        return
+    import torch
+
+    if kind == "mps":
+        available, count = torch.backends.mps.is_available(), 1
+    else:
+        module = getattr(torch, kind, None)
+        available = module is not None and module.is_available()
+        count = module.device_count() if available else 0
+    if not available:
+        raise UsageError(
+            f"{option} {device}: this machine has no {kind.upper()} device (torch sees none): use {option} cpu"
+        )
+    if index is not None and int(index) >= count:
+        raise UsageError(
+            f"{option} {device}: this machine has {count} {kind} device(s), {kind}:0 to {kind}:{count - 1}"
+        )
 
 
 def _base_type(annotation):
@@ -73,4 +141,14 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, positional: tu
             )
 
 
-__all__ = ["UsageError", "add_dataclass_arguments", "one_line"]
+__all__ = [
+    "MAX_FRAMES",
+    "MAX_NEW_TOKENS",
+    "UsageError",
+    "add_dataclass_arguments",
+    "check_count",
+    "check_device",
+    "check_folder_option",
+    "check_rate",
+    "one_line",
+]

@@ -75,47 +75,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(namespace, values: dict) -> int:
+    if namespace.command == "train":
+        return train_command(train_arguments(values), verbose=namespace.verbose)
+    arguments, command = {
+        "analyze": (AnalyzeArguments, analyze_command),
+        "evaluate": (EvaluateArguments, evaluate_command),
+        "precompute": (PrecomputeArguments, precompute_command),
+        "push": (PushArguments, push_command),
+    }[namespace.command]
+    return command(arguments(**values), verbose=namespace.verbose)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `sherlock` console script; returns the exit code."""
+    """Entry point of the `sherlock` console script; returns the exit code.
+
+    Every refusal is one line on stderr, `sherlock <command>: error: <why>` (`bad video:` for a video that cannot be
+    read): exit code 2 for a command line that cannot work (`UsageError`, a bad video), 1 for what failed while
+    running (a missing model or dataset, an unreachable Hub, ...), 130 for Ctrl-C (`interrupted`, no traceback)."""
     namespace = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if namespace.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     values = {k: v for k, v in vars(namespace).items() if k not in ("command", "verbose")}
-    if namespace.command == "train":
-        try:
-            return train_command(train_arguments(values), verbose=namespace.verbose)
-        except UsageError as error:
-            print(f"sherlock train: error: {one_line(error)}", file=sys.stderr)
-            return 2
-        except (OSError, ValueError, ImportError, RuntimeError) as error:
-            print(f"sherlock train: error: {one_line(error)}", file=sys.stderr)
-            return 1
-    if namespace.command in ("evaluate", "precompute", "push"):
-        arguments, command = {
-            "evaluate": (EvaluateArguments, evaluate_command),
-            "precompute": (PrecomputeArguments, precompute_command),
-            "push": (PushArguments, push_command),
-        }[namespace.command]
-        try:
-            return command(arguments(**values), verbose=namespace.verbose)
-        except UsageError as error:
-            print(f"sherlock {namespace.command}: error: {one_line(error)}", file=sys.stderr)
-            return 2
-        except (OSError, ValueError, ImportError, RuntimeError) as error:
-            print(f"sherlock {namespace.command}: error: {one_line(error)}", file=sys.stderr)
-            return 1
-
+    prefix = f"sherlock {namespace.command}:"
     from processing.video_check_sherlock import VideoDecodeError
 
-    args = AnalyzeArguments(**values)
     try:
-        return analyze_command(args, verbose=namespace.verbose)
+        return _run(namespace, values)
+    except KeyboardInterrupt:
+        print(f"{prefix} interrupted", file=sys.stderr)
+        return 130
     except VideoDecodeError as error:
-        print(f"sherlock analyze: bad video: {one_line(error)}", file=sys.stderr)
+        print(f"{prefix} bad video: {one_line(error)}", file=sys.stderr)
         return 2
-    except (OSError, ValueError, ImportError) as error:
-        print(f"sherlock analyze: error: {one_line(error)}", file=sys.stderr)
+    except UsageError as error:
+        print(f"{prefix} error: {one_line(error)}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, ImportError, RuntimeError) as error:
+        print(f"{prefix} error: {one_line(error)}", file=sys.stderr)
         return 1
 
 

@@ -13,7 +13,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .arguments import UsageError
+from .arguments import (
+    MAX_FRAMES,
+    MAX_NEW_TOKENS,
+    UsageError,
+    check_count,
+    check_device,
+    check_folder_option,
+    check_rate,
+)
 
 
 logger = logging.getLogger("sherlock")
@@ -64,16 +72,13 @@ def _check_arguments(args: EvaluateArguments) -> None:
         raise UsageError("give exactly one of --model PATH_OR_ID (run a model) and --predictions FILE (score a file)")
     if args.predictions is not None and not Path(args.predictions).is_file():
         raise FileNotFoundError(f"no such predictions file: {args.predictions}")
-    if not (args.fps > 0 and args.fps != float("inf")):
-        raise UsageError(f"--fps must be a positive number, got {args.fps}")
-    for name in ("batch_size", "max_new_tokens"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.num_frames is not None and args.num_frames < 1:
-        raise UsageError(f"--num-frames must be >= 1, got {args.num_frames}")
-    output_dir = Path(args.output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise ValueError(f"--output-dir {args.output_dir!r} is a file, not a folder")
+    check_rate("--fps", args.fps)
+    check_count("--batch-size", args.batch_size)
+    check_count("--max-new-tokens", args.max_new_tokens, MAX_NEW_TOKENS)
+    check_count("--num-frames", args.num_frames, MAX_FRAMES)
+    check_count("--max-timeline-videos", args.max_timeline_videos)
+    check_folder_option("--output-dir", args.output_dir)
+    check_folder_option("--cache-dir", args.cache_dir)
     if args.dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {args.dtype!r}")
     if args.compare is not None and not (Path(args.compare) / "metrics.json").is_file():
@@ -86,11 +91,8 @@ def _check_arguments(args: EvaluateArguments) -> None:
                 parse_judge_spec(spec)
             except ValueError as error:
                 raise UsageError(str(error)) from error
-    if args.model is not None and args.device is not None and args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {args.device}: this machine has no CUDA device (torch sees none)")
+    if args.model is not None or args.judge:
+        check_device(args.device)
 
 
 def format_metrics(metrics: dict) -> str:
@@ -116,7 +118,9 @@ def load_predictor(args: EvaluateArguments, model_path: str, device: str):
     """A Sherlock model (`config.json` `model_type` "sherlock", or "demo") as a `SherlockPredictor`; a supported
     transformers video LLM (Video-LLaVA, LLaVA-OneVision, Qwen2-VL, Qwen2.5-VL) as a `VideoLLMPredictor`, zero-shot
     with the same frames, instruction and parser; anything else is a one-line `ValueError`."""
-    if model_path != "demo":
+    from .loading import DEMO_MODEL, adapter_folder
+
+    if model_path != DEMO_MODEL and adapter_folder(model_path) is None:  # an adapter is a Sherlock one (its base)
         from .evaluation.baselines import VideoLLMPredictor, load_video_llm, model_kind
 
         if model_kind(model_path) == "video_llm":
@@ -135,15 +139,14 @@ def load_predictor(args: EvaluateArguments, model_path: str, device: str):
     return SherlockPredictor(model, processor, max_new_tokens=args.max_new_tokens, name=args.model)
 
 
-def run_model(args: EvaluateArguments, rows: list[dict], verbose: bool) -> dict | None:
-    """Run `--model` over the split into `<output_dir>/predictions.jsonl`; None on the processes other than the main
-    one (they only predict their shard)."""
+def run_model(args: EvaluateArguments, rows: list[dict], verbose: bool, model_path: str) -> dict | None:
+    """Run `--model` (resolved: `model_path`) over the split into `<output_dir>/predictions.jsonl`; None on the
+    processes other than the main one (they only predict their shard)."""
     from .evaluation.dataset import resolve_video_root, video_items
     from .evaluation.runner import process_device, process_state, run_predictions
-    from .loading import quiet_libraries, resolve_model
+    from .loading import quiet_libraries
 
     items = video_items(rows, resolve_video_root(args.dataset, args.video_root))
-    model_path = resolve_model(args.model, required_files=("config.json",))
     quiet_libraries(verbose)
     state = process_state(args.device)
     predictor = load_predictor(args, model_path, process_device(state, args.device))
@@ -178,11 +181,15 @@ def evaluate_command(args: EvaluateArguments, verbose: bool = False) -> int:
     _check_arguments(args)
     from .evaluation.dataset import load_split_rows
 
+    if args.model is not None:
+        from .loading import resolve_model
+
+        model_path = resolve_model(args.model, required_files=("config.json",))
     rows = load_split_rows(args.dataset, args.split, verbose)
     output_dir = Path(args.output_dir)
     run = None
     if args.model is not None:
-        run = run_model(args, rows, verbose)
+        run = run_model(args, rows, verbose, model_path)
         if run is None:
             return 0
         predictions_path = Path(run["predictions"])

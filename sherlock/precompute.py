@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from .arguments import UsageError
+from .arguments import UsageError, check_device, check_folder_option
 
 
 logger = logging.getLogger("sherlock")
@@ -26,7 +26,12 @@ class PrecomputeArguments:
     """Arguments of `sherlock precompute` (each option's help is its `metadata`)."""
 
     dataset: str = field(metadata={"help": "M-VAE dataset folder or Hub id (read with datasets.load_dataset)"})
-    processor: str = field(metadata={"help": "a Sherlock model / processor folder or Hub id: sampling and extractors"})
+    processor: str = field(
+        metadata={
+            "help": "a Sherlock model / processor folder, LoRA adapter or Hub id ('demo' too): the sampling and "
+            "extractors"
+        }
+    )
     cache_dir: str | None = field(
         default=None,
         metadata={"help": "feature cache folder (default: the processor's, else <model>/feature_cache, as evaluate)"},
@@ -86,15 +91,17 @@ def precompute_command(args: PrecomputeArguments, verbose: bool = False) -> int:
     """`sherlock precompute` (module docstring); exit code 1 when some videos failed."""
     from .evaluation.dataset import load_split_rows, resolve_video_root, video_items
     from .evaluation.runner import process_device, process_state
-    from .loading import default_cache_dir, demo_model_path, quiet_libraries, resolve_model
+    from .loading import default_cache_dir, processor_source, quiet_libraries, resolve_model
 
+    check_device(args.device)
+    check_folder_option("--cache-dir", args.cache_dir)
+    processor_path = resolve_model(args.processor, required_files=("processor_config.json",))
     rows = load_split_rows(args.dataset, args.split, verbose)
     items = video_items(rows, resolve_video_root(args.dataset, args.video_root))
-    processor_path = resolve_model(args.processor, required_files=("processor_config.json",))
     quiet_libraries(verbose)
     from processing import SherlockProcessor
 
-    processor_path = demo_model_path(processor_path)
+    processor_path = processor_source(processor_path)
     processor = SherlockProcessor.from_pretrained(processor_path)
     processor.feature_cache_dir = (
         args.cache_dir if args.cache_dir is not None else default_cache_dir(processor, processor_path)

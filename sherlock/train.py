@@ -52,7 +52,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .arguments import UsageError, add_dataclass_arguments
+from .arguments import MAX_FRAMES, UsageError, add_dataclass_arguments, check_count
 
 
 if typing.TYPE_CHECKING:
@@ -289,7 +289,8 @@ def check_arguments(args: TrainArguments) -> list[str]:
     for name in positive:
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    for name in ("num_frames", "max_samples", "max_length", "save_total_limit"):
+    check_count("--num-frames", args.num_frames, MAX_FRAMES)
+    for name in ("max_samples", "max_length", "save_total_limit"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not args.lora_alpha > 0:
@@ -329,8 +330,14 @@ def check_arguments(args: TrainArguments) -> list[str]:
 
 
 def read_record(model_path: str) -> dict | None:
-    """The `sherlock_training.json` of a model folder or Hub repo, or None."""
-    path = Path(model_path) / RECORD_FILE
+    """The `sherlock_training.json` of a resolved `--model` value (a model folder, the export folder of a LoRA
+    adapter, a Hub repo), or None (also for `demo`)."""
+    from .loading import DEMO_MODEL, adapter_folder, export_folder
+
+    if model_path == DEMO_MODEL:
+        return None
+    adapter = adapter_folder(model_path)
+    path = (export_folder(adapter) if adapter is not None else Path(model_path)) / RECORD_FILE
     if not Path(model_path).is_dir():
         try:
             from huggingface_hub import hf_hub_download
@@ -352,9 +359,15 @@ def check_stage2_start(args: TrainArguments, without: list[str], record: dict | 
     is not given."""
     pretuned = bool(record and record.get("pretuned"))
     if args.stage == 2 and not pretuned and "pretune" not in without:
+        if args.model == "demo":
+            why = "is the built-in demo model, never pre-tuned (stage 1)"
+        elif record:
+            why = f"was not pre-tuned: its {RECORD_FILE} is of a stage-2 run that started without stage 1"
+        else:
+            why = f"has no stage-1 record ({RECORD_FILE} of `sherlock train --stage 1`)"
         raise UsageError(
-            f"--model {args.model!r} has no stage-1 record ({RECORD_FILE} of `sherlock train --stage 1`): run stage 1 "
-            "first and give its output, or add --without pretune (the paper's w/o pre-tuning ablation)"
+            f"--model {args.model!r} {why}: add --without pretune to train stage 2 from it anyway (the paper's w/o "
+            "pre-tuning ablation), or run stage 1 first and give its output"
         )
     return pretuned
 
@@ -382,17 +395,17 @@ def load_rows(dataset: str, config: str | None, split: str, columns, verbose: bo
     import datasets
 
     from .arguments import one_line
+    from .loading import resolve_dataset
 
     if not verbose:
         datasets.disable_progress_bars()
+    source = resolve_dataset(dataset)  # a Hub id that cannot be used: one line, not a minute of retries
     try:
-        if Path(os.path.expanduser(dataset)).is_dir():  # read fresh, as `evaluation.dataset.load_split_rows` does
+        if Path(source).is_dir():  # read fresh, as `evaluation.dataset.load_split_rows` does
             with tempfile.TemporaryDirectory(prefix="sherlock-dataset-") as cache:
-                loaded = datasets.load_dataset(
-                    os.path.expanduser(dataset), config, split=split, cache_dir=cache, keep_in_memory=True
-                )
+                loaded = datasets.load_dataset(source, config, split=split, cache_dir=cache, keep_in_memory=True)
         else:
-            loaded = datasets.load_dataset(dataset, config, split=split)
+            loaded = datasets.load_dataset(source, config, split=split)
     except (OSError, ValueError, datasets.exceptions.DatasetsError) as error:
         raise ValueError(
             f"cannot load split {split!r} of dataset {dataset!r} ({config or 'default'}): {one_line(error)}"
@@ -481,11 +494,13 @@ def _sft_config(args: TrainArguments, bf16: bool | None):
 def train_command(args: TrainArguments, verbose: bool = False) -> int:
     """`sherlock train` (module docstring)."""
     without = check_arguments(args)
-    from .loading import quiet_libraries, resolve_model
+    from .loading import quiet_libraries, resolve_dataset, resolve_model
 
     model_path = resolve_model(args.model, required_files=("config.json",))
-    record = read_record(model_path)
-    pretuned = check_stage2_start(args, without, record)
+    pretuned = check_stage2_start(args, without, record := read_record(model_path))
+    resolve_dataset(args.dataset)  # a Hub dataset that cannot be used: one line now, not after the model loads
+    if model_path == "demo":
+        logger.warning("Training from the built-in demo model (tiny, RANDOMLY initialised): a smoke test, not a model")
     if args.push_to_hub:
         check_push_access(args.push_to_hub)
     quiet_libraries(verbose)

@@ -111,7 +111,10 @@ def test_missing_model_exits_non_zero_with_one_line(video, tmp_path, capsys):
     assert len(lines) == 1 and "not found" in lines[0]
     assert main(["analyze", str(video), "--model", str(tmp_path)]) == 1  # a folder, but not a model
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and "is not a Sherlock model (no config.json or processor_config.json)" in lines[0]
+    assert (
+        len(lines) == 1
+        and "is not a Sherlock model (no config.json or processor_config.json, and no adapter_config.json" in lines[0]
+    )
 
 
 # What a `sherlock` process imports before it answers: run in a fresh interpreter, several commands in a row.

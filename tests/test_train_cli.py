@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -283,7 +284,8 @@ def test_a_stage2_run_exports_adapter_trained_modules_processor_and_record(stage
     assert not any("tower" in key for key in keys)
     config = json.loads((output / "adapter" / "adapter_config.json").read_text())
     assert (config["r"], config["lora_alpha"], config["lora_dropout"]) == (16, 64, 0.05)
-    assert config["base_model_name_or_path"] is None  # a local base: named in the record, not as a path
+    base = config["base_model_name_or_path"]  # a local base: relative to the adapter folder, never absolute
+    assert base.startswith("../") and (output / "adapter" / base).resolve() == Path(tiny_model).resolve()
 
     record = json.loads((output / RECORD_FILE).read_text())
     assert (record["stage"], record["pretuned"], record["ablations"], record["rows"]) == (2, False, ["pretune"], 4)
@@ -311,6 +313,92 @@ def test_the_adapter_reloads_onto_the_base_and_the_merged_model_gives_the_same_l
         merged = SherlockForConditionalGeneration.from_pretrained(output).eval()(**inputs).logits
     torch.testing.assert_close(merged, adapted, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(untrained, adapted, atol=1e-3)  # the adapter and the trained modules changed it
+
+
+def lora_only_copy(output: Path, target: Path, base: str | None = "keep") -> Path:
+    """The export of a LoRA run without --merge: `output` (a --merge run) without its merged model, copied to
+    `target`; `base` replaces the adapter's `base_model_name_or_path` (unless "keep")."""
+    shutil.copytree(output, target, ignore=shutil.ignore_patterns("checkpoint-*", "config.json", "model.safetensors"))
+    if base != "keep":
+        path = target / "adapter" / "adapter_config.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "base_model_name_or_path": base}))
+    return target
+
+
+def test_a_lora_export_without_merge_is_a_model_argument_of_every_command(stage2_run, synthetic, tmp_path):
+    """`sherlock analyze / evaluate / precompute / train --model OUT` on the export of a LoRA run without --merge:
+    the base that the adapter names (relative to it), then the adapter, merged: the merged model's logits."""
+    from sherlock.loading import load_sherlock, resolve_model
+
+    code, _, err, output = stage2_run
+    assert code == 0, err[-3000:]
+    lora = lora_only_copy(output, output.parent / "lora-only")  # beside `out`: the relative base still holds
+    assert resolve_model(str(lora)) == str(lora) and resolve_model(str(lora / "adapter")) == str(lora / "adapter")
+    video = sorted((synthetic / "videos").glob("*.mp4"))[0]
+    features = str(synthetic / "features")
+    for model in (lora, lora / "adapter"):  # the export folder, or its adapter folder itself
+        loaded, processor = load_sherlock(str(model), cache_dir=features)
+        inputs = processor(videos=str(video))
+        with torch.no_grad():
+            merged = SherlockForConditionalGeneration.from_pretrained(output).eval()(**inputs).logits
+            torch.testing.assert_close(loaded(**inputs).logits, merged, rtol=1e-4, atol=1e-5)
+    code, out, err = run(["analyze", str(video), "--model", str(lora), "--cache-dir", features, "--json"])
+    assert code == 0, err[-3000:]
+    assert json.loads(out)["duration"] > 0
+    evaluation = tmp_path / "evaluation"
+    argv = ["evaluate", "--model", str(lora), "--dataset", str(synthetic), "--output-dir", str(evaluation)]
+    code, out, err = run([*argv, "--cache-dir", features, "--max-new-tokens", "4", "--device", "cpu"])
+    assert code == 0, err[-3000:]
+    assert (evaluation / "metrics.json").is_file()
+    argv = ["precompute", "--dataset", str(synthetic), "--processor", str(lora), "--cache-dir", str(tmp_path / "c")]
+    code, out, err = run(argv)  # a precomputed processor: nothing to compute, said in one line (not "no config")
+    assert code == 2 and "nothing to compute" in err and len(err.strip().splitlines()) == 1, err
+    argv = ["train", "--model", str(lora), "--dataset", str(synthetic), "--output-dir", str(tmp_path / "again")]
+    code, out, err = run([*argv, "--save-strategy", "no", *QUICK])  # the record says: not pre-tuned
+    assert code == 2 and "--without pretune" in err and len(err.strip().splitlines()) == 1, err
+    code, out, err = run([*argv, "--without", "pretune", "--save-strategy", "no", *QUICK])
+    assert code == 0, err[-3000:]
+    config = json.loads((tmp_path / "again" / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"].startswith("../")  # the new adapter's base: the LoRA export
+    assert (tmp_path / "again" / "adapter" / config["base_model_name_or_path"]).resolve() == lora.resolve()
+    assert load_sherlock(str(tmp_path / "again"))[0].config.experts == list(EXPERT_NAMES)
+
+
+def test_an_adapter_moved_without_its_base_says_where_the_base_was(stage2_run, tmp_path, tiny_model):
+    code, _, err, output = stage2_run
+    assert code == 0, err[-3000:]
+    video = str(REPO / "examples" / "demo.mp4")
+    moved = lora_only_copy(output, tmp_path / "deeper" / "moved")  # another depth: the relative base is lost
+    code, out, err = run(["analyze", video, "--model", str(moved)])
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1, err
+    assert "is not where it was" in lines[0] and "base_model_name_or_path" in lines[0]
+    # an older export (null there) falls back to the record's base_model (here an absolute path)
+    from sherlock.loading import adapter_base
+
+    older = lora_only_copy(output, tmp_path / "older", base=None)
+    assert adapter_base(older / "adapter") == str(tiny_model)
+
+
+def test_training_from_the_demo_model_then_analysing_with_its_output(tmp_path, synthetic, monkeypatch):
+    """`--model demo` is the built-in demo model for `train` too (no Hub look-up); the refusal names
+    `--without pretune`; the LoRA output names `demo` as its base and analyses a video."""
+    monkeypatch.setenv("SHERLOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # a Hub look-up would fail (and retry) loudly
+    argv = ["train", "--model", "demo", "--dataset", str(synthetic), "--output-dir", str(tmp_path / "out")]
+    code, out, err = run([*argv, *QUICK])
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("sherlock train: error: --model 'demo' is the built-in demo model") and (
+        "add --without pretune" in lines[0]
+    )
+    code, out, err = run([*argv, "--without", "pretune", "--save-strategy", "no", *QUICK])
+    assert code == 0, err[-3000:]
+    config = json.loads((tmp_path / "out" / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "demo"
+    code, out, err = run(["analyze", str(REPO / "examples" / "demo.mp4"), "--model", str(tmp_path / "out")])
+    assert code == 0, err[-3000:]
+    assert out.startswith(f"{REPO / 'examples' / 'demo.mp4'}: 5.0 s")
 
 
 def test_push_to_hub_uploads_the_export_without_checkpoints(stage2_run, hub_server, tmp_path):  # noqa: F811

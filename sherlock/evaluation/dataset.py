@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..arguments import one_line
+from ..loading import resolve_dataset
 
 
 VIDEO_FOLDER = "videos"
@@ -26,8 +27,9 @@ def load_split_rows(dataset: str, split: str, verbose: bool = False) -> list[dic
     `split="all"` gives the rows of every split (in the dataset's split order).
 
     Raises:
-        `ImportError` naming the `data` extra when `datasets` is missing; `ValueError` (one line) when the split
-        cannot be loaded or the rows are not M-VAE rows (`video_id`, `events`).
+        `ImportError` naming the `data` extra when `datasets` is missing; `OSError` (one line) for a Hub id that
+        cannot be used (`sherlock.loading.resolve_dataset`: checked once, without `datasets`' minute of retries);
+        `ValueError` (one line) when the split cannot be loaded or the rows are not M-VAE rows (`video_id`, `events`).
     """
     try:
         import datasets
@@ -36,17 +38,18 @@ def load_split_rows(dataset: str, split: str, verbose: bool = False) -> list[dic
     if not verbose:
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()
+    source = resolve_dataset(dataset)  # a Hub id: the Hub answers, or its cached snapshot folder, or one line
     try:
-        if Path(os.path.expanduser(dataset)).is_dir():
+        if Path(source).is_dir():
             # `datasets` caches a local folder under its NAME and card (not its files' content or times): a folder
             # rebuilt in place, or another folder of the same name, would be read from a stale cache. Read it fresh.
             with tempfile.TemporaryDirectory(prefix="sherlock-dataset-") as cache:
                 loaded = datasets.load_dataset(
-                    os.path.expanduser(dataset), split=None if split == "all" else split, cache_dir=cache,
+                    source, split=None if split == "all" else split, cache_dir=cache,
                     keep_in_memory=True,
                 )  # fmt: skip
         else:
-            loaded = datasets.load_dataset(dataset, split=None if split == "all" else split)
+            loaded = datasets.load_dataset(source, split=None if split == "all" else split)
     except (OSError, ValueError, datasets.exceptions.DatasetsError) as error:
         raise ValueError(f"cannot load split {split!r} of dataset {dataset!r}: {one_line(error)}") from error
     parts = list(loaded.values()) if split == "all" else [loaded]

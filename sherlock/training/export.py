@@ -12,23 +12,24 @@
     gate_weights.csv / .png                mean gate weights per event type (stage 2: rows with `events`)
     checkpoint-N/                          the Trainer's checkpoints (`--save-strategy`), not part of the export
 
-Everything exported is safetensors or JSON (no pickle). A LoRA adapter without a merged model reloads with
-`load_lora(base, "<output_dir>/adapter")` on the base named in `sherlock_training.json` (with its config switches).
+Everything exported is safetensors or JSON (no pickle). The export folder of a LoRA run without a merged model is a
+model argument of every command (`sherlock analyze --model <output_dir>`): `sherlock.loading` loads the base that
+`adapter/adapter_config.json` names (`base_model_name_or_path`: a Hub id, `demo`, or a path relative to the adapter
+folder, never an absolute one) with the config switches of `sherlock_training.json`, then merges the adapter.
 torch, transformers, TRL, PEFT and huggingface_hub load inside the functions.
 """
 
 import dataclasses
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 
+from ..loading import ADAPTER_DIR, base_reference
 from ..train import RECORD_FILE, STAGE1_MEDIA_DIR
 
 
 RECORD_VERSION = 1
-ADAPTER_DIR = "adapter"
 PUSH_IGNORE = ["checkpoint-*", "checkpoint-*/**", f"{STAGE1_MEDIA_DIR}/**", "runs/**", "*.tmp"]
 # What a previous `sherlock train` export in the same folder left and this run rewrites (removed first when the folder
 # holds a training record, so that nothing stale survives, e.g. a model of a --merge run under a run without it).
@@ -51,8 +52,8 @@ def save_export(model, processor, output: Path, args, without, kind, pretuned, r
     output.mkdir(parents=True, exist_ok=True)
     written = []
     if args.lora:
-        # no local path in a saved config (folders move); a Hub id stays
-        base = None if Path(os.path.expanduser(args.model)).exists() else args.model
+        # a Hub id or demo as it is, a local folder relative to the adapter folder (`sherlock.loading.base_reference`)
+        base = base_reference(args.model, output / ADAPTER_DIR)
         model.save_pretrained(output / ADAPTER_DIR, safe_serialization=True)
         _tidy_adapter(output / ADAPTER_DIR, base)
         written.append(f"{ADAPTER_DIR}/")
@@ -72,8 +73,9 @@ def save_export(model, processor, output: Path, args, without, kind, pretuned, r
 
 
 def _tidy_adapter(folder: Path, base: str | None) -> None:
-    """PEFT writes the base model's local path into `adapter_config.json` and a template card (`README.md`) whose
-    header names it too: the config gets the Hub id or null (the base is in the training record), the template goes."""
+    """PEFT writes the base model's absolute local path into `adapter_config.json` and a template card (`README.md`)
+    whose header names it too: the config gets `base` (a Hub id, `demo`, or a `./` / `../` path relative to the
+    adapter folder; `sherlock.loading.base_reference`), the template goes."""
     config_path = folder / "adapter_config.json"
     config = json.loads(config_path.read_text(encoding="utf-8"))
     config["base_model_name_or_path"] = base

@@ -1,9 +1,10 @@
 """The model and processor that `sherlock train` trains (`sherlock.train` puts them to work).
 
-- `load_model_and_processor`: a Sherlock folder or Hub id with the run's config switches applied (dropped experts are
-  not loaded; a soft gate keeps the checkpoint's rows of the remaining experts, `_keep_gate_rows`), or a Video-LLaVA
-  one converted in memory by `sherlock.convert.convert_video_llava` (every backbone weight kept, the GSM initialised)
-  with a `SherlockProcessor` built from its tokenizer and image settings.
+- `load_model_and_processor`: a Sherlock folder or Hub id, `demo` or a LoRA adapter with the run's config switches
+  applied (`sherlock.loading.load_base_model`: dropped experts are not loaded; a soft gate keeps the checkpoint's rows
+  of the remaining experts), or a Video-LLaVA one converted in memory by `sherlock.convert.convert_video_llava`
+  (every backbone weight kept, the GSM initialised) with a `SherlockProcessor` built from its tokenizer and image
+  settings.
 - `config_switches`: the Sherlock config fields a run sets from `--without` (the ablations), `--gsb-loss-coef` and
   `--gsb-variant`.
 - `configure_processor`: `--num-frames`, `--extractors` and `--cache-dir` on the training processor.
@@ -47,65 +48,26 @@ def _dtype(args: TrainArguments, bf16: bool):
     return torch.bfloat16 if (bf16 and args.lora) else torch.float32
 
 
-def _keep_gate_rows(model, model_path: str, source_experts: list[str], info: dict) -> None:
-    """After dropping experts from a soft-gated checkpoint: the gate's rows of the kept experts, read from the
-    checkpoint (its softmax over the kept experts is the trained gate renormalised); anything else that did not fit
-    is an error."""
-    import torch
-    from safetensors import safe_open
-    from transformers.utils import cached_file
-
-    names = {"model.expert_gate.proj.weight", "model.expert_gate.proj.bias"}
-    mismatched = {entry[0] if isinstance(entry, (tuple, list)) else entry for entry in info.get("mismatched_keys", [])}
-    if mismatched - names:
-        raise ValueError(f"weights of {model_path} do not fit the model: {sorted(mismatched - names)[:3]}")
-    keep = [source_experts.index(name) for name in model.config.experts]
-    index = cached_file(model_path, "model.safetensors.index.json", _raise_exceptions_for_missing_entries=False)
-    files = json.loads(Path(index).read_text())["weight_map"] if index else dict.fromkeys(names, "model.safetensors")
-    with torch.no_grad():
-        for name in names:
-            path = cached_file(model_path, files[name])
-            with safe_open(path, framework="pt") as handle:
-                rows = handle.get_tensor(name)[keep]
-            parameter = model.get_parameter(name)
-            parameter.copy_(rows.to(parameter.dtype))
-    logger.info("kept the gate rows of %s (of %s)", model.config.experts, source_experts)
-
-
 def load_model_and_processor(args: TrainArguments, model_path: str, without: list[str], bf16: bool = False):
-    """`(model, processor, kind)` for training: a Sherlock folder with the config switches applied (dropped experts
-    are not loaded; a soft gate keeps the rows of the remaining experts), or a Video-LLaVA one converted in memory
-    (`convert_video_llava`: every backbone weight kept, the GSM initialised) with a processor built from its tokenizer
-    and image settings; `kind` is "sherlock" or "video_llava"."""
-    from transformers import AutoConfig, PretrainedConfig
-
-    from modeling_sherlock import SherlockForConditionalGeneration
+    """`(model, processor, kind)` for training from a resolved `--model` value (`sherlock.loading.load_base_model`):
+    a Sherlock folder with the config switches applied (dropped experts are not loaded; a soft gate keeps the rows of
+    the remaining experts), `demo`, a LoRA adapter (its base with the adapter merged; its experts and gate stay), or
+    a Video-LLaVA one converted in memory (`convert_video_llava`: every backbone weight kept, the GSM initialised)
+    with a processor built from its tokenizer and image settings; `kind` is "sherlock" or "video_llava"."""
     from processing import SherlockProcessor
 
-    from ..convert import convert_video_llava, sherlock_config
+    from ..loading import load_base_model, model_config, processor_source
 
-    config_dict, _ = PretrainedConfig.get_config_dict(model_path)
-    kind = config_dict.get("model_type")
-    dtype = _dtype(args, bf16)
-    if kind == "sherlock":
-        from modeling_sherlock import SherlockConfig
-
-        source = SherlockConfig.from_pretrained(model_path)
-        config = sherlock_config(source, **config_switches(source, args, without))
-        fewer = config.gate == "soft" == source.gate and config.experts != list(source.experts)
-        model, info = SherlockForConditionalGeneration.from_pretrained(
-            model_path, config=config, dtype=dtype, ignore_mismatched_sizes=fewer, output_loading_info=True
+    source = model_config(model_path)
+    if source.model_type not in ("sherlock", "video_llava"):
+        raise ValueError(
+            f"--model {args.model!r} is a {source.model_type!r} model: give a Sherlock or a Video-LLaVA one"
         )
-        if fewer:
-            _keep_gate_rows(model, model_path, list(source.experts), info)
-        processor = SherlockProcessor.from_pretrained(model_path)
-        return model, processor, kind
-    if kind != "video_llava":
-        raise ValueError(f"--model {args.model!r} is a {kind!r} model: give a Sherlock or a Video-LLaVA one")
+    model, kind = load_base_model(model_path, config_switches(source, args, without), dtype=_dtype(args, bf16))
+    if kind == "sherlock":
+        return model, SherlockProcessor.from_pretrained(processor_source(model_path)), kind
     from transformers import AutoTokenizer, CLIPImageProcessorPil
 
-    switches = config_switches(AutoConfig.from_pretrained(model_path), args, without)
-    model, _ = convert_video_llava(model_path, dtype=dtype, **switches)
     processor = SherlockProcessor(
         image_processor=CLIPImageProcessorPil.from_pretrained(model_path),
         tokenizer=AutoTokenizer.from_pretrained(model_path),
