@@ -74,7 +74,7 @@ def _value_problems(config: SherlockConfig, out: dict) -> list:
         not_finite = valid & ~torch.isfinite(keypoints)
         outside = valid & ((keypoints < 0) | (keypoints > 1))
 
-        def keypoint_message():
+        def keypoint_message(not_finite=not_finite, outside=outside):
             bad = not_finite if not_finite.any() else outside
             return (
                 f"`pose_keypoints` must be finite with x, y and score in [0, 1] (the processor clamps keypoints to "
@@ -89,7 +89,7 @@ def _value_problems(config: SherlockConfig, out: dict) -> list:
         valid = object_mask.unsqueeze(-1).expand_as(boxes)
         not_finite = valid & ~torch.isfinite(boxes)
 
-        def finite_message():
+        def finite_message(not_finite=not_finite):
             return (
                 f"`object_boxes` must be finite, got {float(boxes[not_finite][0])} at [{_first_index(not_finite)}] "
                 f"({int(not_finite.sum())} such values)."
@@ -98,7 +98,7 @@ def _value_problems(config: SherlockConfig, out: dict) -> list:
         problems.append((not_finite.any(), finite_message))
         outside = valid & ((boxes < 0) | (boxes > 1))
 
-        def range_message():
+        def range_message(valid=valid):
             values = boxes[valid]
             return (
                 f"`object_boxes` must be normalised to [0, 1], got values in [{float(values.min()):.4g}, "

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from modeling_sherlock import EXPERT_NAMES, gsb_loss
+from modeling_sherlock.modeling_sherlock_gsb import gsb_batch_share
 
 
 EXPERTS = list(EXPERT_NAMES)  # three locals, then global
@@ -72,3 +73,31 @@ def test_bad_arguments_raise():
         gsb_loss(torch.full((1, 4), 0.25), EXPERTS[:3])
     with pytest.raises(ValueError, match="'median'"):
         gsb_loss(torch.full((1, 4), 0.25), EXPERTS, "median")
+
+
+@pytest.mark.parametrize("variant", ["paper", "uniform"])
+def test_the_shares_of_the_micro_batches_add_up_to_the_whole_batch_gsb_and_its_gradient(variant):
+    """Micro-batches of 1, 2 and 3 videos of different gate statistics: the sum of their shares is the GSB of the
+    6 videos together, in value and gradient; the mean of their own GSBs (what one gets per micro-batch) is not."""
+    torch.manual_seed(0)
+    logits = torch.randn(6, 10, 4, requires_grad=True)
+    whole = gsb_loss(logits.softmax(-1), EXPERTS, variant)
+    (expected,) = torch.autograd.grad(whole, logits)
+    mean = logits.softmax(-1).detach().mean(dim=(0, 1))
+    parts = [logits[:1], logits[1:3], logits[3:]]
+    shares = sum(gsb_batch_share(part.softmax(-1), mean, 60, EXPERTS, variant) for part in parts)
+    (gradient,) = torch.autograd.grad(shares, logits)
+    torch.testing.assert_close(shares, whole)
+    torch.testing.assert_close(gradient, expected)
+    per_micro_batch = sum(gsb_loss(part.softmax(-1), EXPERTS, variant) * part.shape[0] / 6 for part in parts)
+    (naive,) = torch.autograd.grad(per_micro_batch, logits)
+    assert (naive - expected).abs().max() > 100 * (gradient - expected).abs().max() + 1e-6
+
+
+def test_the_share_of_the_whole_batch_is_its_gsb():
+    weights = torch.softmax(torch.randn(2, 5, 4), -1)
+    share = gsb_batch_share(weights, weights.mean(dim=(0, 1)), 10, EXPERTS)
+    torch.testing.assert_close(share, gsb_loss(weights, EXPERTS))
+    assert gsb_batch_share(torch.ones(1, 3, 1), torch.ones(1), 3, ["global"]).item() == 0.0
+    with pytest.raises(ValueError, match=r"batch_mean has shape \(3,\)"):
+        gsb_batch_share(weights, torch.full((3,), 1 / 3), 10, EXPERTS)

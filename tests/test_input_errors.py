@@ -148,3 +148,70 @@ def test_video_placeholder_count_must_match_the_features(model):
 def test_unknown_expert_name_in_config_raises():
     with pytest.raises(ValueError, match=r"Unknown expert\(s\) \['scene'\]"):
         build_model(experts=["scene", "global"])
+
+
+def _with_value(name: str, index: tuple, value: float):
+    def change(inputs):
+        changed = inputs[name].clone()
+        changed[index] = value
+        return changed
+
+    return change
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")], ids=["nan", "inf", "-inf"])
+def test_non_finite_keypoints_and_boxes_are_rejected_naming_the_input(model, value):
+    """A NaN or inf would make the whole mixture (and the logits) non-finite: one clear error names the input."""
+    with pytest.raises(
+        ValueError, match=r"`pose_keypoints` must be finite with x, y and score in \[0, 1\].* at \[1, 0, 1, 5, 0\]"
+    ):
+        run(model, pose_keypoints=_with_value("pose_keypoints", (1, 0, 1, 5, 0), value))
+    with pytest.raises(ValueError, match=r"`object_boxes` must be finite, got .* at \[0, 1, 2, 3\] \(1 such values\)"):
+        run(model, object_boxes=_with_value("object_boxes", (0, 1, 2, 3), value))
+    with pytest.raises(ValueError, match=r"`background_pixel_values` must be finite"):
+        run(model, background_pixel_values=_with_value("background_pixel_values", (0, 0, 0, 1, 1), value))
+
+
+def test_keypoints_outside_the_unit_square_are_rejected(model):
+    """The processor clamps keypoints to the view (a keypoint outside it gets score 0); a hand-made one outside [0, 1]
+    is refused, like a box."""
+    with pytest.raises(ValueError, match=r"`pose_keypoints` must be finite .* got 1.5 at \[0, 1, 0, 3, 1\]"):
+        run(model, pose_keypoints=_with_value("pose_keypoints", (0, 1, 0, 3, 1), 1.5))
+    with pytest.raises(ValueError, match=r"got -0.25 at \[0, 0, 0, 0, 2\]"):
+        run(model, pose_keypoints=_with_value("pose_keypoints", (0, 0, 0, 0, 2), -0.25))
+
+
+def test_non_finite_values_in_padding_slots_change_nothing(model):
+    """A padding (masked) person or object may hold anything, NaN included: it is zeroed before the experts (a NaN
+    times a zero attention weight or adjacency entry would still be NaN) and not checked."""
+    pose_mask = torch.ones(2, 2, 2, dtype=torch.bool)
+    pose_mask[:, :, 1] = False
+    object_mask = torch.ones(2, 2, 3, dtype=torch.bool)
+    object_mask[:, :, -1] = False
+    relations = torch.tensor([0, 1, 1]).expand(2, 2, 2, 3).clone()
+
+    def padded(value):
+        keypoints = lambda i: i["pose_keypoints"].index_fill(2, torch.tensor([1]), value)  # noqa: E731
+        boxes = lambda i: i["object_boxes"].index_fill(2, torch.tensor([2]), value)  # noqa: E731
+        return run(
+            model,
+            pose_keypoints=keypoints,
+            pose_mask=pose_mask,
+            object_boxes=boxes,
+            object_mask=object_mask,
+            relation_triplets=relations,
+        )
+
+    clean, garbage = padded(0.5), padded(float("nan"))
+    assert torch.isfinite(garbage.logits).all()
+    torch.testing.assert_close(garbage.logits, clean.logits, atol=0, rtol=0)
+
+
+def test_the_value_checks_can_be_switched_off():
+    """`config.check_expert_inputs=False` (the processor checked the inputs): no check, no host synchronisation; an
+    out-of-vocabulary id is then clamped by the expert instead of raising."""
+    unchecked = build_model(check_expert_inputs=False)
+    out = run(unchecked, object_labels=lambda i: torch.full_like(i["object_labels"], 5))
+    assert torch.isfinite(out.logits).all()
+    with pytest.raises(ValueError, match="object class id 5"):
+        run(build_model(), object_labels=lambda i: torch.full_like(i["object_labels"], 5))
