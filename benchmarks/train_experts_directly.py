@@ -105,6 +105,10 @@ def main(argv=None) -> list[dict]:
     modalities = [EVENT_SPECS[row["events"][0]["event_type"]].modality for row in rows]
     experts = args.experts.split(",")
     view = {"image_size": args.image_size, "patch_size": args.patch_size}
+    if args.extractors == "demo":
+        from sherlock.demo import DEMO_CAPACITIES
+
+        view["max_relations"] = DEMO_CAPACITIES["max_relations"]  # the demo extractors' relation capacity
     model = tiny_model(tokenizer, 128, 4, args.seed, experts=experts, **view)
     hidden, frames = model.config.text_config.hidden_size, inputs["pixel_values_videos"].shape[1]
     if "background" in experts:
