@@ -17,7 +17,7 @@ from .modeling_sherlock import (
     SherlockPreTrainedModel,
     gsb_loss,
 )
-from .modeling_sherlock_inputs import EXPERT_INPUT_NAMES
+from .modeling_sherlock_inputs import EXPERT_INPUT_NAMES, check_expert_input_values
 
 
 AutoConfig.register(SherlockConfig.model_type, SherlockConfig, exist_ok=True)
@@ -33,5 +33,6 @@ __all__ = [
     "SherlockModel",
     "SherlockModelOutputWithPast",
     "SherlockPreTrainedModel",
+    "check_expert_input_values",
     "gsb_loss",
 ]
