@@ -178,15 +178,13 @@ def resolve_model(model: str, required_files: tuple[str, ...] = MODEL_FILES) -> 
 
 def resolve_dataset(dataset: str) -> str:
     """Check a `--dataset` value before `datasets.load_dataset` (which retries an unreachable Hub for a minute, with
-    two warnings per try): a local folder as it is; a Hub id whose Hub answers within `HUB_TIMEOUT` seconds, or any
-    Hub id under `HF_HUB_OFFLINE` (`datasets` then reads its own cache), as it is; a Hub id in the Hub cache while
-    the Hub cannot be reached as its snapshot folder. `ModelNotFoundError` (one line) otherwise."""
+    two warnings per try): a local folder, a value that is no Hub id, a Hub id whose Hub answers within `HUB_TIMEOUT`
+    seconds, and any Hub id under `HF_HUB_OFFLINE` (`datasets` then reads its own cache) as they are; a Hub id in the
+    Hub cache while the Hub cannot be reached as its snapshot folder. `ModelNotFoundError` (one line) otherwise."""
     if Path(os.path.expanduser(dataset)).is_dir():
         return os.path.expanduser(dataset)
-    if not _looks_like_hub_id(dataset):
-        raise ModelNotFoundError(f"dataset {dataset!r} not found: give a dataset folder or a Hub id (org/name)")
-    if _offline():
-        return dataset  # `datasets` reads its own cache offline, without retries
+    if not _looks_like_hub_id(dataset) or _offline():
+        return dataset  # not a Hub id: `datasets` says why; offline: `datasets` reads its own cache, without retries
     hint = "check the network, give a local folder, or set HF_HUB_OFFLINE=1 to read a copy that `datasets` cached"
     return _resolve_hub_repo(dataset, "dataset", hint)
 

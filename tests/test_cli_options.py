@@ -210,3 +210,33 @@ def test_an_unreachable_hub_dataset_is_one_line(command, tmp_path):
         f"sherlock {command}: error: dataset 'org/not-cached' is not in the local cache and the Hub cannot be reached"
     )
     assert time.monotonic() - started < 60  # no minute of retries (a guard, not a benchmark)
+
+
+def test_a_cached_hub_dataset_is_read_from_the_cache_when_the_hub_cannot_be_reached(tmp_path):
+    import datasets
+
+    # a Hub cache entry as huggingface_hub writes it: refs/main -> snapshots/<commit>/ with the dataset's parquet
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf_home" / "hub" / "datasets--org--cached"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    (snapshot / "data").mkdir(parents=True)
+    rows = [{"video_id": "v1", "video": "v1.mp4", "events": [{"event_type": "Theft"}]}]
+    datasets.Dataset.from_list(rows).to_parquet(str(snapshot / "data" / "test-00000-of-00001.parquet"))
+    script = "from sherlock.evaluation.dataset import load_split_rows; print(load_split_rows('org/cached', 'test'))"
+    env = {
+        **os.environ,
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "HF_HUB_OFFLINE": "0",
+        "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
+        "SHERLOCK_HUB_TIMEOUT": "3",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "'video_id': 'v1'" in result.stdout
+    assert result.stderr.strip().splitlines() == ["The Hub cannot be reached: using the cached copy of org/cached"], (
+        result.stderr
+    )
