@@ -121,12 +121,16 @@ class SherlockTrainer(SFTTrainer):
 
     @torch.no_grad()
     def _gate_statistics(self, batch_samples):
-        """`(mean gate weights, video tokens, micro-batches)` of the step's whole batch, summed over the processes: the
+        """The mean gate weights, the video tokens and the micro-batches of the step's whole batch, over the processes: the
         video side of the model (towers, experts, gate) run without gradient, in training mode and under the same
-        autocast as the training forward. None without a soft gate."""
+        autocast as the training forward. None without a soft gate or with α fixed at 0."""
         sherlock = self._sherlock(self.model)
-        if sherlock.model.expert_gate is None:
-            return None
+        scheduled = any(
+            isinstance(callback, GSBCallback) and callback.alpha_schedule is not None
+            for callback in self.callback_handler.callbacks
+        )
+        if sherlock.model.expert_gate is None or not (sherlock.config.gsb_loss_coef > 0 or scheduled):
+            return None  # no gate, or α fixed at 0 (the w/o SIR ablation): the GSB term has no weight
         self.model.train()  # as `training_step` will run them (it calls `train()` only after this)
         sums = torch.zeros(len(sherlock.config.experts) + 1, dtype=torch.float64, device=self.args.device)
         for batch in batch_samples:
