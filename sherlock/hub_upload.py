@@ -36,16 +36,24 @@ class PushError(ValueError):
     """A folder or an id that cannot be pushed as asked (one line naming what is wrong)."""
 
 
-def guard_folder(folder: str | Path) -> list[str]:
+def guard_folder(folder: str | Path, local_only: Sequence[str] = ()) -> list[str]:
     """The folder's files (sorted relative POSIX paths) after the checks every upload runs: a symbolic link or a
-    pickle file anywhere in the folder is a `PushError` naming them."""
+    pickle file anywhere in the folder is a `PushError` naming them. `local_only`: top-level folders (fnmatch
+    patterns, e.g. a training run's `checkpoint-*`) that are never pushed, so neither checked nor listed."""
     folder = Path(folder)
     if not folder.is_dir():
         raise PushError(f"{folder} is not a folder")
-    links = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_symlink())
+
+    def walk(predicate):
+        for path in folder.rglob("*"):
+            top = path.relative_to(folder).parts[0]
+            if predicate(path) and not any(fnmatch.fnmatch(top, pattern) for pattern in local_only):
+                yield path.relative_to(folder).as_posix()
+
+    links = sorted(walk(Path.is_symlink))
     if links:
         raise PushError(f"{folder} holds symbolic links ({', '.join(links)}): replace them with the files themselves")
-    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    files = sorted(walk(Path.is_file))
     pickles = [name for name in files if name.lower().endswith(PICKLE_SUFFIXES)]
     if pickles:
         raise PushError(

@@ -76,6 +76,9 @@ SELECTIONS = {
     ),
     "space": ("app.py", "README.md", "requirements.txt", "examples/*.mp4"),
 }
+# What `sherlock train` writes into its export folder that stays local: the Trainer's checkpoints (pickled optimizer
+# states), TensorBoard runs and stage-1 media.
+TRAINING_LOCAL_ONLY = ("checkpoint-*", "runs", "stage1_media")
 # The files of a model folder whose `auto_map` (anywhere in them) names remote-code classes.
 AUTO_MAP_FILES = (
     "config.json",
@@ -256,8 +259,9 @@ def _check_arguments(args: PushArguments) -> Path:
     return folder
 
 
-def push(args: PushArguments) -> str:
-    """Run one push (module docstring); returns the commit URL."""
+def push(args: PushArguments, local_only: tuple[str, ...] = ()) -> str:
+    """Run one push (module docstring); returns the commit URL. `local_only`: top-level folders of `args.folder` that
+    are never pushed (`guard_folder`), e.g. a training run's checkpoints."""
     from huggingface_hub import HfApi
 
     folder = _check_arguments(args)
@@ -265,7 +269,7 @@ def push(args: PushArguments) -> str:
     hub = {"token": args.token, "endpoint": args.endpoint, "private": args.private, "commit_message": message}
     if args.kind == "dataset":
         return push_dataset_folder(folder, args.repo_id, **hub)
-    files = guard_folder(folder)
+    files = guard_folder(folder, local_only)
     contents = {}
     with tempfile.TemporaryDirectory(prefix="sherlock-push-") as workdir:
         if args.kind == "model":
@@ -296,6 +300,22 @@ def push(args: PushArguments) -> str:
         return mirror_commit(folder, args.repo_id, pushed, repo_type, contents, **hub)
 
 
+def push_training_export(output: Path, repo_id: str, private: bool, stage: int, base_model: str | None) -> str:
+    """`sherlock train --push-to-hub`: push a training export through `push`, with its guard and allow-list (no
+    checkpoint, stage-1 media, stray `.py` or pickle). An export with a model (`--no-lora`, `--merge`, stage 1) is
+    pushed as a model; a LoRA export without one pushes its `adapter/`, with `base_model` (a Hub id) as its base.
+    Returns the commit URL."""
+    output = Path(output)
+    message = f"sherlock train: stage {stage}"
+    if (output / "config.json").is_file():
+        args = PushArguments("model", str(output), repo_id, private=private, commit_message=message)
+        return push(args, local_only=TRAINING_LOCAL_ONLY)
+    args = PushArguments(
+        "adapter", str(output / "adapter"), repo_id, private=private, base_model=base_model, commit_message=message
+    )
+    return push(args)
+
+
 def push_command(args: PushArguments, verbose: bool = False) -> int:
     """`sherlock push`: prints the commit URL."""
     try:
@@ -314,6 +334,7 @@ __all__ = [
     "PushError",
     "push",
     "push_command",
+    "push_training_export",
     "remote_code_modules",
     "select_model_files",
 ]

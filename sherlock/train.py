@@ -385,6 +385,22 @@ def check_push_access(repo_id: str) -> None:
         ) from error
 
 
+def check_adapter_base(model: str) -> None:
+    """`--push-to-hub` of a LoRA run without `--merge` pushes the adapter, whose base must be a Hub repo (PEFT loads the
+    base by the id the adapter names): fail before training when `--model` is the demo or a local folder."""
+    from .hub_upload import PushError, check_hub_id
+
+    try:
+        if model == "demo":
+            raise PushError("the demo model is built locally, not a Hub repo")
+        check_hub_id(model, "--model")
+    except PushError as error:
+        raise UsageError(
+            f"--push-to-hub without --merge pushes the LoRA adapter, whose base must be on the Hub: {error}; add "
+            "--merge, or train from the base's Hub id"
+        ) from None
+
+
 # ---------------------------------------------------------------------------------------------------------- data
 
 
@@ -502,6 +518,8 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
     if model_path == "demo":
         logger.warning("Training from the built-in demo model (tiny, RANDOMLY initialised): a smoke test, not a model")
     if args.push_to_hub:
+        if args.stage == 2 and args.lora and not args.merge:
+            check_adapter_base(args.model)
         check_push_access(args.push_to_hub)
     quiet_libraries(verbose)
 
@@ -509,7 +527,7 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
 
     from .training import EpochSummaryCallback, GSBCallback, SherlockDataCollator, SherlockTrainer, add_lora
     from .training.callbacks import linear_warmup_alpha
-    from .training.export import clean_previous_export, push_export, save_export, write_record
+    from .training.export import clean_previous_export, save_export, write_record
     from .training.model_loading import configure_processor, load_model_and_processor
 
     started = time.time()
@@ -572,7 +590,9 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
         f"{result.training_loss:.4f}, {info['seconds']:.1f} s; wrote {output} ({', '.join(written)})"
     )
     if args.push_to_hub:
-        url = push_export(output, args.push_to_hub, args.hub_private, args.stage)
+        from .push import push_training_export
+
+        url = push_training_export(output, args.push_to_hub, args.hub_private, args.stage, args.model)
         print(f"pushed {output} to {url}")
     return 0
 
@@ -583,7 +603,6 @@ _MOVED = {
     "config_switches": "model_loading",
     "configure_processor": "model_loading",
     "load_model_and_processor": "model_loading",
-    "push_export": "export",
     "save_export": "export",
     "write_record": "export",
 }

@@ -237,6 +237,18 @@ def test_a_forced_canonical_answer_is_parsed_into_a_scored_event(baseline, video
     assert 0.0 < event.score < 1.0  # the forced tokens are likely, not certain (`ForceAnswer`)
 
 
+def test_a_quadruple_without_times_is_kept_for_the_extraction_score(baseline, videos):
+    """Issue 20, item 5: a baseline's answer line with a quadruple and no time span is an event (start = end = None),
+    as for Sherlock, so the extraction F1 scores it and the localisation counts it."""
+    family, folder, model, processor = baseline
+    answer = "(people, Fighting, none, Street)"
+    kwargs = forced_generation_kwargs(processor.tokenizer, answer)
+    (prediction,) = VideoLLMPredictor(model, processor, max_new_tokens=48, **kwargs).predict(videos[:1], {})
+    assert prediction.answer == answer
+    (event,) = prediction.events
+    assert (event.start, event.end, event.subject, event.event_type) == (None, None, "people", "Fighting")
+
+
 def test_unsupported_folders_and_inputs_fail_clearly(tmp_path):
     (tmp_path / "sherlock").mkdir()
     (tmp_path / "sherlock" / "config.json").write_text(json.dumps({"model_type": "sherlock"}))

@@ -80,6 +80,8 @@ def tiny_model(tmp_path_factory):
 def stage2_run(tiny_model, synthetic, hub_server, tmp_path_factory):  # noqa: F811
     """One stage-2 run (LoRA, --merge, --push-to-hub to the local test Hub): (code, stdout, stderr, output folder)."""
     output = tmp_path_factory.mktemp("stage2") / "out"
+    output.mkdir()
+    (output / "notes.py").write_text("print('a script of mine, not remote code')\n")  # must stay local
     argv = ["train", "--stage", "2", "--without", "pretune", "--model", str(tiny_model), "--dataset", str(synthetic)]
     argv += ["--output-dir", str(output), "--merge", "--push-to-hub", "org/tiny-sherlock", *QUICK]
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -409,8 +411,21 @@ def test_push_to_hub_uploads_the_export_without_checkpoints(stage2_run, hub_serv
     with pytest.MonkeyPatch.context() as monkeypatch:  # CI runs with HF_HUB_OFFLINE=1: point the client at the server
         use_hub_endpoint(monkeypatch, hub_server, tmp_path / "hf", token=TOKEN)
         remote = HfApi(endpoint=hub_server, token=TOKEN).list_repo_files("org/tiny-sherlock")
-    assert sorted(remote) == [name for name in local if not name.startswith("checkpoint-")]
+    # the model push's allow-list (sherlock push model): the model, its remote code, the processor, the record and a
+    # card; no checkpoint, no stray script, no adapter folder (the merged model holds it)
+    assert "notes.py" in local and "notes.py" not in remote
+    assert not any(name.startswith(("checkpoint-", "adapter/")) for name in remote)
+    assert {"config.json", "model.safetensors", "processor_config.json", "sherlock_training.json"} <= set(remote)
+    assert "modeling_sherlock.py" in remote and "README.md" in remote
+    assert set(remote) - {"README.md"} <= set(local)
     assert f"pushed {output} to {hub_server}" in out
+
+
+def test_push_to_hub_of_an_adapter_needs_a_base_on_the_hub(tiny_model, synthetic, tmp_path):
+    argv = ["train", "--stage", "2", "--without", "pretune", "--model", str(tiny_model), "--dataset", str(synthetic)]
+    code, out, err = run([*argv, "--output-dir", str(tmp_path / "out"), "--push-to-hub", "org/x", *QUICK])
+    assert code == 2 and "--merge" in err and "local path" in err, err
+    assert not (tmp_path / "out").exists()  # refused before training
 
 
 def make_pretune_sources(root: Path) -> dict:

@@ -254,7 +254,9 @@ class VideoLLMPredictor:
             return [
                 VideoPrediction(
                     answer=tokenizer.decode(ids, skip_special_tokens=True),
-                    events=scored_events(ids, logprobs, tokenizer, video_metadata(clip)["duration"]),
+                    events=scored_events(
+                        ids, logprobs, tokenizer, video_metadata(clip)["duration"], keep_events_without_times=True
+                    ),
                 )
                 for (ids, logprobs), clip in zip(answers, clips)
             ]

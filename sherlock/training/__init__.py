@@ -7,7 +7,7 @@ install the `train` extra (`pip install "sherlock-mvae[train]"`)."""
 
 from .callbacks import GSBCallback, constant_alpha, linear_warmup_alpha
 from .collator import EVENT_TYPES_KEY, SherlockDataCollator
-from .export import push_export, save_export, write_record
+from .export import save_export, write_record
 from .lora import add_lora, load_lora, sherlock_lora_config, trained_module_names
 from .model_loading import config_switches, configure_processor, load_model_and_processor
 from .progress import EpochSummaryCallback, format_epoch_summary
@@ -33,7 +33,6 @@ __all__ = [
     "load_lora",
     "load_model_and_processor",
     "parse_media_roots",
-    "push_export",
     "save_export",
     "sherlock_lora_config",
     "sherlock_sft_config",

@@ -1,7 +1,6 @@
 """The export folder of `sherlock train`, written by the main process after training (`sherlock.train` calls these):
 `save_export` (the model or LoRA adapter and the processor; `_tidy_adapter` takes local paths out of PEFT's files),
-`write_record` (the training record `sherlock_training.json`), `push_export` (`--push-to-hub`, without
-`PUSH_IGNORE`) and `clean_previous_export` (what an earlier run in the same folder left). The folder:
+`write_record` (the training record `sherlock_training.json`) and `clean_previous_export` (what an earlier run in the same folder left). The folder:
 
     config.json, model.safetensors, *.py   the trained model (when there is one: --no-lora, --merge, stage 1)
     adapter/adapter_model.safetensors      LoRA runs: the adapter with the experts, gate and projector (PEFT)
@@ -26,11 +25,10 @@ import time
 from pathlib import Path
 
 from ..loading import ADAPTER_DIR, base_reference
-from ..train import RECORD_FILE, STAGE1_MEDIA_DIR
+from ..train import RECORD_FILE
 
 
 RECORD_VERSION = 1
-PUSH_IGNORE = ["checkpoint-*", "checkpoint-*/**", f"{STAGE1_MEDIA_DIR}/**", "runs/**", "*.tmp"]
 # What a previous `sherlock train` export in the same folder left and this run rewrites (removed first when the folder
 # holds a training record, so that nothing stale survives, e.g. a model of a --merge run under a run without it).
 EXPORT_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json")
@@ -122,18 +120,3 @@ def write_record(output: Path, args, without, config, pretuned, base_record, row
         },
     }
     (output / RECORD_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-
-
-def push_export(output: Path, repo_id: str, private: bool, stage: int) -> str:
-    """Upload the export folder (no checkpoints, no stage-1 media) to the Hub repo `repo_id`; returns the commit URL."""
-    from huggingface_hub import HfApi
-
-    api = HfApi()
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    commit = api.upload_folder(
-        folder_path=str(output),
-        repo_id=repo_id,
-        ignore_patterns=PUSH_IGNORE,
-        commit_message=f"sherlock train: stage {stage}",
-    )
-    return getattr(commit, "commit_url", str(commit))
