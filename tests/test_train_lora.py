@@ -53,6 +53,8 @@ def test_three_lora_steps_change_only_the_adapter_and_the_trained_modules(tmp_pa
 def test_lora_config_defaults_follow_the_paper():
     config = sherlock_sft_config(output_dir="unused", use_cpu=True)
     assert config.remove_unused_columns is False and config.dataset_kwargs["skip_prepare_dataset"] is True
+    # no pinned memory without an accelerator (torch warns "'pin_memory' ... no accelerator" on every CPU run)
+    assert config.dataloader_pin_memory is torch.accelerator.is_available()
     model = add_lora(build_model())
     lora = model.peft_config["default"]
     assert (lora.r, lora.lora_alpha, lora.lora_dropout) == (16, 64, 0.05)

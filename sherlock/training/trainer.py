@@ -57,7 +57,8 @@ def sherlock_sft_config(activation_checkpointing: bool = False, **kwargs) -> SFT
     TRL's preparation would drop the video columns), unused columns are kept for the collator, nothing is reported
     unless `report_to` says so, activation (gradient) checkpointing is off unless asked for (TRL's default is on;
     transformers 5.24 renamed the setting `activation_checkpointing`, 5.23 knows only `gradient_checkpointing`), and
-    bf16 mixed precision is on only on a CUDA device that supports it (TRL would also autocast on a CPU)."""
+    bf16 mixed precision is on only on a CUDA device that supports it (TRL would also autocast on a CPU), and the data
+    loader pins memory only when there is an accelerator to copy to."""
     dataset_kwargs = {"skip_prepare_dataset": True, **kwargs.pop("dataset_kwargs", {})}
     names = {field.name for field in dataclasses.fields(SFTConfig)}
     checkpointing = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
@@ -67,6 +68,8 @@ def sherlock_sft_config(activation_checkpointing: bool = False, **kwargs) -> SFT
         "report_to": "none",
         checkpointing: activation_checkpointing,
         "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported() and not kwargs.get("use_cpu", False),
+        # pinned memory only helps a copy to an accelerator; without one torch warns on every run
+        "dataloader_pin_memory": torch.accelerator.is_available(),
         **kwargs,
     }
     return SFTConfig(**settings)
