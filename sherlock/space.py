@@ -13,8 +13,10 @@ analyses run at once, the queue's size and how long files stay on disk. Needs th
 (`pip install "sherlock-mvae[space]"`).
 
 Disk: a public Space runs for weeks. Gradio deletes the uploads and the files it serves once they are older than
-`keep_files_s` (`gr.Blocks(delete_cache=...)`); the analyzer keeps at most `max_answers` answer folders (the oldest
-are removed first, under a lock, so that concurrent requests never race on them).
+`keep_files_s` (`gr.Blocks(delete_cache=...)`). The analyzer's answers (JSON and subtitles) are pruned when the next
+answer is written: it lists its output folder on disk and removes the folders older than `keep_files_s`, then the
+oldest until at most `max_answers` remain, under a lock (a thread lock and a file lock on the folder), so that
+concurrent requests never race on them, even from the child processes ZeroGPU's `spaces.GPU` may run them in.
 """
 
 import json
@@ -25,7 +27,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,14 +170,19 @@ def _probe(processor, video: str, settings: SpaceSettings):
 class SpaceAnalyzer:
     """Loads the model once (on first use, thread-safe) and analyses uploads with it."""
 
-    def __init__(self, settings: SpaceSettings):
+    def __init__(self, settings: SpaceSettings, outputs: str | Path | None = None):
+        """`outputs`: the folder of the answer folders (default: a fresh temporary folder, removed with the
+        analyzer). Analyzers sharing one folder (other processes of the same Space) prune it together."""
         self.settings = settings
         self._lock = threading.Lock()
         self._loaded = None
-        self._outputs = Path(tempfile.mkdtemp(prefix="sherlock-space-"))
-        self._answers = deque()  # (folder, creation time), oldest first
+        if outputs is None:
+            self._outputs = Path(tempfile.mkdtemp(prefix="sherlock-space-"))
+            weakref.finalize(self, shutil.rmtree, str(self._outputs), True)
+        else:
+            self._outputs = Path(outputs)
+            self._outputs.mkdir(parents=True, exist_ok=True)
         self._answers_lock = threading.Lock()
-        weakref.finalize(self, shutil.rmtree, str(self._outputs), True)
 
     def load(self):
         with self._lock:
@@ -194,19 +201,47 @@ class SpaceAnalyzer:
                 self._loaded = model, processor
             return self._loaded
 
+    @contextmanager
+    def _outputs_locked(self):
+        """The thread lock, and an exclusive file lock on the output folder where the platform has one (another
+        process, e.g. a ZeroGPU worker, may write answers into the same folder)."""
+        with self._answers_lock:
+            try:
+                import fcntl
+            except ImportError:  # Windows: one process serves the demo there
+                yield
+                return
+            descriptor = os.open(self._outputs, os.O_RDONLY)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(descriptor)  # releases the file lock
+
+    def _prune_answers(self, now: float) -> None:
+        """Remove the answer folders older than `keep_files_s`, then the oldest until one more fits under
+        `max_answers`: what is on disk counts, not what this process remembers (a request may have run in
+        another process). Called under `_outputs_locked`."""
+        answers = []
+        for entry in os.scandir(self._outputs):
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    answers.append((entry.stat(follow_symlinks=False).st_mtime, entry.name))
+            except FileNotFoundError:
+                continue
+        answers.sort()
+        keep = max(1, self.settings.max_answers) - 1
+        for index, (mtime, name) in enumerate(answers):
+            if len(answers) - index > keep or now - mtime > self.settings.keep_files_s:
+                shutil.rmtree(self._outputs / name, ignore_errors=True)
+
     def _save_answer(self, files: dict[str, str]) -> dict[str, str]:
         """Write `files` ({name: text}) into a fresh answer folder; returns {name: path}. At most `max_answers`
         folders are kept, none older than `keep_files_s`: the oldest are removed first. All of it happens under one
         lock, so that concurrent requests never remove a folder twice nor one that is being written."""
-        with self._answers_lock:
-            now = time.time()
-            while self._answers and (
-                len(self._answers) >= max(1, self.settings.max_answers)
-                or now - self._answers[0][1] > self.settings.keep_files_s
-            ):
-                shutil.rmtree(self._answers.popleft()[0], ignore_errors=True)
+        with self._outputs_locked():
+            self._prune_answers(time.time())
             folder = Path(tempfile.mkdtemp(dir=self._outputs))
-            self._answers.append((folder, now))
             for name, text in files.items():
                 (folder / name).write_text(text, encoding="utf-8")
         return {name: str(folder / name) for name in files}

@@ -96,7 +96,9 @@ def test_frames_per_second_sample_at_that_rate_within_the_frame_limit(tmp_path):
 
 def test_concurrent_requests_keep_the_answer_folders_bounded_and_never_race(tmp_path):
     """Requests from several threads at once (a Space with a concurrency above 1, or ZeroGPU's parallel workers): no
-    request fails, and the answer files on disk never exceed `max_answers` folders of two files."""
+    request fails, and the answer files on disk never exceed `max_answers` folders of two files, also when half of
+    the requests go through a second analyzer on the same output folder (what a ZeroGPU child process sees: a
+    fresh analyzer that remembers none of the answers written before)."""
     import json
     import os
     import threading
@@ -112,6 +114,8 @@ def test_concurrent_requests_keep_the_answer_folders_bounded_and_never_race(tmp_
     analyzer = SpaceAnalyzer(settings)
     analyzer.load()
     outputs = analyzer._outputs
+    other = SpaceAnalyzer(settings, outputs=outputs)
+    other._loaded = analyzer._loaded  # the same model: only the view of the answers on disk is fresh
     counts, errors, answers, done = [], [], [], threading.Event()
 
     def watch():  # os.walk skips a folder removed while it is read
@@ -119,14 +123,16 @@ def test_concurrent_requests_keep_the_answer_folders_bounded_and_never_race(tmp_
             counts.append(sum(len(files) for _, _, files in os.walk(outputs)))
             done.wait(0.002)
 
-    def request():
+    def request(analyzer):
         try:
             for _ in range(3):
                 answers.append(analyzer.analyze(video, num_frames=2))
         except Exception as error:  # noqa: BLE001  (any failure of a request is what this test looks for)
             errors.append(repr(error))
 
-    threads = [threading.Thread(target=watch)] + [threading.Thread(target=request) for _ in range(4)]
+    threads = [threading.Thread(target=watch)] + [
+        threading.Thread(target=request, args=(each,)) for each in (analyzer, other, analyzer, other)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads[1:]:
