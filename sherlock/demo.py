@@ -6,6 +6,7 @@ checkpoint exists yet."""
 import json
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -77,7 +78,11 @@ def demo_problem(folder: Path) -> str | None:
 
 def ensure_demo_model(folder: str | Path | None = None) -> Path:
     """Return the demo model folder, building it first if it is missing, from another demo version, or lacks any
-    file of its build (or holds one of another size: an interrupted write)."""
+    file of its build (or holds one of another size: an interrupted write).
+
+    The build goes into a temporary sibling folder, stamped there, then renamed into place: a reader (another
+    process running the demo at the same time) never sees a half-built folder, and when two processes build at
+    once, the first complete folder in place wins and the other build is discarded."""
     folder = Path(folder) if folder is not None else default_demo_dir()
     problem = demo_problem(folder)
     if problem is None:
@@ -86,16 +91,44 @@ def ensure_demo_model(folder: str | Path | None = None) -> Path:
         logger.warning("Building the tiny random demo model in %s (first use only) ...", folder)
     else:
         logger.warning("Rebuilding the tiny random demo model in %s (%s) ...", folder, problem)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / DEMO_STAMP).unlink(missing_ok=True)  # an interrupted rebuild must not pass as complete
-    with tempfile.TemporaryDirectory(prefix="sherlock-demo-extractors-") as scratch:
-        settings = demo_extractor_settings(build_tiny_extractor_models(scratch))
-        # the processor copies the extractor models into the folder (`extractor-<part>/`) and references them
-        # relative to it, so the demo folder can be moved like any saved model
-        build_tiny_sherlock(folder, extractors=settings, **DEMO_CAPACITIES)
-    record = {"version": DEMO_VERSION, "random_weights": True, "files": _built_files(folder)}
-    (folder / DEMO_STAMP).write_text(json.dumps(record, indent=1))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-", dir=folder.parent))
+    try:
+        with tempfile.TemporaryDirectory(prefix="sherlock-demo-extractors-") as scratch:
+            settings = demo_extractor_settings(build_tiny_extractor_models(scratch))
+            # the processor copies the extractor models into the folder (`extractor-<part>/`) and references them
+            # relative to it, so the demo folder can be moved like any saved model
+            build_tiny_sherlock(staging, extractors=settings, **DEMO_CAPACITIES)
+        record = {"version": DEMO_VERSION, "random_weights": True, "files": _built_files(staging)}
+        (staging / DEMO_STAMP).write_text(json.dumps(record, indent=1))
+        _install(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when it was renamed into place
     return folder
+
+
+def _install(staging: Path, folder: Path, attempts: int = 5) -> None:
+    """Rename the complete build `staging` to `folder`; a damaged `folder` is first renamed aside (then removed).
+    When another process put a complete folder in place meanwhile, `staging` is left to be discarded."""
+    for _ in range(attempts):
+        if demo_problem(folder) is None:
+            return  # another process finished first
+        if folder.exists() or folder.is_symlink():
+            trash = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+            try:
+                os.rename(folder, trash / "old")
+            except FileNotFoundError:
+                pass  # another process moved it first
+            finally:
+                shutil.rmtree(trash, ignore_errors=True)
+        try:
+            os.rename(staging, folder)  # atomic: the folder appears whole
+            return
+        except OSError:
+            if not folder.exists():
+                raise
+            # another process renamed its folder into place first: check it on the next turn
+    raise RuntimeError(f"could not install the demo model in {folder}: other processes keep replacing it")
 
 
 __all__ = ["EXAMPLE_VIDEO", "default_demo_dir", "demo_extractor_settings", "demo_problem", "ensure_demo_model"]

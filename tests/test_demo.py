@@ -104,3 +104,46 @@ def test_the_demo_video_on_the_demo_model_drops_no_relation(built, caplog):
     assert "exceeded" not in caplog.text
     # a frame of the demo video holds more relations than the former capacity (32), all kept
     assert features["relation_mask"].sum(axis=1).max() > 32
+
+
+def test_two_concurrent_first_uses_both_get_a_complete_folder(tmp_path, monkeypatch):
+    """Two processes (here threads) running the demo at once on an empty `SHERLOCK_HOME`: both build, neither sees
+    the other's half-built folder, and both return the complete folder; no build folder is left behind. The second
+    build is held until the first call returned, then looks at the folder while it is
+    build is half-way (a truncated weights file written, as a build does): the folder must still be complete (a
+    build in place would show the reader its truncated file)."""
+    import threading
+    from pathlib import Path
+
+    monkeypatch.setenv("SHERLOCK_HOME", str(tmp_path / "home"))
+    target = demo.default_demo_dir()
+    original = demo.build_tiny_sherlock
+    entered, returned = threading.Barrier(2, timeout=120), threading.Event()
+    seen_during_second_build, results, errors = [], [], []
+
+    def build(destination, **kwargs):
+        if entered.wait() != 0:  # the second build: after the first call returned
+            assert returned.wait(timeout=120)
+            (Path(destination) / "model.safetensors").write_bytes(b"\x00" * 10)  # half-way through its writes
+            seen_during_second_build.append(demo.demo_problem(target))
+        return original(destination, **kwargs)
+
+    monkeypatch.setattr(demo, "build_tiny_sherlock", build)
+
+    def use():
+        try:
+            results.append(demo.ensure_demo_model())
+            returned.set()
+        except Exception as error:  # noqa: BLE001  (any failure is what this test looks for)
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=use) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert errors == [] and results == [target, target]
+    assert seen_during_second_build == [None]
+    assert demo.demo_problem(target) is None
+    assert sorted(path.name for path in target.parent.iterdir()) == [target.name]
+    SherlockForConditionalGeneration.from_pretrained(target)
