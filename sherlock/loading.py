@@ -218,14 +218,52 @@ def export_folder(adapter: Path) -> Path:
     return adapter
 
 
-def read_training_record(folder) -> dict | None:
-    """The `sherlock_training.json` of a local folder, or None (no file, or not a JSON object)."""
+def read_training_record(folder, strict: bool = False) -> dict | None:
+    """The `sherlock_training.json` of a local folder, or None (no file, or not a JSON object); `strict`: a file that
+    is there but cannot be read or parsed raises `ValueError` (one line) instead."""
     path = Path(folder) / RECORD_FILE
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError) as error:
+        if strict and path.is_file():
+            raise ValueError(f"{path} is not a readable training record ({one_line(error)})") from error
         return None
     return record if isinstance(record, dict) else None
+
+
+def model_training_record(model_path: str) -> dict | None:
+    """The training record of a resolved `--model` value: a model folder's, the export folder's of a LoRA adapter, a
+    Hub repo's (None when it has none or the Hub cannot be reached), None for `demo`. A record that is there but
+    unreadable raises `ValueError` (`read_training_record`, strict)."""
+    if model_path == DEMO_MODEL:
+        return None
+    if not Path(model_path).is_dir():
+        try:
+            from huggingface_hub import hf_hub_download
+
+            folder = Path(hf_hub_download(model_path, RECORD_FILE)).parent
+        except Exception:  # no such file in the repo, or the Hub cannot be reached: no record
+            return None
+        return read_training_record(folder, strict=True)
+    adapter = adapter_folder(model_path)
+    return read_training_record(export_folder(adapter) if adapter is not None else model_path, strict=True)
+
+
+def check_pushable_base(model: str) -> None:
+    """`sherlock train --push-to-hub` of a LoRA run without `--merge` pushes the adapter, whose base must be a Hub repo
+    (PEFT loads the base by the id the adapter names): `UsageError` (one line, before training) when `--model` is
+    the demo or a local folder."""
+    from .hub_upload import PushError, check_hub_id
+
+    try:
+        if model == DEMO_MODEL:
+            raise PushError("the demo model is built locally, not a Hub repo")
+        check_hub_id(model, "--model")
+    except PushError as error:
+        raise UsageError(
+            f"--push-to-hub without --merge pushes the LoRA adapter, whose base must be on the Hub: {error}; add "
+            "--merge, or train from the base's Hub id"
+        ) from None
 
 
 def base_reference(base: str, adapter: Path) -> str | None:
@@ -500,10 +538,12 @@ __all__ = [
     "DEMO_MODEL",
     "HUB_TIMEOUT",
     "MODEL_FILES",
+    "RECORD_FILE",
     "ModelNotFoundError",
     "adapter_base",
     "adapter_folder",
     "base_reference",
+    "check_pushable_base",
     "default_cache_dir",
     "demo_model_path",
     "export_folder",
@@ -512,6 +552,7 @@ __all__ = [
     "load_model",
     "load_sherlock",
     "model_config",
+    "model_training_record",
     "processor_source",
     "quiet_libraries",
     "read_training_record",

@@ -44,7 +44,6 @@ and argument errors answer at once; torch, transformers, TRL and PEFT load in `t
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import time
@@ -53,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .arguments import MAX_FRAMES, UsageError, add_dataclass_arguments, check_count
+from .loading import DEMO_MODEL, RECORD_FILE
 
 
 if typing.TYPE_CHECKING:
@@ -61,7 +61,6 @@ if typing.TYPE_CHECKING:
 
 logger = logging.getLogger("sherlock")
 
-RECORD_FILE = "sherlock_training.json"
 STAGE1_MEDIA_DIR = "stage1_media"
 EXPERTS = (
     "action",
@@ -329,37 +328,12 @@ def check_arguments(args: TrainArguments) -> list[str]:
     return without
 
 
-def read_record(model_path: str) -> dict | None:
-    """The `sherlock_training.json` of a resolved `--model` value (a model folder, the export folder of a LoRA
-    adapter, a Hub repo), or None (also for `demo`)."""
-    from .loading import DEMO_MODEL, adapter_folder, export_folder
-
-    if model_path == DEMO_MODEL:
-        return None
-    adapter = adapter_folder(model_path)
-    path = (export_folder(adapter) if adapter is not None else Path(model_path)) / RECORD_FILE
-    if not Path(model_path).is_dir():
-        try:
-            from huggingface_hub import hf_hub_download
-
-            path = Path(hf_hub_download(model_path, RECORD_FILE))
-        except Exception:  # no such file in the repo, or the Hub cannot be reached: no record
-            return None
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path} is not a readable training record ({error})") from error
-    return record if isinstance(record, dict) else None
-
-
 def check_stage2_start(args: TrainArguments, without: list[str], record: dict | None) -> bool:
     """Whether stage 2 starts from a pre-tuned model; `UsageError` (one line) when it does not and `--without pretune`
     is not given."""
     pretuned = bool(record and record.get("pretuned"))
     if args.stage == 2 and not pretuned and "pretune" not in without:
-        if args.model == "demo":
+        if args.model == DEMO_MODEL:
             why = "is the built-in demo model, never pre-tuned (stage 1)"
         elif record:
             why = f"was not pre-tuned: its {RECORD_FILE} is of a stage-2 run that started without stage 1"
@@ -385,60 +359,18 @@ def check_push_access(repo_id: str) -> None:
         ) from error
 
 
-def check_adapter_base(model: str) -> None:
-    """`--push-to-hub` of a LoRA run without `--merge` pushes the adapter, whose base must be a Hub repo (PEFT loads the
-    base by the id the adapter names): fail before training when `--model` is the demo or a local folder."""
-    from .hub_upload import PushError, check_hub_id
-
-    try:
-        if model == "demo":
-            raise PushError("the demo model is built locally, not a Hub repo")
-        check_hub_id(model, "--model")
-    except PushError as error:
-        raise UsageError(
-            f"--push-to-hub without --merge pushes the LoRA adapter, whose base must be on the Hub: {error}; add "
-            "--merge, or train from the base's Hub id"
-        ) from None
-
-
 # ---------------------------------------------------------------------------------------------------------- data
-
-
-def load_rows(dataset: str, config: str | None, split: str, columns, verbose: bool) -> list[dict]:
-    """The rows of one split of a dataset folder or Hub id (`config` by name), checked for `columns`."""
-    import tempfile
-
-    import datasets
-
-    from .arguments import one_line
-    from .loading import resolve_dataset
-
-    if not verbose:
-        datasets.disable_progress_bars()
-    source = resolve_dataset(dataset)  # a Hub id that cannot be used: one line, not a minute of retries
-    try:
-        if Path(source).is_dir():  # read fresh, as `evaluation.dataset.load_split_rows` does
-            with tempfile.TemporaryDirectory(prefix="sherlock-dataset-") as cache:
-                loaded = datasets.load_dataset(source, config, split=split, cache_dir=cache, keep_in_memory=True)
-        else:
-            loaded = datasets.load_dataset(source, config, split=split)
-    except (OSError, ValueError, datasets.exceptions.DatasetsError) as error:
-        raise ValueError(
-            f"cannot load split {split!r} of dataset {dataset!r} ({config or 'default'}): {one_line(error)}"
-        ) from error
-    missing = [name for name in columns if name not in loaded.column_names]
-    if missing:
-        raise ValueError(f"dataset {dataset!r} has no column {', '.join(missing)}")
-    return list(loaded)
 
 
 def training_rows(args: TrainArguments, processor, model_config, stage1_dir: Path, sft_args, verbose: bool):
     """`(rows, video_root)`: stage 1, the pre-tuning rows turned into clips (the main process converts, the others
     wait and then find every clip); stage 2, the M-VAE rows with their event types."""
     if args.stage == 1:
+        from .evaluation.dataset import load_split_rows
         from .training.stage1 import Stage1Converter, expert_capacities, parse_media_roots
 
-        rows = load_rows(args.dataset, args.dataset_config or "all", args.split, PRETUNE_COLUMNS, verbose)
+        config = args.dataset_config or "all"
+        rows = load_split_rows(args.dataset, args.split, verbose, config=config, columns=PRETUNE_COLUMNS)
         rows = rows[: args.max_samples] if args.max_samples else rows
         default_root = Path(os.path.expanduser(args.dataset)) / "media"
         converter = Stage1Converter(
@@ -452,10 +384,8 @@ def training_rows(args: TrainArguments, processor, model_config, stage1_dir: Pat
         return converted, None
     from .evaluation.dataset import load_split_rows, resolve_video_root, video_items
 
-    if args.dataset_config is None:
-        rows = load_split_rows(args.dataset, args.split, verbose)
-    else:
-        rows = load_rows(args.dataset, args.dataset_config, args.split, ("video", "answer"), verbose)
+    columns = None if args.dataset_config is None else ("video", "answer")  # M-VAE's, or another config's
+    rows = load_split_rows(args.dataset, args.split, verbose, config=args.dataset_config, columns=columns)
     rows = rows[: args.max_samples] if args.max_samples else rows
     video_root = resolve_video_root(args.dataset, args.video_root)
     if "video_id" in (rows[0] if rows else {}):
@@ -510,16 +440,16 @@ def _sft_config(args: TrainArguments, bf16: bool | None):
 def train_command(args: TrainArguments, verbose: bool = False) -> int:
     """`sherlock train` (module docstring)."""
     without = check_arguments(args)
-    from .loading import quiet_libraries, resolve_dataset, resolve_model
+    from .loading import check_pushable_base, model_training_record, quiet_libraries, resolve_dataset, resolve_model
 
     model_path = resolve_model(args.model, required_files=("config.json",))
-    pretuned = check_stage2_start(args, without, record := read_record(model_path))
+    pretuned = check_stage2_start(args, without, record := model_training_record(model_path))
     resolve_dataset(args.dataset)  # a Hub dataset that cannot be used: one line now, not after the model loads
-    if model_path == "demo":
+    if model_path == DEMO_MODEL:
         logger.warning("Training from the built-in demo model (tiny, RANDOMLY initialised): a smoke test, not a model")
     if args.push_to_hub:
         if args.stage == 2 and args.lora and not args.merge:
-            check_adapter_base(args.model)
+            check_pushable_base(args.model)
         check_push_access(args.push_to_hub)
     quiet_libraries(verbose)
 

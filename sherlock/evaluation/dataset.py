@@ -21,15 +21,27 @@ class VideoItem:
     path: str
 
 
-def load_split_rows(dataset: str, split: str, verbose: bool = False) -> list[dict]:
-    """The rows of `split` of an M-VAE dataset (a folder or Hub id, read with `datasets.load_dataset`), as dicts.
+MVAE_COLUMNS = ("video_id", "events")
+"""The columns every M-VAE row has (`load_split_rows` checks them by default)."""
 
-    `split="all"` gives the rows of every split (in the dataset's split order).
+
+def load_split_rows(
+    dataset: str,
+    split: str,
+    verbose: bool = False,
+    config: str | None = None,
+    columns: tuple[str, ...] | None = None,
+) -> list[dict]:
+    """The rows of `split` of a dataset (a folder or Hub id, read with `datasets.load_dataset`; `config` by name), as
+    dicts, checked for `columns` (default: an M-VAE dataset's, `MVAE_COLUMNS`).
+
+    `split="all"` gives the rows of every split (in the dataset's split order). `sherlock evaluate`, `precompute` and
+    `train` (both stages: the pre-tuning set with its config and columns) read their rows here.
 
     Raises:
         `ImportError` naming the `data` extra when `datasets` is missing; `OSError` (one line) for a Hub id that
         cannot be used (`sherlock.loading.resolve_dataset`: checked once, without `datasets`' minute of retries);
-        `ValueError` (one line) when the split cannot be loaded or the rows are not M-VAE rows (`video_id`, `events`).
+        `ValueError` (one line) when the split cannot be loaded or the rows lack a column.
     """
     try:
         import datasets
@@ -39,24 +51,25 @@ def load_split_rows(dataset: str, split: str, verbose: bool = False) -> list[dic
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()
     source = resolve_dataset(dataset)  # a Hub id: the Hub answers, or its cached snapshot folder, or one line
+    which = None if split == "all" else split
     try:
         if Path(source).is_dir():
             # `datasets` caches a local folder under its NAME and card (not its files' content or times): a folder
             # rebuilt in place, or another folder of the same name, would be read from a stale cache. Read it fresh.
             with tempfile.TemporaryDirectory(prefix="sherlock-dataset-") as cache:
-                loaded = datasets.load_dataset(
-                    source, split=None if split == "all" else split, cache_dir=cache,
-                    keep_in_memory=True,
-                )  # fmt: skip
+                loaded = datasets.load_dataset(source, config, split=which, cache_dir=cache, keep_in_memory=True)
         else:
-            loaded = datasets.load_dataset(source, split=None if split == "all" else split)
+            loaded = datasets.load_dataset(source, config, split=which)
     except (OSError, ValueError, datasets.exceptions.DatasetsError) as error:
-        raise ValueError(f"cannot load split {split!r} of dataset {dataset!r}: {one_line(error)}") from error
+        named = f" ({config})" if config is not None else ""
+        raise ValueError(f"cannot load split {split!r} of dataset {dataset!r}{named}: {one_line(error)}") from error
     parts = list(loaded.values()) if split == "all" else [loaded]
     for part in parts:
-        missing = [name for name in ("video_id", "events") if name not in part.column_names]
-        if missing:
+        missing = [name for name in (columns or MVAE_COLUMNS) if name not in part.column_names]
+        if missing and columns is None:
             raise ValueError(f"dataset {dataset!r} is not an M-VAE dataset (no column {', '.join(missing)})")
+        if missing:
+            raise ValueError(f"dataset {dataset!r} has no column {', '.join(missing)}")
     return [row for part in parts for row in part]
 
 
@@ -102,4 +115,4 @@ def video_items(rows: list[dict], video_root: Path) -> list[VideoItem]:
     return items
 
 
-__all__ = ["VIDEO_FOLDER", "VideoItem", "load_split_rows", "resolve_video_root", "video_items"]
+__all__ = ["MVAE_COLUMNS", "VIDEO_FOLDER", "VideoItem", "load_split_rows", "resolve_video_root", "video_items"]
