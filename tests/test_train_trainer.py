@@ -158,16 +158,20 @@ def test_training_leaves_the_frozen_background_tower_untouched(tmp_path):
 
 
 def test_the_alpha_schedule_and_the_gate_weight_table(tmp_path):
+    """The table of a run counts the samples of that run: a second `train()` of the same trainer (the same callback)
+    gives the same counts, not the two runs' samples together."""
     trainer = _trainer(tmp_path, callbacks=[GSBCallback(alpha_schedule=linear_warmup_alpha(0.4, 2))])
-    trainer.train()
-    alphas = [log["gsb_alpha"] for log in trainer.state.log_history if "gsb_alpha" in log]
-    assert alphas == pytest.approx([0.0, 0.2])
-    with (tmp_path / "out" / "gate_weights.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    assert [row["event_type"] for row in rows] == ["Fighting", "Theft", "(no event)", "(all videos)"]
-    # 2 steps x 2 samples: samples 0-3 once each; Fighting in samples 0 and 1, Theft in 1 and 3
-    assert [int(row["videos"]) for row in rows] == [2, 2, 1, 4]
-    for row in rows:
-        weights = [float(row[name]) for name in ("action", "object_relation", "background", "global")]
-        assert sum(weights) == pytest.approx(1.0, abs=3e-4)  # 4 rounded decimals each
-    assert (tmp_path / "out" / "gate_weights.png").is_file()
+    for _ in range(2):
+        trainer.train()
+        alphas = [log["gsb_alpha"] for log in trainer.state.log_history if "gsb_alpha" in log]
+        assert alphas == pytest.approx([0.0, 0.2])
+        with (tmp_path / "out" / "gate_weights.csv").open() as handle:
+            rows = list(csv.DictReader(handle))
+        assert [row["event_type"] for row in rows] == ["Fighting", "Theft", "(no event)", "(all videos)"]
+        # 2 steps x 2 samples: samples 0-3 once each; Fighting in samples 0 and 1, Theft in 1 and 3
+        assert [int(row["videos"]) for row in rows] == [2, 2, 1, 4]
+        for row in rows:
+            weights = [float(row[name]) for name in ("action", "object_relation", "background", "global")]
+            assert sum(weights) == pytest.approx(1.0, abs=3e-4)  # 4 rounded decimals each
+        assert (tmp_path / "out" / "gate_weights.png").is_file()
+        (tmp_path / "out" / "gate_weights.csv").unlink()

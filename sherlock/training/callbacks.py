@@ -35,9 +35,10 @@ class GSBCallback(TrainerCallback):
     - When the training samples carry their gold event types (`event_types` in the collator's output), the mean gate
       weight per expert and event type is written at the end of training to `<output_dir>/gate_weights.csv` and
       `gate_weights.png` (the same table as the evaluation report's: `evaluation.report.gate_weight_table`). With
-      several processes every process's samples are gathered to the main process first (`all_gather_object`), so
-      the table covers every sample trained on (a sample the distributed sampler repeats to even out the processes
-      counts as often as it was trained on).
+      several processes every process's samples are gathered to the main process first (`gather_object` to rank
+      0), so the table covers every sample trained on (a sample the distributed sampler repeats to even out the
+      processes counts as often as it was trained on). The samples are reset when training begins: the table of
+      a second `train()` covers that run alone.
 
     `SherlockTrainer` adds one automatically and logs `lm_loss`, `gsb_loss`, `gsb_alpha` and `gate/<expert>` every
     logging step.
@@ -48,6 +49,9 @@ class GSBCallback(TrainerCallback):
         self.write_table = write_table
         self.experts: list[str] | None = None
         self.samples: list[tuple[tuple[str, ...], tuple[float, ...]]] = []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.samples = []  # a second `train()` counts its own samples only
 
     def on_step_begin(self, args, state, control, model=None, **kwargs):
         if self.alpha_schedule is not None and model is not None:
@@ -78,16 +82,19 @@ class GSBCallback(TrainerCallback):
         return gate_weight_table(gold, weights)
 
     def gather_samples(self) -> None:
-        """Replace the recorded samples by those of every process (in rank order), when `torch.distributed` runs
-        several; every process must call it (a collective)."""
+        """On rank 0, replace the recorded samples by those of every process (in rank order), when
+        `torch.distributed` runs several (the other ranks keep their own: only rank 0 writes the table); every
+        process must call it (a collective)."""
         import torch.distributed as dist
 
         if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
             return
-        gathered = [None] * dist.get_world_size()
-        dist.all_gather_object(gathered, (self.experts, self.samples))
-        self.experts = next((experts for experts, _ in gathered if experts is not None), self.experts)
-        self.samples = [sample for _, samples in gathered for sample in samples]
+        main = dist.get_rank() == 0
+        gathered = [None] * dist.get_world_size() if main else None
+        dist.gather_object((self.experts, self.samples), gathered, dst=0)
+        if main:
+            self.experts = next((experts for experts, _ in gathered if experts is not None), self.experts)
+            self.samples = [sample for _, samples in gathered for sample in samples]
 
     def on_train_end(self, args, state, control, **kwargs):
         if not self.write_table:
