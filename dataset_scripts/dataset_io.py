@@ -227,8 +227,18 @@ def run_builder(prog: str, arguments_class, build, report, argv=None, descriptio
         report: `report(result) -> str`, printed on success, or its "package.module:name".
 
     Returns the exit code: 0, or 1 with one line on stderr for a bad input (`OSError` / `ValueError`) or a missing
-    `data` extra (`DATA_EXTRA_MODULES`).
+    `data` extra (`DATA_EXTRA_MODULES`), or 130 for Ctrl-C (`<prog>: interrupted`, no traceback, as `sherlock`).
     """
+    import sys
+
+    try:
+        return _run_builder(prog, arguments_class, build, report, argv, description)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run_builder(prog: str, arguments_class, build, report, argv, description: str | None) -> int:
     import sys
 
     from transformers import HfArgumentParser

@@ -156,16 +156,23 @@ def convert_video_llava_to_sherlock(args: ConvertArguments) -> tuple["SherlockFo
     return model, initialised
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console script `sherlock-convert-video-llava`."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from transformers import HfArgumentParser
+PROG = "sherlock-convert-video-llava"
 
-    (args,) = HfArgumentParser(ConvertArguments).parse_args_into_dataclasses(args=argv)
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script `sherlock-convert-video-llava`: 0, 1 with one line on stderr for a bad input (`OSError` /
+    `ValueError`), 130 for Ctrl-C (`interrupted`, no traceback, as `sherlock`)."""
     try:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        from transformers import HfArgumentParser
+
+        (args,) = HfArgumentParser(ConvertArguments).parse_args_into_dataclasses(args=argv)
         convert_video_llava_to_sherlock(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     except (OSError, ValueError) as error:
-        print(f"sherlock-convert-video-llava: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     return 0
 
