@@ -40,11 +40,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .hub_upload import PushError, check_hub_id, guard_folder, mirror_commit, push_dataset_folder, select_files
+from .train import STAGE1_MEDIA_DIR  # the standard library only at import time
 
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("model", "adapter", "dataset", "space")
+# What a tokenizer's `save_pretrained` may write: the fast tokenizer, its config and template, and a slow tokenizer's
+# vocabulary (sentencepiece, BPE, WordPiece) with the tokens added to it.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "chat_template.jinja",
+    "tokenizer.model",
+    "spiece.model",
+    "vocab.json",
+    "merges.txt",
+    "vocab.txt",
+)
 # What each kind pushes besides the remote-code modules of a model (relative paths, fnmatch patterns; `*` also
 # matches `/`).
 SELECTIONS = {
@@ -56,10 +71,7 @@ SELECTIONS = {
         "processor_config.json",
         "preprocessor_config.json",
         "video_preprocessor_config.json",
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "special_tokens_map.json",
-        "chat_template.jinja",
+        *TOKENIZER_FILES,
         "extractor-*/*.json",
         "sherlock_training.json",
         "sherlock_demo.json",
@@ -69,16 +81,14 @@ SELECTIONS = {
         "adapter_config.json",
         "adapter_model.safetensors",
         "processor_config.json",
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "special_tokens_map.json",
+        *TOKENIZER_FILES,
         "sherlock_training.json",
     ),
     "space": ("app.py", "README.md", "requirements.txt", "examples/*.mp4"),
 }
 # What `sherlock train` writes into its export folder that stays local: the Trainer's checkpoints (pickled optimizer
 # states), TensorBoard runs and stage-1 media.
-TRAINING_LOCAL_ONLY = ("checkpoint-*", "runs", "stage1_media")
+TRAINING_LOCAL_ONLY = ("checkpoint-*", "runs", STAGE1_MEDIA_DIR)
 # The files of a model folder whose `auto_map` (anywhere in them) names remote-code classes.
 AUTO_MAP_FILES = (
     "config.json",

@@ -12,8 +12,8 @@ from huggingface_hub import HfApi
 
 from dataset_scripts.dataset_io import HubArguments
 from sherlock.cli import main
-from sherlock.hub_upload import PushError, check_hub_id
-from sherlock.push import remote_code_modules, select_model_files
+from sherlock.hub_upload import PushError, check_hub_id, select_files
+from sherlock.push import SELECTIONS, remote_code_modules, select_model_files
 
 from hub_server import hub_server, hub_server_instance, use_hub_endpoint  # noqa: F401  (pytest fixtures)
 
@@ -73,6 +73,41 @@ def test_only_the_modules_that_auto_map_names_and_their_relative_imports_are_pus
         PushError, match=r"helpers_x\.py, which (layers_x|processing_x)\.py needs, is not in the folder"
     ):
         remote_code_modules(folder)
+
+
+TOKENIZER_FILES = [
+    "added_tokens.json",
+    "chat_template.jinja",
+    "merges.txt",
+    "special_tokens_map.json",
+    "spiece.model",
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "vocab.json",
+    "vocab.txt",
+]
+
+
+@pytest.mark.parametrize("kind", ["model", "adapter"])
+def test_every_file_a_tokenizer_saves_is_pushed(tmp_path, kind):
+    """A slow tokenizer's vocabulary (`tokenizer.model`, `spiece.model`, `vocab.*`, `merges.txt`) and its
+    `added_tokens.json` are pushed with the model (and with an adapter), not left out: the repo loads without them
+    only when a fast `tokenizer.json` is there too."""
+    files = {name: "{}" if name.endswith(".json") else "x" for name in TOKENIZER_FILES}
+    if kind == "model":
+        folder = _remote_code_folder(tmp_path / "model")  # its own tokenizer_config.json (an auto_map) kept
+        files = {name: text for name, text in files.items() if not (folder / name).exists()}
+        _write(folder, files | {"generation_config.json": "{}"})
+        names = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+        pushed, skipped = select_model_files(folder, names)
+        assert "generation_config.json" in pushed
+    else:
+        files |= {"adapter_config.json": "{}", "adapter_model.safetensors": "weights"}
+        folder = _write(tmp_path / "adapter", files)
+        pushed, skipped = select_files(sorted(files), SELECTIONS["adapter"])
+    assert [name for name in TOKENIZER_FILES if name not in pushed] == []
+    assert not set(skipped) & set(TOKENIZER_FILES)
 
 
 def _dataset_folder(folder: Path) -> Path:
