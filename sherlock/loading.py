@@ -69,12 +69,36 @@ def _hub_error(repo_id: str, error: Exception, kind: str = "model") -> str | Non
     return None
 
 
+class _ThreadFilter(logging.Filter):
+    """Drops the records that one thread emits (the Hub probe's retry warnings), lets every other through."""
+
+    def __init__(self, thread: threading.Thread):
+        super().__init__()
+        self.thread = thread
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread is None or record.thread != self.thread.ident
+
+
+def _hub_loggers() -> list[logging.Logger]:
+    """huggingface_hub's logger and the ones below it (a logger's filters see only the records made on it, not those
+    its children pass up)."""
+    children = [
+        item
+        for name, item in logging.Logger.manager.loggerDict.items()
+        if name.startswith("huggingface_hub.") and isinstance(item, logging.Logger)
+    ]
+    return [logging.getLogger("huggingface_hub"), *children]
+
+
 def _ask_hub(info, repo_id: str) -> Exception | None:
     """`info(repo_id)` (`model_info` / `dataset_info`) within `HUB_TIMEOUT` seconds: None when the Hub answered, else
     the error (a `TimeoutError` when it did not answer in time; the request runs in a daemon thread, so a name lookup
-    that hangs cannot hold the command). huggingface_hub's retry warnings are silenced meanwhile: the caller says
-    what happened, in one line."""
+    that hangs cannot hold the command). huggingface_hub's log records from that thread (its retry warnings) are
+    dropped until the thread ends, also after a timeout, while the thread still retries: the caller says what
+    happened, in one line. Records of the other threads pass."""
     outcome: list = []
+    loggers = _hub_loggers()
 
     def ask():
         try:
@@ -82,16 +106,21 @@ def _ask_hub(info, repo_id: str) -> Exception | None:
             outcome.append(None)
         except Exception as error:  # any failure: refused, timed out, DNS, proxy, HTTP errors
             outcome.append(error)
+        finally:
+            for item in loggers:
+                item.removeFilter(quiet)
 
-    hub_logger = logging.getLogger("huggingface_hub")
-    level = hub_logger.level
-    hub_logger.setLevel(logging.ERROR)
+    thread = threading.Thread(target=ask, name="sherlock-hub-probe", daemon=True)
+    quiet = _ThreadFilter(thread)
+    for item in loggers:
+        item.addFilter(quiet)
     try:
-        thread = threading.Thread(target=ask, name="sherlock-hub-probe", daemon=True)
         thread.start()
-        thread.join(HUB_TIMEOUT + 1.0)
-    finally:
-        hub_logger.setLevel(level)
+    except BaseException:
+        for item in loggers:
+            item.removeFilter(quiet)
+        raise
+    thread.join(HUB_TIMEOUT + 1.0)
     if not outcome:
         return TimeoutError(f"no answer within {HUB_TIMEOUT:g} s")
     return outcome[0]
