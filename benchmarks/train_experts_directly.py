@@ -89,6 +89,7 @@ def main(argv=None) -> list[dict]:
     from torch import nn
 
     from dataset_scripts.synthetic_world import EVENT_SPECS
+    from modeling_sherlock import gsb_loss
     from sherlock.evaluation.dataset import load_split_rows
     from sherlock.tiny_models import train_tokenizer
 
@@ -129,7 +130,9 @@ def main(argv=None) -> list[dict]:
             hook.remove()
         features = grabbed["out"] if args.read else output.pooler_output
         pooled = features.reshape(len(index), frames, -1, hidden).mean(2).reshape(len(index), -1)
-        return head(pooled), output.gsb_loss
+        # the GSB loss of this batch's gate weights, as the model's forward computes it when it has labels
+        gsb = gsb_loss(output.gate_weights, list(model.config.experts), model.config.gsb_variant)
+        return head(pooled), gsb
 
     count = len(rows)
     train_count = int(0.8 * count)
