@@ -132,6 +132,48 @@ def _model_arrays(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
+def _unmasked(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """`(frames, slots)` booleans: the slots (persons, objects) that `mask` keeps (all of them without a mask)."""
+    if mask is None or mask.shape != values.shape[:2]:
+        return np.ones(values.shape[:2], dtype=bool)
+    return mask.astype(bool)
+
+
+def check_expert_values(features: dict[str, np.ndarray], source) -> None:
+    """Check the values of one video's expert arrays (full-frame, as the extractors or the feature cache give them)
+    before they become model inputs, over the persons and objects their masks keep: keypoints finite with scores in
+    [0, 1], boxes finite, background features finite. The view mapping clamps coordinates with `np.clip`, which lets a
+    NaN through (and the model checks its inputs only when `config.check_expert_inputs` and not while compiling).
+
+    Raises:
+        `ValueError` (one line) naming the input, the video and the first bad frame.
+    """
+    problems = []  # (name, per-entry bad booleans with frames first, what is wrong)
+    keypoints = features.get("pose_keypoints")
+    if keypoints is not None and keypoints.ndim == 4 and keypoints.size:
+        keep = _unmasked(keypoints, features.get("pose_mask"))[..., None]  # (frames, persons, 1): every keypoint
+        finite = np.isfinite(keypoints).all(axis=-1)
+        scores = keypoints[..., 2]
+        problems.append(("pose_keypoints", ~finite & keep, "is not finite"))
+        problems.append(
+            ("pose_keypoints", finite & ~((scores >= 0) & (scores <= 1)) & keep, "has a score outside [0, 1]")
+        )
+    boxes = features.get("object_boxes")
+    if boxes is not None and boxes.ndim == 3 and boxes.size:
+        keep = _unmasked(boxes, features.get("object_mask"))
+        problems.append(("object_boxes", ~np.isfinite(boxes).all(axis=-1) & keep, "is not finite"))
+    background = features.get("background_features")
+    if background is not None and background.size and np.issubdtype(background.dtype, np.floating):
+        problems.append(("background_features", ~np.isfinite(background), "is not finite"))
+    for name, bad, what in problems:
+        if bad.any():
+            frames = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
+            raise ValueError(
+                f"The expert input `{name}` of video {source} {what} at frame {int(frames[0])} ({len(frames)} of "
+                f"{bad.shape[0]} frames): check the extractors' output or the feature cache entry of this video."
+            )
+
+
 def timing_line(duration: float, timestamps) -> str:
     """The prompt line that grounds timestamps: the duration and the sampled frame times, in seconds."""
     times = ", ".join(f"{float(t):.1f}" for t in np.asarray(timestamps).reshape(-1))
@@ -456,11 +498,13 @@ class SherlockProcessor(ProcessorMixin):
                 pixels = cache.load(video_hash, probe.timestamps, self._pixel_settings_id())
                 height, width = (int(side) for side in pixels.pop(FRAME_SIZE_KEY))
                 features = self._cached_features(cache, probe, video_hash)
+                check_expert_values(features, probe.source)
                 return probe, {**self.to_model_view(_model_arrays(features), height, width), **pixels}
             except (FeatureCacheMiss, KeyError):
                 pass  # no entry (or one without the frame size): decode
         clip = self.load_video(video, **kwargs)
         features = self.extract_features(clip, video_hash)
+        check_expert_values(features, clip.source)
         height, width = frame_size_of(clip.frames)
         pixels = {"pixel_values_videos": self._pixels(clip.frames)}
         if "background_features" not in features and "background_frames" in features:

@@ -671,6 +671,37 @@ def test_boxes_and_keypoints_are_mapped_into_the_cropped_view(folder, tmp_path, 
     assert has_cls and torch.nonzero(covered).flatten().tolist() == [6]
 
 
+@pytest.mark.parametrize("cached", [False, True], ids=["extracted", "from-the-cache"])
+def test_a_nan_box_is_one_error_naming_the_input_the_video_and_the_frame(folder, video, tmp_path, monkeypatch, cached):
+    """`np.clip` (the view mapping) lets a NaN through: the processor checks the expert values itself, before it
+    builds tensors, for extracted features and for a full cache hit (the video only probed) alike. The objects
+    extractor here gives a NaN box for its second object."""
+    import processing.processing_sherlock as module
+
+    processor = load_processor(folder, feature_cache_dir=str(tmp_path / "cache"))
+    fixed_detections(processor, [[0.1, 0.1, 0.4, 0.4], [0.2, 0.3, 0.5, 0.6]], [2, 2], [0.9, 0.8])
+    objects = type(processor.extractor_set.objects)
+    original = objects.__call__
+
+    def nan_box(self, frames, detections):
+        out = original(self, frames, detections)
+        assert out["object_mask"][:, 1].all()  # the second object is kept: its box is checked
+        out["object_boxes"][:, 1, 1] = np.nan
+        return out
+
+    monkeypatch.setattr(objects, "__call__", nan_box)
+    if cached:  # a cache filled without the check: the next call reads the NaN box from it, no extractor runs
+        with monkeypatch.context() as unchecked:
+            unchecked.setattr(module, "check_expert_values", lambda features, source: None)
+            processor(videos=video)
+        processor.extractor_set.detector.detect = None
+    with pytest.raises(ValueError) as raised:
+        processor(videos=video)
+    message = str(raised.value)
+    assert "\n" not in message and "`object_boxes`" in message and "is not finite at frame 0" in message
+    assert str(video) in message and f"({NUM_FRAMES} of {NUM_FRAMES} frames)" in message
+
+
 def test_an_expert_input_missing_for_some_videos_of_a_batch_is_an_error(folder, video, tmp_path):
     other = write_video(tmp_path / "other.mp4", num_frames=40, fps=10.0, size=(80, 48))
     processor = load_processor(folder)
