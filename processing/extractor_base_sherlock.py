@@ -113,9 +113,15 @@ def check_frames(frames: np.ndarray) -> np.ndarray:
 
 
 def check_detections(detections: list[FrameDetections], num_frames: int) -> None:
-    """`ValueError` unless there is one `FrameDetections` per frame."""
+    """`ValueError` unless there is one `FrameDetections` per frame, each with finite boxes and scores (a detector
+    that returns NaN, e.g. from a half-precision overflow, would otherwise fail later in a crop with an unclear
+    message, or reach the model)."""
     if len(detections) != num_frames:
         raise ValueError(f"Got detections for {len(detections)} frames but {num_frames} frames.")
+    for index, frame in enumerate(detections):
+        for name in ("boxes", "scores"):
+            if not np.isfinite(getattr(frame, name)).all():
+                raise ValueError(f"The detector returned non-finite {name} (NaN or inf) at frame {index}.")
 
 
 def check_positive(name: str, value: int) -> int:

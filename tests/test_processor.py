@@ -702,6 +702,14 @@ def test_a_nan_box_is_one_error_naming_the_input_the_video_and_the_frame(folder,
     assert str(video) in message and f"({NUM_FRAMES} of {NUM_FRAMES} frames)" in message
 
 
+def test_a_detector_nan_is_one_error_naming_the_detector(folder, video):
+    """A NaN box from the detector stops at the detections, with one line, before any crop or model."""
+    processor = load_processor(folder)
+    fixed_detections(processor, [[0.1, 0.1, 0.4, 0.4], [np.nan, 0.3, 0.5, 0.6]], [2, 2], [0.9, 0.8])
+    with pytest.raises(ValueError, match=r"^The detector returned non-finite boxes \(NaN or inf\) at frame 0\.$"):
+        processor(videos=video)
+
+
 def test_an_expert_input_missing_for_some_videos_of_a_batch_is_an_error(folder, video, tmp_path):
     other = write_video(tmp_path / "other.mp4", num_frames=40, fps=10.0, size=(80, 48))
     processor = load_processor(folder)
