@@ -24,6 +24,12 @@ an M-VAE split (`video`, `instruction`, `answer`, `events`; videos under `--vide
 not loaded; a soft gate keeps its trained rows for the other experts); `gate` (EG) sets `gate="uniform"`; `sir` sets
 α = 0; `pretune` lets stage 2 start from a model without a stage-1 record.
 
+**Frame supervision** (`--frame-supervision-epochs N`, stage 2; 0 = off, the paper's recipe): first N epochs train
+the GSM (its trainable part: experts, gate, projector; the video tower with `--no-lora`) with small per-frame heads on
+targets derived from each row's event spans (`training.frame_targets`), the language model untouched; then the
+LM training runs with the GSM `--gsm-after-frames frozen` (default), `lower_lr` or `joint`. The heads are never
+exported; the record's `frame_supervision` holds the stage (`training.frame_stage`).
+
 **Stage 1 -> stage 2.** Stage 2 refuses (one line) a `--model` without a stage-1 record (`sherlock_training.json`
 with `"pretuned": true`: written by stage 1, and by a stage 2 that started from a stage-1 output) unless
 `--without pretune`. Stage 1 with LoRA always saves the merged model too, so that its output folder IS a Sherlock
@@ -73,6 +79,8 @@ WITHOUT_ALIASES = {"ae": "action", "ore": "object_relation", "be": "background",
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 BOOL_WORDS = {"auto": None, "true": True, "yes": True, "1": True, "on": True, "false": False, "no": False, "0": False}
 SAVE_STRATEGIES = ("no", "steps", "epoch")
+GSM_AFTER_FRAMES = ("frozen", "lower_lr", "joint")  # = training.frame_stage.GSM_AFTER_FRAMES (no torch here)
+EVENT_KEYS = ("start", "end", "subject", "event_type", "object", "scene")
 PRETUNE_COLUMNS = ("source", "id", "media", "media_type", "instruction", "answer")
 
 
@@ -134,6 +142,13 @@ class TrainArguments:
     gsb_loss_coef: float = _option("α, the weight of the GSB loss", 0.4)
     gsb_variant: str | None = _option("GSB loss variant: paper or uniform (default: the model's)")
     gsb_alpha_warmup_steps: int = _option("raise α linearly from 0 over N steps (0: constant)", 0)
+    frame_supervision_epochs: int = _option(
+        "stage 2: first train the GSM on per-frame targets from the event spans for N epochs (0: off, the paper)", 0
+    )
+    frame_learning_rate: float | None = _option("learning rate of the frame stage (default: --learning-rate)")
+    gsm_after_frames: str = _option(
+        "the GSM in the LM training after the frame stage: frozen, lower_lr or joint", "frozen"
+    )
     without: list[str] | None = _option(
         "ablation, repeatable or comma list: action, object_relation, background, global, gate, sir, pretune"
     )
@@ -307,6 +322,10 @@ def check_arguments(args: TrainArguments) -> list[str]:
     if args.gsb_variant not in (None, "paper", "uniform"):
         raise UsageError(f"--gsb-variant must be paper or uniform, got {args.gsb_variant!r}")
     bf16_setting(args.bf16)
+    if args.frame_supervision_epochs < 0 or (args.frame_supervision_epochs and args.stage != 2):
+        raise UsageError(f"--frame-supervision-epochs is a stage-2 count >= 0, got {args.frame_supervision_epochs}")
+    if args.gsm_after_frames not in GSM_AFTER_FRAMES or not (args.frame_learning_rate or 1) > 0:
+        raise UsageError(f"--gsm-after-frames: one of {', '.join(GSM_AFTER_FRAMES)}; --frame-learning-rate: > 0")
     if args.dtype not in DTYPES:
         raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, got {args.dtype!r}")
     if args.save_strategy not in SAVE_STRATEGIES:
@@ -393,8 +412,11 @@ def training_rows(args: TrainArguments, processor, model_config, stage1_dir: Pat
     converted = []
     for row in rows:
         item = {"video": row["video"], "instruction": row.get("instruction") or "", "answer": row["answer"]}
+        keys = EVENT_KEYS if args.frame_supervision_epochs else ("event_type",)  # the frame targets need spans
         if "events" in row:
-            item["events"] = [{"event_type": event["event_type"]} for event in row["events"] or []]
+            item["events"] = [{key: event.get(key) for key in keys} for event in row["events"] or []]
+        if args.frame_supervision_epochs:
+            item["video_scene"] = (row.get("source") or {}).get("scene") or None
         converted.append(item)
     return converted, video_root
 
@@ -487,6 +509,11 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
     else:
         for name, param in model.named_parameters():
             param.requires_grad = not (name.startswith("model.spatial_experts.") and ".tower." in name)
+    frames, optimizers = None, (None, None)
+    if args.frame_supervision_epochs:  # the GSM on per-frame targets first (`training.frame_stage`)
+        from .training import frame_stage
+
+        frames, optimizers = frame_stage.frame_supervision(args, model, processor, dataset, video_root, sft_args)
     logger.info("%s", _trainable_summary(model))
     collator = SherlockDataCollator(
         processor, video_root=video_root, max_length=args.max_length, return_event_types="events" in rows[0]
@@ -501,6 +528,7 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
         data_collator=collator,
         processing_class=processor,
         callbacks=[gsb, summary],
+        optimizers=optimizers,
     )
     resume = True if args.resume_from_checkpoint == "last" else args.resume_from_checkpoint
     result = trainer.train(resume_from_checkpoint=resume)
@@ -514,6 +542,7 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
     written = save_export(
         trainer.accelerator.unwrap_model(trainer.model), processor, output, args, without, kind, pretuned, record
     )
+    info["frame_supervision"] = frames
     write_record(output, args, without, model.config, pretuned, record, rows, summary.summaries, info, written)
     print(
         f"sherlock train stage {args.stage}: {result.global_step} steps on {len(rows)} rows, train loss "

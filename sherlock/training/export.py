@@ -7,7 +7,8 @@
     adapter/adapter_config.json
     processor_config.json, tokenizer ...   the processor (its extractors: the model's, or `--extractors` unless
                                            that was `precomputed`, which only says where training features are)
-    sherlock_training.json                 stage, dataset, arguments, config switches, epoch summaries, losses, time
+    sherlock_training.json                 stage, dataset, arguments, config switches, epoch summaries, losses, time,
+                                           the frame-supervision stage (`frame_supervision`: None when off)
     gate_weights.csv / .png                mean gate weights per event type (stage 2: rows with `events`)
     checkpoint-N/                          the Trainer's checkpoints (`--save-strategy`), not part of the export
 
@@ -107,6 +108,7 @@ def write_record(output: Path, args, without, config, pretuned, base_record, row
         "lora": {"r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout} if args.lora else None,
         "export": written,
         "arguments": dataclasses.asdict(args),
+        "frame_supervision": info.get("frame_supervision"),
         "epochs": epochs,
         "train_loss": info["train_loss"],
         "global_step": info["global_step"],

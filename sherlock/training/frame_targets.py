@@ -114,9 +114,10 @@ def frame_targets(
 
 
 def row_frame_targets(row: Mapping, frame_times: Sequence[float]) -> FrameTargets:
-    """`frame_targets` of a training row: its `events`, its video scene from `source["scene"]` when it has one."""
+    """`frame_targets` of a training row: its `events`; its video scene `video_scene` (what `sherlock train` keeps of
+    the row), else `source["scene"]` (the synthetic set's), when it has one."""
     source = row.get("source")
-    scene = source.get("scene") if isinstance(source, Mapping) else None
+    scene = row.get("video_scene") or (source.get("scene") if isinstance(source, Mapping) else None)
     return frame_targets(row.get("events"), frame_times, video_scene=scene or None)
 
 

@@ -1,0 +1,202 @@
+"""The frame-supervision stage of `sherlock train --frame-supervision-epochs N` (issue 21; a departure from the paper:
+a frame-level auxiliary stage derived from the event spans). Stage 2 only, before its language-model training:
+
+1. For N epochs the GSM (the trainable ones of: video tower, projector, spatial experts, gate) and the `FrameHeads`
+   learn each sampled frame's targets (`frame_targets`: event types under way, subject, object, scene) from
+   `model.model.get_video_features(...)` alone, with `α · GSB` of its gate weights (α = the model's `gsb_loss_coef`;
+   0 with `--without sir`). The language model never runs and is not in the optimizer: its weights do not change.
+   AdamW at `--frame-learning-rate` (default `--learning-rate`), constant, `--weight-decay`, micro-batches of
+   `--per-device-train-batch-size` (one optimizer step each; no accumulation), rows shuffled with `--seed`.
+2. `--gsm-after-frames` says what the GSM does in the language-model training that follows: `frozen` (default: its
+   parameters stop training, so the exported GSM is the frame stage's), `lower_lr` (it trains at 0.1 x the learning
+   rate: a two-group AdamW given to the trainer) or `joint` (it trains as without the frame stage).
+
+The heads are dropped after the stage: they are never a submodule of the model, so the export, its config and the
+checkpoints do not hold them. The inputs are `SherlockDataCollator`'s (the processor's frame sampling, extractors and
+feature cache); the frame times are the ones the collator's prompt shows (`processor.load_video(path, decode=False)`).
+One process only (a distributed launch is refused before anything loads).
+"""
+
+import inspect
+import logging
+import time
+
+import torch
+
+from .collator import SherlockDataCollator
+from .frame_heads import HEAD_NAMES, FrameHeads, frame_loss
+from .frame_targets import as_tensors, row_frame_targets
+
+
+logger = logging.getLogger("sherlock")
+
+GSM_MODULES = ("video_tower", "multi_modal_projector", "spatial_experts", "expert_gate")
+GSM_AFTER_FRAMES = ("frozen", "lower_lr", "joint")
+LOWER_LR_SCALE = 0.1
+TARGET_KEYS = ("frame_event_types", "frame_subject", "frame_object", "frame_scene")
+
+
+def is_gsm_parameter(name: str) -> bool:
+    """Whether a parameter (its name in the model, plain or under PEFT) belongs to the GSM, not the language model."""
+    parts = name.split(".")
+    return "language_model" not in parts and any(module in parts for module in GSM_MODULES)
+
+
+def gsm_parameters(model, trainable_only: bool = True) -> dict:
+    """`{name: parameter}` of the GSM (the trainable ones by default)."""
+    return {
+        name: param
+        for name, param in model.named_parameters()
+        if is_gsm_parameter(name) and (param.requires_grad or not trainable_only)
+    }
+
+
+def sherlock_model(model):
+    """The `SherlockModel` (`.model`) under a PEFT wrapper or not."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.model
+
+
+class FrameSupervisionCollator(SherlockDataCollator):
+    """`SherlockDataCollator`'s batch plus the per-frame targets of each row at its sampled frame times."""
+
+    def __call__(self, rows):
+        rows = list(rows)
+        batch = super().__call__(rows)
+        times = [self.processor.load_video(self.video_path(row), decode=False).timestamps for row in rows]
+        batch.update(as_tensors([row_frame_targets(row, frame_times) for row, frame_times in zip(rows, times)]))
+        return batch
+
+
+def _video_inputs(sherlock, batch: dict, device) -> dict:
+    accepted = set(inspect.signature(sherlock.get_video_features).parameters) - {"vision_feature_layer", "kwargs"}
+    return {name: value.to(device) for name, value in batch.items() if name in accepted}
+
+
+def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_decay, batch_size, seed, device, bf16,
+                    progress=False) -> dict:  # fmt: skip
+    """Train the model's trainable GSM parameters and fresh `FrameHeads` on the frame targets (module docstring);
+    returns the stage's record (settings and per-epoch mean losses and frame accuracies)."""
+    sherlock = sherlock_model(model)
+    config = sherlock.config
+    gsm = gsm_parameters(model)
+    if not gsm:
+        raise ValueError("--frame-supervision-epochs: no GSM parameter trains (video tower, projector, experts, gate)")
+    model.to(device)
+    model.train()
+    heads = FrameHeads(config.text_config.hidden_size).to(device)
+    optimizer = torch.optim.AdamW([*gsm.values(), *heads.parameters()], lr=learning_rate, weight_decay=weight_decay)
+    alpha = float(config.gsb_loss_coef)
+    from modeling_sherlock import gsb_loss
+
+    generator = torch.Generator().manual_seed(seed)
+    tokens_per_frame = collator.processor.tokens_per_frame
+    epochs_record, started = [], time.time()
+    for epoch in range(epochs):
+        order = torch.randperm(len(dataset), generator=generator).tolist()
+        totals, frames, correct, steps, epoch_start = (
+            dict.fromkeys((*HEAD_NAMES, "gsb", "loss"), 0.0),
+            0,
+            0,
+            0,
+            time.time(),
+        )
+        for first in range(0, len(order), batch_size):
+            batch = collator([dataset[index] for index in order[first : first + batch_size]])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(bf16)):
+                output = sherlock.get_video_features(**_video_inputs(sherlock, batch, device))
+            mixture = output.pooler_output
+            count, num_frames = batch["frame_subject"].shape
+            logits = heads(mixture.reshape(count, num_frames, tokens_per_frame, mixture.shape[-1]))
+            losses = frame_loss(logits, {key: batch[key] for key in TARGET_KEYS})
+            gsb = gsb_loss(output.gate_weights.float(), list(config.experts), config.gsb_variant)
+            loss = losses["loss"] + alpha * gsb
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            steps += 1
+            for name in HEAD_NAMES:
+                totals[name] += losses[name].item()
+            totals["gsb"] += gsb.item()
+            totals["loss"] += loss.item()
+            predicted = logits["event_types"].detach() > 0
+            target = batch["frame_event_types"].to(device) > 0.5
+            correct += (predicted == target).all(dim=-1).sum().item()
+            frames += count * num_frames
+        summary = {name: round(value / max(steps, 1), 4) for name, value in totals.items()}
+        summary.update(epoch=epoch + 1, steps=steps, frame_accuracy=round(correct / max(frames, 1), 4))
+        summary["seconds"] = round(time.time() - epoch_start, 3)
+        epochs_record.append(summary)
+        message = f"frame supervision epoch {epoch + 1}/{epochs}: loss {summary['loss']:.3f}, " + ", ".join(
+            f"{name} {summary[name]:.3f}" for name in (*HEAD_NAMES, "gsb")
+        )
+        message += f", frame event-type accuracy {summary['frame_accuracy']:.2f}, {summary['seconds']:.1f} s"
+        if progress:
+            print(message, flush=True)
+        logger.info("%s", message)
+    del heads, optimizer  # never part of the model
+    return {
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+        "gsb_loss_coef": alpha,
+        "trained_parameters": sum(param.numel() for param in gsm.values()),
+        "per_epoch": epochs_record,
+        "seconds": round(time.time() - started, 3),
+    }
+
+
+def gsm_after_frames(model, mode: str, learning_rate: float, weight_decay: float):
+    """Set up the GSM for the language-model training after the frame stage; returns the trainer's `optimizers`."""
+    if mode not in GSM_AFTER_FRAMES:
+        raise ValueError(f"--gsm-after-frames {mode!r}: choose from {', '.join(GSM_AFTER_FRAMES)}")
+    gsm = gsm_parameters(model)
+    if mode == "frozen":
+        for param in gsm.values():
+            param.requires_grad = False
+        return None, None
+    if mode == "joint":
+        return None, None
+    others = [param for name, param in model.named_parameters() if param.requires_grad and name not in gsm]
+    groups = [
+        {"params": others, "lr": learning_rate},
+        {"params": list(gsm.values()), "lr": learning_rate * LOWER_LR_SCALE},
+    ]
+    return torch.optim.AdamW(
+        [group for group in groups if group["params"]], lr=learning_rate, weight_decay=weight_decay
+    ), None
+
+
+def frame_supervision(args, model, processor, dataset, video_root, sft_args) -> tuple[dict, tuple]:
+    """`sherlock train`'s frame stage: `run_frame_stage` on the training rows, then `gsm_after_frames`; returns the
+    record of `sherlock_training.json` and the trainer's `optimizers`."""
+    collator = FrameSupervisionCollator(processor, video_root=video_root, max_length=args.max_length)
+    learning_rate = args.frame_learning_rate or args.learning_rate
+    record = run_frame_stage(
+        model,
+        collator,
+        dataset,
+        epochs=args.frame_supervision_epochs,
+        learning_rate=learning_rate,
+        weight_decay=args.weight_decay,
+        batch_size=args.per_device_train_batch_size,
+        seed=args.seed,
+        device=sft_args.device,
+        bf16=sft_args.bf16 and sft_args.device.type == "cuda",
+        progress=sft_args.process_index == 0,
+    )
+    optimizers = gsm_after_frames(model, args.gsm_after_frames, args.learning_rate, args.weight_decay)
+    record["gsm_after_frames"] = args.gsm_after_frames
+    if args.gsm_after_frames == "lower_lr":
+        record["gsm_learning_rate"] = args.learning_rate * LOWER_LR_SCALE
+    return record, optimizers
+
+
+__all__ = [
+    "GSM_AFTER_FRAMES",
+    "FrameSupervisionCollator",
+    "frame_supervision",
+    "gsm_after_frames",
+    "gsm_parameters",
+    "is_gsm_parameter",
+    "run_frame_stage",
+]

@@ -1,0 +1,157 @@
+"""The frame-supervision stage of `sherlock train` (`--frame-supervision-epochs`, issue 21): the heads, the GSM set-up
+after the stage, the option checks, and a tiny run on the synthetic set that trains only the GSM in the frame stage,
+keeps the language model untouched there, keeps the frozen GSM through the LM stage and exports no head."""
+
+import contextlib
+import io
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dataset_scripts.build_synthetic import SyntheticArguments
+from dataset_scripts.synthetic_build import build_synthetic
+from modeling_sherlock import SherlockForConditionalGeneration
+from processing.vocabulary_sherlock import ENTITIES, EVENT_TYPES, SCENES
+from sherlock.arguments import UsageError
+from sherlock.cli import main
+from sherlock.tiny_models import build_tiny_sherlock
+from sherlock.train import RECORD_FILE, check_arguments, parse_train_arguments
+from sherlock.training import frame_stage
+from sherlock.training.frame_heads import FrameHeads, frame_loss
+from sherlock.training.frame_targets import IGNORE_INDEX, NO_EVENT, as_tensors, frame_targets
+
+
+NUM_FRAMES = 4
+QUICK = ["--max-steps", "2", "--per-device-train-batch-size", "2", "--gradient-accumulation-steps", "1"]
+QUICK += ["--logging-steps", "1", "--learning-rate", "1e-3", "--use-cpu", "--no-progress", "--save-strategy", "no"]
+GSM_GROUPS = ("video_tower", "multi_modal_projector", "spatial_experts", "expert_gate")
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synthetic")
+    small = {"num_videos": 6, "num_frames": NUM_FRAMES, "duration": 4.0, "size": "96x64", "num_workers": 1}
+    build_synthetic(SyntheticArguments(output_dir=str(folder), seed=3, **small))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny_sherlock")
+    return build_tiny_sherlock(folder, extractors={"backend": "precomputed"}, num_frames=NUM_FRAMES)
+
+
+def snapshot(model) -> dict:
+    return {name: param.detach().clone() for name, param in model.named_parameters()}
+
+
+def changed(before: dict, after: dict) -> set:
+    return {name for name in before if not torch.equal(before[name], after[name])}
+
+
+def without_versions(config):
+    """A config dict without what a training run writes anew (versions, dtypes, the origin, use_cache), at every level."""
+    if isinstance(config, dict):
+        drop = {"transformers_version", "_name_or_path", "dtype", "torch_dtype", "use_cache"}
+        return {key: without_versions(value) for key, value in config.items() if key not in drop}
+    return config
+
+
+def test_heads_shapes_and_loss():
+    heads = FrameHeads(hidden_size=8, inner_size=16)
+    logits = heads(torch.randn(2, 3, 5, 8))
+    assert {name: tuple(value.shape) for name, value in logits.items()} == {
+        "event_types": (2, 3, len(EVENT_TYPES)),
+        "subject": (2, 3, len(ENTITIES) + 1),
+        "object": (2, 3, len(ENTITIES) + 1),
+        "scene": (2, 3, len(SCENES)),
+    }
+    event = {"start": 0, "end": 1, "subject": "man", "event_type": "Fire", "object": "none", "scene": "Street"}
+    targets = as_tensors([frame_targets([event], [0.0, 1.0, 2.0]), frame_targets([], [0.0, 1.0, 2.0])])
+    assert targets["frame_subject"][1].tolist() == [NO_EVENT] * 3
+    assert targets["frame_scene"][1].tolist() == [IGNORE_INDEX] * 3
+    losses = frame_loss(logits, targets)
+    assert torch.isfinite(losses["loss"]) and losses["loss"] > 0
+    assert losses["loss"].item() == pytest.approx(sum(losses[name].item() for name in logits), rel=1e-5)
+    no_scene = frame_loss(logits, {**targets, "frame_scene": torch.full((2, 3), IGNORE_INDEX)})
+    assert no_scene["scene"].item() == 0.0 and torch.isfinite(no_scene["loss"])
+
+
+def test_gsm_after_frames_modes(tiny_model):
+    model = SherlockForConditionalGeneration.from_pretrained(tiny_model)
+    gsm = frame_stage.gsm_parameters(model)
+    assert {group for group in GSM_GROUPS if any(group in name for name in gsm)} == set(GSM_GROUPS)
+    assert not any("language_model" in name or name.startswith("lm_head") for name in gsm)
+    assert frame_stage.gsm_after_frames(model, "joint", 1e-3, 0.0) == (None, None)
+    optimizer, scheduler = frame_stage.gsm_after_frames(model, "lower_lr", 1e-3, 0.0)
+    assert scheduler is None and [group["lr"] for group in optimizer.param_groups] == pytest.approx([1e-3, 1e-4])
+    assert {id(param) for param in optimizer.param_groups[1]["params"]} == {id(param) for param in gsm.values()}
+    assert frame_stage.gsm_after_frames(model, "frozen", 1e-3, 0.0) == (None, None)
+    assert frame_stage.gsm_parameters(model) == {}
+    assert all(param.requires_grad for name, param in model.named_parameters() if "language_model" in name)
+
+
+def test_option_checks(tmp_path):
+    base = ["--model", str(tmp_path), "--dataset", str(tmp_path), "--output-dir", str(tmp_path / "out")]
+    args = parse_train_arguments([*base, "--frame-supervision-epochs", "2", "--gsm-after-frames", "lower_lr"])
+    check_arguments(args)
+    assert (args.frame_supervision_epochs, args.gsm_after_frames) == (2, "lower_lr")
+    assert parse_train_arguments(base).frame_supervision_epochs == 0  # off by default (the paper's recipe)
+    bad = [
+        ["--frame-supervision-epochs", "-1"],
+        ["--frame-supervision-epochs", "1", "--stage", "1"],
+        ["--gsm-after-frames", "thawed"],
+        ["--frame-learning-rate", "-1"],
+    ]
+    for extra in bad:
+        with pytest.raises(UsageError):
+            check_arguments(parse_train_arguments([*base, *extra]))
+
+
+def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypatch):
+    """`--frame-supervision-epochs 1` (the train split's videos in batches of 2), then 2 LM steps, the GSM frozen."""
+    states = {}
+    original = frame_stage.run_frame_stage
+
+    def recorded(model, *args, **kwargs):
+        states["before"] = snapshot(model)
+        result = original(model, *args, **kwargs)
+        states["after"] = snapshot(model)
+        return result
+
+    monkeypatch.setattr(frame_stage, "run_frame_stage", recorded)
+    output = tmp_path / "out"
+    argv = ["train", "--without", "pretune", "--model", str(tiny_model), "--dataset", str(synthetic), "--no-lora"]
+    argv += ["--output-dir", str(output), "--frame-supervision-epochs", "1", "--frame-learning-rate", "1e-2", *QUICK]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(argv) == 0
+    assert "frame supervision epoch 1/1: loss " in out.getvalue()
+
+    before, after = states["before"], states["after"]
+    gsm = {name for name in before if frame_stage.is_gsm_parameter(name)}
+    moved = changed(before, after)
+    assert moved and moved <= gsm  # the frame stage changes GSM parameters only: the language model is untouched
+    for group in GSM_GROUPS:  # every part of the GSM trains (--no-lora: the video tower too)
+        assert any(group in name for name in moved), group
+    assert not any("background.tower" in name for name in moved)  # the frozen background tower stays frozen
+
+    exported = SherlockForConditionalGeneration.from_pretrained(output)
+    final = snapshot(exported)
+    assert set(final) == set(before)  # no head parameter in the exported model
+    assert changed(after, final) and not changed(after, final) & gsm  # the LM trained, the frozen GSM did not
+    keys = set(load_file(output / "model.safetensors"))
+    assert not [key for key in keys if "head" in key and "lm_head" not in key]
+    assert keys == set(load_file(tiny_model / "model.safetensors"))
+
+    config = json.loads((output / "config.json").read_text())
+    source = json.loads((tiny_model / "config.json").read_text())
+    assert without_versions(config) == without_versions(source)  # no head in the config either
+
+    record = json.loads((output / RECORD_FILE).read_text())
+    frames = record["frame_supervision"]
+    assert (frames["epochs"], frames["gsm_after_frames"], frames["learning_rate"]) == (1, "frozen", 1e-2)
+    assert record["rows"] >= 3 and [epoch["steps"] for epoch in frames["per_epoch"]] == [-(-record["rows"] // 2)]
+    assert record["arguments"]["frame_supervision_epochs"] == 1 and record["global_step"] == 2
