@@ -42,21 +42,26 @@ def _rotate(points, pivot, angle):
 
 
 def _bounds(prims) -> tuple:
-    xs, ys = [], []
+    """The tight box (x0, y0, x1, y1) of the primitives, a line padded by half its width and a polygon by half a
+    pixel (plain Python floats: a handful of points per primitive, where numpy's per-call cost dominates)."""
+    x0 = y0 = math.inf
+    x1 = y1 = -math.inf
     for prim in prims:
-        kind, points = prim[0], np.asarray(prim[1], dtype=np.float64).reshape(-1, 2)
+        kind = prim[0]
         pad = prim[3] / 2 if kind == "line" else 0.5 if kind == "poly" else 0.0
-        xs += [points[:, 0].min() - pad, points[:, 0].max() + pad]
-        ys += [points[:, 1].min() - pad, points[:, 1].max() + pad]
-    return (min(xs), min(ys), max(xs), max(ys))
+        xs = [float(q[0]) for q in prim[1]]
+        ys = [float(q[1]) for q in prim[1]]
+        x0, x1 = min(x0, min(xs) - pad), max(x1, max(xs) + pad)
+        y0, y1 = min(y0, min(ys) - pad), max(y1, max(ys) + pad)
+    return (x0, y0, x1, y1)
 
 
 def _person_prims(points, head, colors, h_px):
     shirt, pants, skin = colors
     width = max(1, int(round(0.065 * h_px)))
-    p = [tuple(map(float, q)) for q in points]
-    hip_c = tuple((np.asarray(p[11]) + p[12]) / 2)
-    shoulder_c = tuple((np.asarray(p[5]) + p[6]) / 2)
+    p = [tuple(q) for q in np.asarray(points, dtype=np.float64).tolist()]
+    hip_c = ((p[11][0] + p[12][0]) / 2, (p[11][1] + p[12][1]) / 2)
+    shoulder_c = ((p[5][0] + p[6][0]) / 2, (p[5][1] + p[6][1]) / 2)
     far_shirt, far_pants = shade(shirt, 0.7), shade(pants, 0.7)
     r = HEAD_RADIUS * h_px
     return [
@@ -183,6 +188,7 @@ def frame_state(plan: Plan, t: float) -> list[Drawn]:
     W, H = plan.width, plan.height
     states: dict[int, Drawn] = {}
     order = sorted(range(len(plan.actors)), key=lambda i: _resolve_order(plan, i))
+    holders = {_holder(plan, j, t) for j in range(len(plan.actors))}  # the persons holding an item at `t`
     for i in order:
         actor = plan.actors[i]
         seg, u = actor.segment(t)
@@ -193,7 +199,7 @@ def frame_state(plan: Plan, t: float) -> list[Drawn]:
         if actor.kind == "person":
             h_px = actor.height * H
             facing = seg.facing
-            carry = actor.carry if any(_holds(plan, j, i, t) for j in range(len(plan.actors))) else None
+            carry = actor.carry if i in holders else None
             if seg.ride is not None:
                 vehicle = states[seg.ride]
                 vx0, _, vx1, vy1 = vehicle.box
@@ -238,11 +244,12 @@ def _resolve_order(plan: Plan, i: int) -> int:
     return (0 if kind in VEHICLE_SIZES else 1 if kind == "person" else 2, i)
 
 
-def _holds(plan: Plan, item: int, person: int, t: float) -> bool:
+def _holder(plan: Plan, item: int, t: float) -> int | None:
+    """The person holding actor `item` at `t` (None for persons, vehicles and items nobody holds)."""
     actor = plan.actors[item]
     if actor.kind == "person" or actor.kind in VEHICLE_SIZES or not actor.segs:
-        return False
-    return actor.segment(t)[0].holder == person
+        return None
+    return actor.segment(t)[0].holder
 
 
 def _flame(draw, cx, base, r, t, phase):
@@ -261,8 +268,30 @@ def _flame(draw, cx, base, r, t, phase):
         draw.polygon(points, fill=color)
 
 
+def _effect_shows(effect, t: float) -> bool:
+    """Whether `effect` changes the background at `t` (the conditions of `render_background`)."""
+    if effect.kind == "fire":
+        return t >= effect.t0
+    if effect.kind == "flame":
+        return effect.t0 - 0.1 <= t
+    return effect.kind == "puff" and effect.t0 <= t <= effect.t1
+
+
+def _static_background(plan: Plan) -> np.ndarray:
+    """The background with no effect showing (what `render_background` makes of it), computed once per plan."""
+    cached = plan.__dict__.get("_static_background")
+    if cached is None or cached[0] is not plan.background:
+        frame = np.clip(np.round(plan.background.astype(np.float64)), 0, 255).astype(np.uint8)
+        fill = (frame == np.array(CLIP_MEAN_FILL, dtype=np.uint8)).all(-1)
+        frame[fill, 2] += 1
+        cached = plan.__dict__["_static_background"] = (plan.background, frame)
+    return cached[1]
+
+
 def render_background(plan: Plan, t: float) -> np.ndarray:
     """The background at time `t`: the static scene with the active effects (fire, burning paper, smoke)."""
+    if not any(_effect_shows(effect, t) for effect in plan.effects):
+        return _static_background(plan).copy()
     frame = plan.background.astype(np.float64)
     W, H = plan.width, plan.height
     smoke = []
@@ -313,13 +342,19 @@ def render_background(plan: Plan, t: float) -> np.ndarray:
             else:
                 draw.ellipse([ax - 4, ay - 1.5, ax + 4, ay + 1], fill=(40, 35, 30))
     frame = np.asarray(image, dtype=np.float64)
-    if smoke:
-        yy, xx = np.mgrid[0:H, 0:W]
-        for sx, sy, radius, alpha in smoke:
-            if alpha <= 0:
-                continue
-            inside = ((xx - sx * W) ** 2 + (yy - sy * H) ** 2) <= (radius * H) ** 2
-            frame[inside] = frame[inside] * (1 - alpha) + np.array([85.0, 85.0, 90.0]) * alpha
+    for sx, sy, radius, alpha in smoke:
+        if alpha <= 0:
+            continue
+        # only the window around the disc (one pixel of margin) can be inside it: the same test on fewer pixels
+        cx, cy, r = sx * W, sy * H, radius * H
+        x0, x1 = max(math.floor(cx - r) - 1, 0), min(math.ceil(cx + r) + 2, W)
+        y0, y1 = max(math.floor(cy - r) - 1, 0), min(math.ceil(cy + r) + 2, H)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        inside = ((xx - cx) ** 2 + (yy - cy) ** 2) <= (radius * H) ** 2
+        window = frame[y0:y1, x0:x1]
+        window[inside] = window[inside] * (1 - alpha) + np.array([85.0, 85.0, 90.0]) * alpha
     frame = np.clip(np.round(frame), 0, 255).astype(np.uint8)
     fill = (frame == np.array(CLIP_MEAN_FILL, dtype=np.uint8)).all(-1)
     frame[fill, 2] += 1  # the background never holds the fill colour, so the fill marks exactly the foreground
@@ -329,10 +364,10 @@ def render_background(plan: Plan, t: float) -> np.ndarray:
 def _draw_prims(draw: ImageDraw.ImageDraw, prims, mask: ImageDraw.ImageDraw | None = None):
     for prim in prims:
         kind = prim[0]
+        points = [(float(q[0]), float(q[1])) for q in prim[1]]
         for target, color in ((draw, prim[2]), (mask, 255)):
             if target is None:
                 continue
-            points = [tuple(map(float, q)) for q in prim[1]]
             if kind == "line":
                 target.line(points, fill=color, width=prim[3], joint="curve" if prim[3] > 2 else None)
             elif kind == "poly":

@@ -106,27 +106,34 @@ def _pose_parameters(action: str, phase: float, amount: float, carry: str | None
     return p
 
 
-def _limb(start: np.ndarray, angle: float, length: float) -> np.ndarray:
-    return start + length * np.array([math.sin(angle), -math.cos(angle)])
+def _limb(start: tuple, angle: float, length: float) -> tuple:
+    return (start[0] + length * math.sin(angle), start[1] + length * -math.cos(angle))
+
+
+def _add(a: tuple, b) -> tuple:
+    return (a[0] + b[0], a[1] + b[1])
 
 
 def body_keypoints(
     action: str = "stand", phase: float = 0.0, amount: float = 0.0, carry: str | None = None, fall_dir: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """The 17 COCO keypoints of a stick figure in body units (height 1; x forward, y up, feet on y = 0 at x = 0
-    under the hips) and its head centre. `fall` rotates the whole body about the feet, `fall_dir=1` forward."""
+    under the hips) and its head centre. `fall` rotates the whole body about the feet, `fall_dir=1` forward.
+    (The joints are chained in plain Python floats, the same operations numpy would do element by element.)"""
     p = _pose_parameters(action, phase, amount, carry)
-    hip = np.array([0.0, HIP_Y])
-    up = np.array([math.sin(p["lean"]), math.cos(p["lean"])])
-    shoulder = hip + TORSO * up
-    head = hip + HEAD_UP * up
-    shoulders = [shoulder + [SHOULDER_HALF, 0.0], shoulder - [SHOULDER_HALF, 0.0]]
-    hips = [hip + [HIP_HALF, 0.0], hip - [HIP_HALF, 0.0]]
+    hip = (0.0, HIP_Y)
+    up = (math.sin(p["lean"]), math.cos(p["lean"]))
+    shoulder = _add(hip, (TORSO * up[0], TORSO * up[1]))
+    head = _add(hip, (HEAD_UP * up[0], HEAD_UP * up[1]))
+    shoulders = [_add(shoulder, (SHOULDER_HALF, 0.0)), (shoulder[0] - SHOULDER_HALF, shoulder[1] - 0.0)]
+    hips = [_add(hip, (HIP_HALF, 0.0)), (hip[0] - HIP_HALF, hip[1] - 0.0)]
     elbows = [_limb(shoulders[i], p["arm"][i], UPPER_ARM) for i in range(2)]
     wrists = [_limb(elbows[i], p["arm"][i] + p["elbow"][i], FOREARM) for i in range(2)]
     knees = [_limb(hips[i], p["thigh"][i], THIGH) for i in range(2)]
     ankles = [_limb(knees[i], p["thigh"][i] - p["knee"][i], SHIN) for i in range(2)]
-    face = [head + offset for offset in ([0.045, -0.005], [0.035, 0.02], [0.02, 0.025], [-0.01, 0.01], [-0.035, 0.0])]
+    face = [
+        _add(head, offset) for offset in ([0.045, -0.005], [0.035, 0.02], [0.02, 0.025], [-0.01, 0.01], [-0.035, 0.0])
+    ]
     points = np.array([*face, *shoulders, *elbows, *wrists, *hips, *knees, *ankles, head], dtype=np.float64)
     points[:, 1] -= min(points[15, 1], points[16, 1])  # feet on the ground
     if p["fall"] > 0:

@@ -141,3 +141,13 @@ def test_train_experts_directly_reports_held_out_accuracy_per_modality(tmp_path,
         assert 0.0 <= figures["accuracy"] <= 1.0
         assert set(figures["per_modality"]) <= {"pose", "relation", "object", "scene"}
     assert "held-out event-type accuracy" in capsys.readouterr().out
+
+
+def test_synthetic_build_benchmark_times_one_and_all_workers_and_finds_the_same_bytes(capsys):
+    import benchmark_synthetic_build
+
+    summary = benchmark_synthetic_build.main(["--quick", "--workers", "2"])
+    assert summary["identical"] and summary["files"] > 0
+    assert [result["workers"] for result in summary["results"]] == [1, 2]
+    assert all(result["videos_per_s"] > 0 for result in summary["results"])
+    assert "same bytes with 1 and 2 workers" in capsys.readouterr().out
