@@ -155,3 +155,18 @@ def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypat
     assert (frames["epochs"], frames["gsm_after_frames"], frames["learning_rate"]) == (1, "frozen", 1e-2)
     assert record["rows"] >= 3 and [epoch["steps"] for epoch in frames["per_epoch"]] == [-(-record["rows"] // 2)]
     assert record["arguments"]["frame_supervision_epochs"] == 1 and record["global_step"] == 2
+
+
+def test_lora_run_with_the_gsm_at_a_lower_learning_rate(tiny_model, synthetic, tmp_path):
+    """With LoRA the frame stage trains the `modules_to_save` copies of the GSM; `lower_lr` hands the trainer a
+    two-group AdamW; the adapter holds no head."""
+    output = tmp_path / "out"
+    argv = ["train", "--without", "pretune", "--model", str(tiny_model), "--dataset", str(synthetic)]
+    argv += ["--output-dir", str(output), "--frame-supervision-epochs", "1", "--gsm-after-frames", "lower_lr", *QUICK]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(argv) == 0
+    frames = json.loads((output / RECORD_FILE).read_text())["frame_supervision"]
+    assert (frames["gsm_after_frames"], frames["gsm_learning_rate"]) == ("lower_lr", pytest.approx(1e-4))
+    assert frames["trained_parameters"] > 0 and frames["per_epoch"][0]["loss"] > 0
+    keys = set(load_file(output / "adapter" / "adapter_model.safetensors"))
+    assert any("expert_gate" in key for key in keys) and not any("frame" in key or "heads" in key for key in keys)
