@@ -324,6 +324,8 @@ def check_arguments(args: TrainArguments) -> list[str]:
     bf16_setting(args.bf16)
     if args.frame_supervision_epochs < 0 or (args.frame_supervision_epochs and args.stage != 2):
         raise UsageError(f"--frame-supervision-epochs is a stage-2 count >= 0, got {args.frame_supervision_epochs}")
+    if args.frame_supervision_epochs and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun / accelerate set it
+        raise UsageError("--frame-supervision-epochs runs on one process: launch it without torchrun / accelerate")
     if args.gsm_after_frames not in GSM_AFTER_FRAMES or not (args.frame_learning_rate or 1) > 0:
         raise UsageError(f"--gsm-after-frames: one of {', '.join(GSM_AFTER_FRAMES)}; --frame-learning-rate: > 0")
     if args.dtype not in DTYPES:

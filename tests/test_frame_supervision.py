@@ -93,7 +93,7 @@ def test_gsm_after_frames_modes(tiny_model):
     assert all(param.requires_grad for name, param in model.named_parameters() if "language_model" in name)
 
 
-def test_option_checks(tmp_path):
+def test_option_checks(tmp_path, monkeypatch):
     base = ["--model", str(tmp_path), "--dataset", str(tmp_path), "--output-dir", str(tmp_path / "out")]
     args = parse_train_arguments([*base, "--frame-supervision-epochs", "2", "--gsm-after-frames", "lower_lr"])
     check_arguments(args)
@@ -108,6 +108,11 @@ def test_option_checks(tmp_path):
     for extra in bad:
         with pytest.raises(UsageError):
             check_arguments(parse_train_arguments([*base, *extra]))
+    # one process only: a distributed launch (torchrun / accelerate set WORLD_SIZE) is refused before anything loads
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(UsageError, match="one process"):
+        check_arguments(parse_train_arguments([*base, "--frame-supervision-epochs", "1"]))
+    check_arguments(parse_train_arguments(base))  # without the frame stage a distributed launch is fine
 
 
 def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypatch):
