@@ -78,7 +78,7 @@ Output folder:
     default/{train,test}-0000i-of-0000n.parquet  M-VAE rows (`video` relative to videos/, real `duration`)
     README.md                                    the dataset card (licence cc-by-4.0, statistics)
 
-Cost: the default build (200 videos of about 5 s at 8 fps, 128x96) takes about 9 s on 2 cores (`--num-workers`:
+Cost: the default build (200 videos of about 5 s at 8 fps, 128x96) takes about 13 s on 2 cores (`--num-workers`:
 one process per core by default) and writes about 9 MB of video and 64 MB of features (mostly the uncompressed
 background frames).
 
