@@ -3,6 +3,7 @@
 held-out split with the evaluation library (issue 9).
 
     python benchmarks/learn_synthetic.py [--dataset DIR] [--num-videos 1000] [--epochs 8] [--configs all]
+        [--frame-epochs 0] [--frame-learning-rate LR] [--gsm-after-frames {frozen,lower_lr,joint}]
 
 The synthetic set (`sherlock-build-synthetic`, built into `--dataset` when that folder holds none) carries oracle expert
 features in its feature cache; the processor reads them with the `precomputed` extractor backend, so every
@@ -24,6 +25,17 @@ uniform gate: Video-LLaVA), `residual` (`expert_output="residual"`), `gsb_unifor
 gold evidence (event type, subject and object of the event under way at the frame's time, else none; the scene), so
 it shows what the same language model, budget and answer format reach when the evidence is given rather than
 extracted (not part of `all`).
+
+Frame supervision (issue 21): with `--frame-epochs N` > 0 every configuration but `gold_evidence` and `wo_frames`
+first runs the frame stage of `sherlock train --frame-supervision-epochs N` on the train rows
+(`sherlock.training.frame_stage.run_frame_stage`: the GSM and small heads learn each sampled frame's event types,
+subject, object and scene from the rows' event spans; AdamW at `--frame-learning-rate`, default `--learning-rate`,
+batch `--batch-size`, no weight decay), then the language-model training with the GSM `--gsm-after-frames`: `frozen`
+(default), `lower_lr` (0.1 x the learning rate) or `joint` (`gsm_after_frames`). `wo_frames` ("w/o frame
+supervision", part of `all` only when N > 0) is the full model without the frame stage, so one run prints both rows;
+the table and JSON carry the stage's record (`frame_stage`) and its last epoch's frame event-type accuracy on the
+train rows (a frame counts when all its event-type bits are right, frames without an event included). The held-out
+accuracy of the frames is not measured: the stage drops its heads.
 Every figure comes from this run; nothing is cached between configurations but the dataset.
 """
 
@@ -52,6 +64,7 @@ CONFIGS = {
     "residual": {"expert_output": "residual"},
     "gsb_uniform": {"gsb_variant": "uniform"},
     "gold_evidence": {},
+    "wo_frames": {},
 }
 LABELS = {
     "full": "Sherlock (full)",
@@ -65,7 +78,9 @@ LABELS = {
     "residual": "residual expert form",
     "gsb_uniform": "GSB variant uniform",
     "gold_evidence": "control: gold evidence in place of the GSM",
+    "wo_frames": "w/o frame supervision",
 }
+NO_FRAME_STAGE = ("gold_evidence", "wo_frames")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -83,6 +98,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-train", type=int, default=None, help="use only the first N training rows")
     parser.add_argument("--max-test", type=int, default=None, help="evaluate only the first N test rows")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--frame-epochs", type=int, default=0, help="frame-supervision epochs first (0: none)")
+    parser.add_argument("--frame-learning-rate", type=float, default=None, help="default: --learning-rate")
+    parser.add_argument("--gsm-after-frames", choices=("frozen", "lower_lr", "joint"), default="frozen")
     parser.add_argument("--output-json", default=None, help="also write every figure to this JSON file")
     parser.add_argument("--save-dir", default=None, help="also save each trained model (+ processor) in DIR/<config>")
     return parser.parse_args(argv)
@@ -179,15 +197,45 @@ def attach_gold_evidence(model, processor, rows, video_root: Path) -> None:
     model.model.get_video_features = gold_video_features
 
 
-def train(model, processor, rows, args, output_dir: Path) -> float:
-    """Train every weight but the frozen background tower; returns the seconds spent."""
+def freeze_background_tower(model) -> None:
+    if "background" in model.config.experts:
+        for parameter in model.model.spatial_experts.background.tower.parameters():
+            parameter.requires_grad_(False)
+
+
+def frame_stage(model, processor, rows, args) -> tuple[dict, tuple]:
+    """The frame stage of `sherlock train` on `rows` (`run_frame_stage`), then the GSM set up as `--gsm-after-frames`
+    says (`gsm_after_frames`); returns the stage's record and the trainer's `optimizers`."""
+    import torch
+
+    from sherlock.training.frame_stage import FrameSupervisionCollator, gsm_after_frames, run_frame_stage
+
+    freeze_background_tower(model)
+    record = run_frame_stage(
+        model,
+        FrameSupervisionCollator(processor, video_root=args.video_root),
+        rows,
+        epochs=args.frame_epochs,
+        learning_rate=args.frame_learning_rate or args.learning_rate,
+        weight_decay=0.0,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=torch.device("cpu"),
+        bf16=False,
+        progress=True,
+    )
+    record["gsm_after_frames"] = args.gsm_after_frames
+    return record, gsm_after_frames(model, args.gsm_after_frames, args.learning_rate, 0.0)
+
+
+def train(model, processor, rows, args, output_dir: Path, optimizers=(None, None)) -> float:
+    """Train every weight but the frozen background tower (and the GSM when the frame stage froze it); returns the
+    seconds spent."""
     import datasets
 
     from sherlock.training import SherlockDataCollator, SherlockTrainer, sherlock_sft_config
 
-    if "background" in model.config.experts:
-        for parameter in model.model.spatial_experts.background.tower.parameters():
-            parameter.requires_grad_(False)
+    freeze_background_tower(model)
     table = datasets.Dataset.from_list([{"video": row["video"], "answer": row["answer"]} for row in rows])
     settings = sherlock_sft_config(
         output_dir=str(output_dir),
@@ -209,6 +257,7 @@ def train(model, processor, rows, args, output_dir: Path) -> float:
         train_dataset=table,
         data_collator=SherlockDataCollator(processor, video_root=args.video_root),
         processing_class=processor.tokenizer,
+        optimizers=optimizers,
     )
     start = time.perf_counter()
     trainer.train()
@@ -276,6 +325,7 @@ def format_table(results: dict) -> str:
     from dataset_scripts.synthetic_world import MODALITIES
 
     header = ["configuration", "quad F1", "mAP@0.3", *(f"F1 {m}" for m in MODALITIES), "gate weights", "train s"]
+    header.insert(-1, "frame acc (train)")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for result in results.values():
         gates = ", ".join(f"{k} {v:.2f}" for k, v in result.get("gate_weights", {}).items()) or "-"
@@ -285,6 +335,7 @@ def format_table(results: dict) -> str:
             f"{100 * result['map@0.3']:.1f}",
             *(f"{100 * result['per_modality'][m]:.1f}" for m in MODALITIES),
             gates,
+            f"{100 * result['frame_accuracy']:.1f}" if result.get("frame_accuracy") is not None else "-",
             f"{result['train_seconds']:.0f}" if result.get("train_seconds") else "-",
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -295,7 +346,7 @@ def main(argv=None) -> dict:
     """Run the benchmark; returns `{configuration: figures}` (also printed as a table)."""
     args = parse_args(argv)
     if args.configs == "all":
-        names = [name for name in CONFIGS if name != "gold_evidence"]
+        names = [name for name in CONFIGS if name != "gold_evidence" and (name != "wo_frames" or args.frame_epochs)]
     else:
         names = [name.strip() for name in args.configs.split(",")]
     unknown = [name for name in names if name not in CONFIGS]
@@ -331,13 +382,18 @@ def main(argv=None) -> dict:
             model = tiny_model(tokenizer, args.width, args.layers, args.seed, **CONFIGS[name])
             if name == "gold_evidence":
                 attach_gold_evidence(model, processor, train_rows + test_rows, args.video_root)
-            seconds = train(model, processor, train_rows, args, Path(scratch) / name)
+            frames, optimizers = {}, (None, None)
+            if args.frame_epochs > 0 and name not in NO_FRAME_STAGE:
+                record, optimizers = frame_stage(model, processor, train_rows, args)
+                last = record["per_epoch"][-1] if record["per_epoch"] else {}
+                frames = {"frame_stage": record, "frame_accuracy": last.get("frame_accuracy")}
+            seconds = train(model, processor, train_rows, args, Path(scratch) / name, optimizers)
             if args.save_dir and name != "gold_evidence":
                 model.save_pretrained(Path(args.save_dir) / name)
                 processor.save_pretrained(Path(args.save_dir) / name)
             predictions, gates = predict(model, processor, test_rows, args.video_root)
             result = {"label": LABELS[name], **summarise(test_rows, predictions), "gate_weights": gates}
-            results[name] = {**result, "train_seconds": seconds}
+            results[name] = {**result, **frames, "train_seconds": seconds}
             print(f"{LABELS[name]}: quadruple F1 {result['quadruple_f1']:.3f}, mAP@0.3 {result['map@0.3']:.3f}")
     settings = {k: v for k, v in vars(args).items() if k != "video_root"}
     print("\n" + format_table(results))

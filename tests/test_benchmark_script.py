@@ -1,5 +1,6 @@
 """The GSM overhead benchmark script runs end to end (a smoke run at tiny sizes; no timing is asserted)."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -78,6 +79,37 @@ def test_learn_synthetic_benchmark_trains_scores_and_splits_by_modality(tmp_path
         video: [e for e in events if e["event_type"] not in ("Fire", "Forbidden")] for video, events in gold.items()
     }
     assert learn_synthetic.modality_f1(rows, no_scene)["scene"] == (0.0 if "scene" in present else 1.0)
+
+
+@pytest.mark.slow
+def test_learn_synthetic_frame_supervision_prints_the_row_without_it(tmp_path, capsys):
+    """`--frame-epochs 1`: the full model runs the frame stage first (its record in the results), `wo_frames` does
+    not; one run prints both rows."""
+    import learn_synthetic
+
+    from dataset_scripts.build_synthetic import SyntheticArguments
+    from dataset_scripts.synthetic_build import build_synthetic
+
+    folder = tmp_path / "synthetic"
+    build_synthetic(
+        SyntheticArguments(output_dir=str(folder), num_videos=8, size="96x64", duration=4.0, num_workers=1, seed=4)
+    )
+    output = tmp_path / "figures.json"
+    arguments = ["--dataset", str(folder), "--configs", "full,wo_frames", "--epochs", "1", "--frame-epochs", "1"]
+    arguments += ["--width", "32", "--layers", "1", "--output-json", str(output)]
+    results = learn_synthetic.main(arguments)
+    assert list(results) == ["majority", "untrained", "full", "wo_frames"]
+    record = results["full"]["frame_stage"]
+    assert record["epochs"] == 1 and len(record["per_epoch"]) == 1 and record["gsm_after_frames"] == "frozen"
+    assert (
+        record["per_epoch"][0]["steps"] > 0
+        and results["full"]["frame_accuracy"] == record["per_epoch"][0]["frame_accuracy"]
+    )
+    assert "frame_stage" not in results["wo_frames"] and "frame_accuracy" not in results["wo_frames"]
+    printed = capsys.readouterr().out
+    assert "| Sherlock (full) |" in printed and "| w/o frame supervision |" in printed
+    assert "frame supervision epoch 1/1" in printed
+    assert json.loads(output.read_text())["results"]["full"]["frame_stage"]["epochs"] == 1
 
 
 @pytest.mark.slow
