@@ -79,6 +79,15 @@ def test_heads_shapes_and_loss():
     assert no_scene["scene"].item() == 0.0 and torch.isfinite(no_scene["loss"])
 
 
+def test_event_type_hits_count_all_frames_and_the_frames_inside_events():
+    # 1 video x 4 frames x 3 types: frame 0 no event, predicted none (right); frame 1 no event, predicted type 0
+    # (wrong); frame 2 types {0, 2}, predicted {0, 2} (right); frame 3 type {1}, predicted {1, 2} (wrong)
+    targets = torch.tensor([[[0, 0, 0], [0, 0, 0], [1, 0, 1], [0, 1, 0]]], dtype=torch.float32)
+    logits = torch.tensor([[[-1, -1, -1], [2, -1, -1], [3, -2, 1], [-1, 2, 2]]], dtype=torch.float32)
+    hits = frame_stage.event_type_hits(logits, targets)
+    assert hits == {"correct": 2, "frames": 4, "event_correct": 1, "event_frames": 2}
+
+
 def test_gsm_after_frames_modes(tiny_model):
     model = SherlockForConditionalGeneration.from_pretrained(tiny_model)
     gsm = frame_stage.gsm_parameters(model)
@@ -160,6 +169,10 @@ def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypat
     assert (frames["epochs"], frames["gsm_after_frames"], frames["learning_rate"]) == (1, "frozen", 1e-2)
     assert record["rows"] >= 3 and [epoch["steps"] for epoch in frames["per_epoch"]] == [-(-record["rows"] // 2)]
     assert record["arguments"]["frame_supervision_epochs"] == 1 and record["global_step"] == 2
+    (epoch,) = frames["per_epoch"]
+    assert 0 <= epoch["frame_accuracy"] <= 1 and (
+        epoch["event_frame_accuracy"] is None or 0 <= epoch["event_frame_accuracy"] <= 1
+    )
 
 
 def test_lora_run_with_the_gsm_at_a_lower_learning_rate(tiny_model, synthetic, tmp_path):

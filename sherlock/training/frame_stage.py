@@ -94,13 +94,8 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
     epochs_record, started = [], time.time()
     for epoch in range(epochs):
         order = torch.randperm(len(dataset), generator=generator).tolist()
-        totals, frames, correct, steps, epoch_start = (
-            dict.fromkeys((*HEAD_NAMES, "gsb", "loss"), 0.0),
-            0,
-            0,
-            0,
-            time.time(),
-        )
+        totals, steps, epoch_start = dict.fromkeys((*HEAD_NAMES, "gsb", "loss"), 0.0), 0, time.time()
+        hits = dict.fromkeys(("correct", "frames", "event_correct", "event_frames"), 0)
         for first in range(0, len(order), batch_size):
             batch = collator([dataset[index] for index in order[first : first + batch_size]])
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(bf16)):
@@ -119,18 +114,27 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
                 totals[name] += losses[name].item()
             totals["gsb"] += gsb.item()
             totals["loss"] += loss.item()
-            predicted = logits["event_types"].detach() > 0
-            target = batch["frame_event_types"].to(device) > 0.5
-            correct += (predicted == target).all(dim=-1).sum().item()
-            frames += count * num_frames
+            for key, value in event_type_hits(logits["event_types"], batch["frame_event_types"].to(device)).items():
+                hits[key] += value
         summary = {name: round(value / max(steps, 1), 4) for name, value in totals.items()}
-        summary.update(epoch=epoch + 1, steps=steps, frame_accuracy=round(correct / max(frames, 1), 4))
+        summary.update(
+            epoch=epoch + 1,
+            steps=steps,
+            frame_accuracy=round(hits["correct"] / max(hits["frames"], 1), 4),
+            # inside events only: most frames have no event, so the accuracy over all frames starts at that share
+            event_frame_accuracy=round(hits["event_correct"] / hits["event_frames"], 4)
+            if hits["event_frames"]
+            else None,
+        )
         summary["seconds"] = round(time.time() - epoch_start, 3)
         epochs_record.append(summary)
         message = f"frame supervision epoch {epoch + 1}/{epochs}: loss {summary['loss']:.3f}, " + ", ".join(
             f"{name} {summary[name]:.3f}" for name in (*HEAD_NAMES, "gsb")
         )
-        message += f", frame event-type accuracy {summary['frame_accuracy']:.2f}, {summary['seconds']:.1f} s"
+        inside = summary["event_frame_accuracy"]
+        message += f", frame event-type accuracy {summary['frame_accuracy']:.2f}"
+        message += f" (inside events {inside:.2f})" if inside is not None else ""
+        message += f", {summary['seconds']:.1f} s"
         if progress:
             print(message, flush=True)
         logger.info("%s", message)
@@ -166,6 +170,20 @@ def gsm_after_frames(model, mode: str, learning_rate: float, weight_decay: float
     ), None
 
 
+def event_type_hits(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, int]:
+    """Counts of exact event-type predictions (every type's logit > 0 iff the type is under way) of `(batch, frames,
+    types)` logits against multi-hot targets: over all frames (`correct` of `frames`) and over the frames where an
+    event is under way (`event_correct` of `event_frames`)."""
+    exact = ((logits.detach() > 0) == (targets > 0.5)).all(dim=-1)
+    in_event = (targets > 0.5).any(dim=-1)
+    return {
+        "correct": int(exact.sum()),
+        "frames": exact.numel(),
+        "event_correct": int((exact & in_event).sum()),
+        "event_frames": int(in_event.sum()),
+    }
+
+
 def frame_supervision(args, model, processor, dataset, video_root, sft_args) -> tuple[dict, tuple]:
     """`sherlock train`'s frame stage: `run_frame_stage` on the training rows, then `gsm_after_frames`; returns the
     record of `sherlock_training.json` and the trainer's `optimizers`."""
@@ -192,6 +210,7 @@ def frame_supervision(args, model, processor, dataset, video_root, sft_args) -> 
 
 
 __all__ = [
+    "event_type_hits",
     "GSM_AFTER_FRAMES",
     "FrameSupervisionCollator",
     "frame_supervision",
