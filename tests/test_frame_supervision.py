@@ -9,38 +9,21 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_train_cli import synthetic, tiny_model  # noqa: F401  (the same tiny set and model as the train CLI tests)
 
-from dataset_scripts.build_synthetic import SyntheticArguments
-from dataset_scripts.synthetic_build import build_synthetic
 from modeling_sherlock import SherlockForConditionalGeneration
 from processing.vocabulary_sherlock import ENTITIES, EVENT_TYPES, SCENES
 from sherlock.arguments import UsageError
 from sherlock.cli import main
-from sherlock.tiny_models import build_tiny_sherlock
 from sherlock.train import RECORD_FILE, check_arguments, parse_train_arguments
 from sherlock.training import frame_stage
 from sherlock.training.frame_heads import FrameHeads, frame_loss
 from sherlock.training.frame_targets import IGNORE_INDEX, NO_EVENT, as_tensors, frame_targets
 
 
-NUM_FRAMES = 4
 QUICK = ["--max-steps", "2", "--per-device-train-batch-size", "2", "--gradient-accumulation-steps", "1"]
 QUICK += ["--logging-steps", "1", "--learning-rate", "1e-3", "--use-cpu", "--no-progress", "--save-strategy", "no"]
 GSM_GROUPS = ("video_tower", "multi_modal_projector", "spatial_experts", "expert_gate")
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("synthetic")
-    small = {"num_videos": 6, "num_frames": NUM_FRAMES, "duration": 4.0, "size": "96x64", "num_workers": 1}
-    build_synthetic(SyntheticArguments(output_dir=str(folder), seed=3, **small))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny_sherlock")
-    return build_tiny_sherlock(folder, extractors={"backend": "precomputed"}, num_frames=NUM_FRAMES)
 
 
 def snapshot(model) -> dict:
@@ -88,7 +71,7 @@ def test_event_type_hits_count_all_frames_and_the_frames_inside_events():
     assert hits == {"correct": 2, "frames": 4, "event_correct": 1, "event_frames": 2}
 
 
-def test_gsm_after_frames_modes(tiny_model):
+def test_gsm_after_frames_modes(tiny_model):  # noqa: F811
     model = SherlockForConditionalGeneration.from_pretrained(tiny_model)
     gsm = frame_stage.gsm_parameters(model)
     assert {group for group in GSM_GROUPS if any(group in name for name in gsm)} == set(GSM_GROUPS)
@@ -124,7 +107,7 @@ def test_option_checks(tmp_path, monkeypatch):
     check_arguments(parse_train_arguments(base))  # without the frame stage a distributed launch is fine
 
 
-def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypatch):
+def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypatch):  # noqa: F811
     """`--frame-supervision-epochs 1` (the train split's videos in batches of 2), then 2 LM steps, the GSM frozen."""
     states = {}
     original = frame_stage.run_frame_stage
@@ -175,7 +158,7 @@ def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypat
     )
 
 
-def test_lora_run_with_the_gsm_at_a_lower_learning_rate(tiny_model, synthetic, tmp_path):
+def test_lora_run_with_the_gsm_at_a_lower_learning_rate(tiny_model, synthetic, tmp_path):  # noqa: F811
     """With LoRA the frame stage trains the `modules_to_save` copies of the GSM; `lower_lr` hands the trainer a
     two-group AdamW; the adapter holds no head."""
     output = tmp_path / "out"

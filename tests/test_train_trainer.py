@@ -15,6 +15,16 @@ from sherlock_tester import build_model
 from train_helpers import _dataset, _trainer, collate
 
 
+# One plain SGD step at learning rate 1: the update equals the gradient, so updates compare gradients.
+ONE_SGD_STEP = {
+    "max_steps": 1,
+    "optim": "sgd",
+    "learning_rate": 1.0,
+    "max_grad_norm": 0.0,
+    "lr_scheduler_type": "constant",
+}
+
+
 def test_the_loss_is_the_language_loss_plus_alpha_gsb_and_the_parts_are_logged(tmp_path):
     trainer = _trainer(tmp_path, per_device_train_batch_size=4, max_steps=1)
     trainer.train()
@@ -38,11 +48,7 @@ def _one_step(
         **overrides,
         per_device_train_batch_size=batch_size,
         gradient_accumulation_steps=accumulation,
-        max_steps=1,
-        optim="sgd",
-        learning_rate=1.0,
-        max_grad_norm=0.0,
-        lr_scheduler_type="constant",
+        **ONE_SGD_STEP,
     )
     before = {name: param.detach().clone() for name, param in model.named_parameters()}
     trainer.train()
@@ -91,11 +97,7 @@ def _plain_trainer_update(tmp_path, batch_size: int, accumulation: int) -> dict[
         output_dir=str(tmp_path / f"plain-{batch_size}x{accumulation}"),
         per_device_train_batch_size=batch_size,
         gradient_accumulation_steps=accumulation,
-        max_steps=1,
-        optim="sgd",
-        learning_rate=1.0,
-        max_grad_norm=0.0,
-        lr_scheduler_type="constant",
+        **ONE_SGD_STEP,
         use_cpu=True,
         report_to="none",
         save_strategy="no",
