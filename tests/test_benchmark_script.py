@@ -103,8 +103,12 @@ def test_learn_synthetic_frame_supervision_prints_the_row_without_it(tmp_path, c
     assert record["epochs"] == 1 and len(record["per_epoch"]) == 1 and record["gsm_after_frames"] == "frozen"
     assert (
         record["per_epoch"][0]["steps"] > 0
-        and results["full"]["frame_accuracy"] == record["per_epoch"][0]["frame_accuracy"]
+        and results["full"]["frame_accuracy"] == record["per_epoch"][0]["held_out"]["event_frame_accuracy"]
     )
+    held_out = record["per_epoch"][0]["held_out"]  # the frame accuracies of the test rows
+    assert set(held_out) == {"event_frame_accuracy", "frame_accuracy", "subject_accuracy", "object_accuracy",
+                             "scene_accuracy"}  # fmt: skip
+    assert 0 <= held_out["frame_accuracy"] <= 1
     assert "frame_stage" not in results["wo_frames"] and "frame_accuracy" not in results["wo_frames"]
     printed = capsys.readouterr().out
     assert "| Sherlock (full) |" in printed and "| w/o frame supervision |" in printed

@@ -71,6 +71,71 @@ def test_event_type_hits_count_all_frames_and_the_frames_inside_events():
     assert hits == {"correct": 2, "frames": 4, "event_correct": 1, "event_frames": 2}
 
 
+def test_temporal_heads_see_the_neighbouring_frames_only():
+    torch.manual_seed(0)
+    heads = FrameHeads(hidden_size=8, inner_size=16, temporal_kernel=3)
+    frames = torch.randn(1, 6, 5, 8)
+    changed_frames = frames.clone()
+    changed_frames[0, 3] += torch.randn(5, 8)  # frame 3 changes: frames 2, 3 and 4 see it, the others do not
+    before, after = heads(frames)["event_types"], heads(changed_frames)["event_types"]
+    moved = [not torch.allclose(before[0, f], after[0, f]) for f in range(6)]
+    assert moved == [False, False, True, True, True, False]
+    plain = FrameHeads(hidden_size=8, inner_size=16)  # without: each frame on its own
+    moved = [not torch.allclose(plain(frames)["scene"][0, f], plain(changed_frames)["scene"][0, f]) for f in range(6)]
+    assert moved == [False, False, False, True, False, False]
+    with pytest.raises(ValueError, match="odd"):
+        FrameHeads(hidden_size=8, temporal_kernel=2)
+
+
+def test_evaluate_frames_counts_held_out_frames(monkeypatch):
+    # 2 videos x 3 frames. Types: video 0 = [none, A, A], video 1 = [B, none, none] (3 frames inside events).
+    types = torch.zeros(2, 3, len(EVENT_TYPES))
+    types[0, 1:, 0] = 1
+    types[1, 0, 1] = 1
+    batch = {
+        "frame_event_types": types,
+        "frame_subject": torch.tensor([[NO_EVENT, 2, 2], [5, NO_EVENT, NO_EVENT]]),
+        "frame_object": torch.tensor([[NO_EVENT, 3, 3], [6, NO_EVENT, NO_EVENT]]),
+        "frame_scene": torch.tensor([[1, 1, 1], [IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]]),
+    }
+    predicted_types = types.clone() * 4 - 2  # every bit right ...
+    predicted_types[0, 2, 0] = -2  # ... but video 0, frame 2 misses A
+    predicted_types[1, 2, 3] = 2  # ... and video 1, frame 2 (no event) predicts one
+
+    def one_hot(indices, classes, wrong=()):
+        logits = torch.nn.functional.one_hot(indices.clamp(min=0), classes).float()
+        for video, frame in wrong:
+            logits[video, frame] = logits[video, frame].roll(1)
+        return logits
+
+    logits = {
+        "event_types": predicted_types,
+        "subject": one_hot(batch["frame_subject"], NO_EVENT + 1, wrong=[(0, 1)]),  # 2 of 3 inside events right
+        "object": one_hot(batch["frame_object"], NO_EVENT + 1, wrong=[(0, 0)]),  # wrong outside events only: 3 of 3
+        "scene": one_hot(batch["frame_scene"], len(SCENES), wrong=[(0, 2)]),  # 2 of the 3 known scenes
+    }
+    monkeypatch.setattr(frame_stage, "_frame_logits", lambda *args: (logits, None))
+
+    class Collator:
+        processor = type("Processor", (), {"tokens_per_frame": 5})()
+
+        def __call__(self, rows):
+            assert rows == [0, 1]
+            return batch
+
+    heads, model = FrameHeads(hidden_size=8), torch.nn.Linear(1, 1)
+    result = frame_stage.evaluate_frames(model, heads, Collator(), [0, 1], batch_size=2, device=torch.device("cpu"),
+                                         bf16=False)  # fmt: skip
+    assert result == {
+        "event_frame_accuracy": round(2 / 3, 4),
+        "frame_accuracy": round(4 / 6, 4),
+        "subject_accuracy": round(2 / 3, 4),
+        "object_accuracy": 1.0,
+        "scene_accuracy": round(2 / 3, 4),
+    }
+    assert model.training and heads.training  # the evaluation leaves both in training mode
+
+
 def test_gsm_after_frames_modes(tiny_model):  # noqa: F811
     model = SherlockForConditionalGeneration.from_pretrained(tiny_model)
     gsm = frame_stage.gsm_parameters(model)

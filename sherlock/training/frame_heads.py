@@ -27,9 +27,17 @@ HEAD_NAMES = ("event_types", "subject", "object", "scene")
 class FrameHeads(nn.Module):
     """Per-frame classifiers over the GSM mixture (module docstring)."""
 
-    def __init__(self, hidden_size: int, inner_size: int = 256):
+    def __init__(self, hidden_size: int, inner_size: int = 256, temporal_kernel: int = 0):
         super().__init__()
         self.shared = nn.Sequential(nn.LayerNorm(hidden_size), nn.Linear(hidden_size, inner_size), nn.GELU())
+        if temporal_kernel and temporal_kernel % 2 == 0:
+            raise ValueError(f"FrameHeads: temporal_kernel must be odd (centred on the frame), got {temporal_kernel}")
+        # optional: each frame also sees its neighbours (a residual 1-D convolution over the frames)
+        self.temporal = (
+            nn.Conv1d(inner_size, inner_size, temporal_kernel, padding=temporal_kernel // 2)
+            if temporal_kernel
+            else None
+        )
         sizes = {"event_types": len(EVENT_TYPES), "subject": NUM_ENTITY_CLASSES, "object": NUM_ENTITY_CLASSES}
         sizes["scene"] = len(SCENES)
         self.heads = nn.ModuleDict({name: nn.Linear(inner_size, size) for name, size in sizes.items()})
@@ -39,6 +47,8 @@ class FrameHeads(nn.Module):
         if frame_tokens.dim() != 4:
             raise ValueError(f"FrameHeads needs (batch, frames, tokens, hidden), got {tuple(frame_tokens.shape)}")
         pooled = self.shared(frame_tokens.float().mean(dim=2))
+        if self.temporal is not None:
+            pooled = pooled + nn.functional.gelu(self.temporal(pooled.transpose(1, 2)).transpose(1, 2))
         return {name: head(pooled) for name, head in self.heads.items()}
 
 

@@ -25,7 +25,7 @@ import torch
 
 from .collator import SherlockDataCollator
 from .frame_heads import HEAD_NAMES, FrameHeads, frame_loss
-from .frame_targets import as_tensors, row_frame_targets
+from .frame_targets import IGNORE_INDEX, as_tensors, row_frame_targets
 
 
 logger = logging.getLogger("sherlock")
@@ -73,10 +73,57 @@ def _video_inputs(sherlock, batch: dict, device) -> dict:
     return {name: value.to(device) for name, value in batch.items() if name in accepted}
 
 
+def _frame_logits(sherlock, heads, batch, device, bf16, tokens_per_frame) -> tuple[dict, object]:
+    """The heads' per-frame logits of a collated batch, and the GSM's output (with its gate weights)."""
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(bf16)):
+        output = sherlock.get_video_features(**_video_inputs(sherlock, batch, device))
+    mixture = output.pooler_output
+    count, num_frames = batch["frame_subject"].shape
+    return heads(mixture.reshape(count, num_frames, tokens_per_frame, mixture.shape[-1])), output
+
+
+@torch.no_grad()
+def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, bf16) -> dict:
+    """Frame accuracies of the GSM + heads on `dataset` (e.g. held-out rows): `event_frame_accuracy` (all event-type
+    bits right, frames inside events), `frame_accuracy` (the same over all frames), `subject_accuracy`,
+    `object_accuracy` (frames inside events) and `scene_accuracy` (frames of a known scene)."""
+    was_training = sherlock.training, heads.training
+    sherlock.eval()
+    heads.eval()
+    hits = dict.fromkeys(("correct", "frames", "event_correct", "event_frames", "subject", "object"), 0)
+    scene_hits = scene_frames = 0
+    for first in range(0, len(dataset), batch_size):
+        batch = collator([dataset[index] for index in range(first, min(first + batch_size, len(dataset)))])
+        logits, _ = _frame_logits(sherlock, heads, batch, device, bf16, collator.processor.tokens_per_frame)
+        types = batch["frame_event_types"].to(device)
+        for key, value in event_type_hits(logits["event_types"], types).items():
+            hits[key] += value
+        in_event = (types > 0.5).any(dim=-1)
+        for name in ("subject", "object"):
+            right = logits[name].argmax(-1) == batch[f"frame_{name}"].to(device)
+            hits[name] += int((right & in_event).sum())
+        scene = batch["frame_scene"].to(device)
+        known = scene != IGNORE_INDEX
+        scene_hits += int(((logits["scene"].argmax(-1) == scene) & known).sum())
+        scene_frames += int(known.sum())
+    sherlock.train(was_training[0])
+    heads.train(was_training[1])
+    inside = hits["event_frames"]
+    return {
+        "event_frame_accuracy": round(hits["event_correct"] / inside, 4) if inside else None,
+        "frame_accuracy": round(hits["correct"] / max(hits["frames"], 1), 4),
+        "subject_accuracy": round(hits["subject"] / inside, 4) if inside else None,
+        "object_accuracy": round(hits["object"] / inside, 4) if inside else None,
+        "scene_accuracy": round(scene_hits / scene_frames, 4) if scene_frames else None,
+    }
+
+
 def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_decay, batch_size, seed, device, bf16,
-                    progress=False) -> dict:  # fmt: skip
+                    progress=False, eval_dataset=None, temporal_kernel=0) -> dict:  # fmt: skip
     """Train the model's trainable GSM parameters and fresh `FrameHeads` on the frame targets (module docstring);
-    returns the stage's record (settings and per-epoch mean losses and frame accuracies)."""
+    returns the stage's record (settings and per-epoch mean losses and frame accuracies). With `eval_dataset` (rows
+    like `dataset`'s) every epoch also reports `evaluate_frames` on it (`held_out`). `temporal_kernel` > 0 gives the
+    heads a 1-D convolution over that many neighbouring frames (`FrameHeads`)."""
     sherlock = sherlock_model(model)
     config = sherlock.config
     gsm = gsm_parameters(model)
@@ -84,7 +131,7 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
         raise ValueError("--frame-supervision-epochs: no GSM parameter trains (video tower, projector, experts, gate)")
     model.to(device)
     model.train()
-    heads = FrameHeads(config.text_config.hidden_size).to(device)
+    heads = FrameHeads(config.text_config.hidden_size, temporal_kernel=temporal_kernel).to(device)
     optimizer = torch.optim.AdamW([*gsm.values(), *heads.parameters()], lr=learning_rate, weight_decay=weight_decay)
     alpha = float(config.gsb_loss_coef)
     from modeling_sherlock import gsb_loss
@@ -98,11 +145,7 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
         hits = dict.fromkeys(("correct", "frames", "event_correct", "event_frames"), 0)
         for first in range(0, len(order), batch_size):
             batch = collator([dataset[index] for index in order[first : first + batch_size]])
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(bf16)):
-                output = sherlock.get_video_features(**_video_inputs(sherlock, batch, device))
-            mixture = output.pooler_output
-            count, num_frames = batch["frame_subject"].shape
-            logits = heads(mixture.reshape(count, num_frames, tokens_per_frame, mixture.shape[-1]))
+            logits, output = _frame_logits(sherlock, heads, batch, device, bf16, tokens_per_frame)
             losses = frame_loss(logits, {key: batch[key] for key in TARGET_KEYS})
             gsb = gsb_loss(output.gate_weights.float(), list(config.experts), config.gsb_variant)
             loss = losses["loss"] + alpha * gsb
@@ -127,6 +170,10 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
             else None,
         )
         summary["seconds"] = round(time.time() - epoch_start, 3)
+        if eval_dataset is not None:
+            summary["held_out"] = evaluate_frames(
+                sherlock, heads, collator, eval_dataset, batch_size=batch_size, device=device, bf16=bf16
+            )
         epochs_record.append(summary)
         message = f"frame supervision epoch {epoch + 1}/{epochs}: loss {summary['loss']:.3f}, " + ", ".join(
             f"{name} {summary[name]:.3f}" for name in (*HEAD_NAMES, "gsb")
@@ -135,6 +182,8 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
         message += f", frame event-type accuracy {summary['frame_accuracy']:.2f}"
         message += f" (inside events {inside:.2f})" if inside is not None else ""
         message += f", {summary['seconds']:.1f} s"
+        if "held_out" in summary:
+            message += ", held out: " + ", ".join(f"{k} {v}" for k, v in summary["held_out"].items())
         if progress:
             print(message, flush=True)
         logger.info("%s", message)
@@ -143,6 +192,7 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
         "epochs": epochs,
         "learning_rate": learning_rate,
         "gsb_loss_coef": alpha,
+        "temporal_kernel": temporal_kernel,
         "trained_parameters": sum(param.numel() for param in gsm.values()),
         "per_epoch": epochs_record,
         "seconds": round(time.time() - started, 3),
@@ -210,6 +260,7 @@ def frame_supervision(args, model, processor, dataset, video_root, sft_args) -> 
 
 
 __all__ = [
+    "evaluate_frames",
     "event_type_hits",
     "GSM_AFTER_FRAMES",
     "FrameSupervisionCollator",
