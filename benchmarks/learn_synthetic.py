@@ -20,8 +20,9 @@ scored by `sherlock.evaluation.scoring.score`. Printed in one run:
 
 Configurations (`--configs`, comma-separated, or `all`): `full` (the default model), `wo_ae`, `wo_ore`, `wo_be`,
 `wo_ge` (one expert dropped), `wo_eg` (uniform gate), `wo_sir` (α = 0), `video_llava` (the global expert alone,
-uniform gate: Video-LLaVA), `residual` (`expert_output="residual"`), `gsb_uniform` (`gsb_variant="uniform"`), and
-`gold_evidence`, a control of the language side: the video tokens are replaced by a learned embedding of each frame's
+uniform gate: Video-LLaVA), `residual` (`expert_output="residual"`), `gsb_uniform` (`gsb_variant="uniform"`),
+`gate_norm_experts` (`gate_norm="experts"`: a LayerNorm per expert before the gate instead of one after the mixture),
+and `gold_evidence`, a control of the language side: the video tokens are replaced by a learned embedding of each frame's
 gold evidence (event type, subject and object of the event under way at the frame's time, else none; the scene), so
 it shows what the same language model, budget and answer format reach when the evidence is given rather than
 extracted (not part of `all`).
@@ -64,6 +65,7 @@ CONFIGS = {
     "video_llava": {"experts": ["global"], "gate": "uniform"},
     "residual": {"expert_output": "residual"},
     "gsb_uniform": {"gsb_variant": "uniform"},
+    "gate_norm_experts": {"gate_norm": "experts"},
     "gold_evidence": {},
     "wo_frames": {},
 }
@@ -78,6 +80,7 @@ LABELS = {
     "video_llava": "Video-LLaVA alone",
     "residual": "residual expert form",
     "gsb_uniform": "GSB variant uniform",
+    "gate_norm_experts": "LayerNorm per expert before the gate",
     "gold_evidence": "control: gold evidence in place of the GSM",
     "wo_frames": "w/o frame supervision",
 }

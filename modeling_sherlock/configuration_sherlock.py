@@ -21,6 +21,7 @@ logger = logging.get_logger(__name__)
 # weights (`gate_weights[..., i]` belongs to `config.experts[i]`).
 EXPERT_NAMES = ("action", "object_relation", "background", "global")
 GATE_TYPES = ("soft", "uniform")
+GATE_NORMS = ("mixture", "experts")
 GSB_VARIANTS = ("paper", "uniform")
 EXPERT_OUTPUT_FORMS = ("paper", "residual")
 
@@ -66,6 +67,13 @@ class SherlockConfig(VideoLlavaConfig):
         gate (`str`, *optional*, defaults to `"soft"`):
             `"soft"`: the expert gate of Eq. 5-6, `g = softmax(W_g sum_i S_i)` per video token and
             `O = LayerNorm(sum_i g_i S_i)`. `"uniform"`: the ablation w/o EG, `O = mean_i S_i`, no gate parameters.
+        gate_norm (`str`, *optional*, defaults to `"mixture"`):
+            Where the soft gate's LayerNorm stands. `"mixture"`: after the mixture, `O = LayerNorm(sum_i g_i S_i)`
+            (Eq. 6 as printed); while the local experts read out nothing (their up projections start at zero) the
+            LayerNorm removes the global weight, so the gate gets no gradient from the language model.
+            `"experts"`: one LayerNorm per expert before the gate, `N_i = LayerNorm_i(S_i)`,
+            `g = softmax(W_g sum_i N_i)`, `O = sum_i g_i N_i` (not in the paper): each weight scales an expert of unit
+            scale, so the gate gets a gradient from the first step.
         gsb_loss_coef (`float`, *optional*, defaults to 0.4):
             Weight alpha of the Gated Spatial Balancing loss in `loss = lm_loss + alpha * gsb_loss` (paper: 0.4;
             0 is the ablation w/o SIR).
@@ -132,6 +140,7 @@ class SherlockConfig(VideoLlavaConfig):
 
     experts: list[str] = field(default_factory=lambda: list(EXPERT_NAMES))
     gate: str = "soft"
+    gate_norm: str = "mixture"
     gsb_loss_coef: float = 0.4
     gsb_variant: str = "paper"
     expert_hidden_size: int = 512
@@ -168,6 +177,8 @@ class SherlockConfig(VideoLlavaConfig):
             raise ValueError(f"`experts={experts}` lists an expert more than once.")
         if self.gate not in GATE_TYPES:
             raise ValueError(f"Unknown `gate={self.gate!r}`; choose from {list(GATE_TYPES)}.")
+        if self.gate_norm not in GATE_NORMS:
+            raise ValueError(f"Unknown `gate_norm={self.gate_norm!r}`; choose from {list(GATE_NORMS)}.")
         if self.expert_output not in EXPERT_OUTPUT_FORMS:
             raise ValueError(
                 f"Unknown `expert_output={self.expert_output!r}`; choose from {list(EXPERT_OUTPUT_FORMS)}."

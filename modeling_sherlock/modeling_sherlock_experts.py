@@ -423,19 +423,28 @@ class SherlockBackgroundExpert(SherlockLocalExpert):
 
 
 class SherlockExpertGate(nn.Module):
-    """Soft expert gate (Eq. 5-6): `g = softmax(W_g sum_i S_i)` per video token, `O = LayerNorm(sum_i g_i S_i)`."""
+    """Soft expert gate (Eq. 5-6): `g = softmax(W_g sum_i S_i)` per video token, `O = LayerNorm(sum_i g_i S_i)`
+    (`config.gate_norm="mixture"`); with `gate_norm="experts"` each expert is normalised first, `N_i = LayerNorm_i(S_i)`,
+    `g = softmax(W_g sum_i N_i)`, `O = sum_i g_i N_i` (`SherlockConfig.gate_norm`)."""
 
     def __init__(self, config: SherlockConfig):
         super().__init__()
         hidden = config.text_config.hidden_size
         self.proj = nn.Linear(hidden, len(config.experts))
-        self.norm = nn.LayerNorm(hidden)
+        if config.gate_norm == "experts":
+            self.expert_norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in config.experts)
+        else:
+            self.norm = nn.LayerNorm(hidden)
 
     def forward(self, expert_outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`expert_outputs (..., experts, hidden)` → `(mixture (..., hidden), gate_weights (..., experts))`."""
+        if hasattr(self, "expert_norms"):
+            expert_outputs = torch.stack(
+                [norm(expert_outputs[..., i, :]) for i, norm in enumerate(self.expert_norms)], dim=-2
+            )
         gate_weights = self.proj(expert_outputs.sum(dim=-2)).float().softmax(dim=-1).to(expert_outputs.dtype)
         mixture = (gate_weights.unsqueeze(-1) * expert_outputs).sum(dim=-2)
-        return self.norm(mixture), gate_weights
+        return (mixture if hasattr(self, "expert_norms") else self.norm(mixture)), gate_weights
 
 
 __all__ = [
