@@ -146,6 +146,9 @@ class TrainArguments:
         "stage 2: first train the GSM on per-frame targets from the event spans for N epochs (0: off, the paper)", 0
     )
     frame_learning_rate: float | None = _option("learning rate of the frame stage (default: --learning-rate)")
+    frame_temporal_kernel: int = _option(
+        "frame stage: the heads also see this many neighbouring frames (odd; 0: each frame alone)", 0
+    )
     gsm_after_frames: str = _option(
         "the GSM in the LM training after the frame stage: frozen, lower_lr or joint", "frozen"
     )
@@ -326,6 +329,8 @@ def check_arguments(args: TrainArguments) -> list[str]:
         raise UsageError(f"--frame-supervision-epochs is a stage-2 count >= 0, got {args.frame_supervision_epochs}")
     if args.frame_supervision_epochs and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun / accelerate set it
         raise UsageError("--frame-supervision-epochs runs on one process: launch it without torchrun / accelerate")
+    if args.frame_temporal_kernel < 0 or (args.frame_temporal_kernel and args.frame_temporal_kernel % 2 == 0):
+        raise UsageError(f"--frame-temporal-kernel: 0 or an odd count of frames, got {args.frame_temporal_kernel}")
     if args.gsm_after_frames not in GSM_AFTER_FRAMES or not (args.frame_learning_rate or 1) > 0:
         raise UsageError(f"--gsm-after-frames: one of {', '.join(GSM_AFTER_FRAMES)}; --frame-learning-rate: > 0")
     if args.dtype not in DTYPES:

@@ -161,6 +161,8 @@ def test_option_checks(tmp_path, monkeypatch):
         ["--frame-supervision-epochs", "1", "--stage", "1"],
         ["--gsm-after-frames", "thawed"],
         ["--frame-learning-rate", "-1"],
+        ["--frame-temporal-kernel", "2"],
+        ["--frame-temporal-kernel", "-3"],
     ]
     for extra in bad:
         with pytest.raises(UsageError):
@@ -187,6 +189,7 @@ def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypat
     output = tmp_path / "out"
     argv = ["train", "--without", "pretune", "--model", str(tiny_model), "--dataset", str(synthetic), "--no-lora"]
     argv += ["--output-dir", str(output), "--frame-supervision-epochs", "1", "--frame-learning-rate", "1e-2", *QUICK]
+    argv += ["--frame-temporal-kernel", "3"]
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         assert main(argv) == 0
@@ -215,6 +218,7 @@ def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypat
     record = json.loads((output / RECORD_FILE).read_text())
     frames = record["frame_supervision"]
     assert (frames["epochs"], frames["gsm_after_frames"], frames["learning_rate"]) == (1, "frozen", 1e-2)
+    assert frames["temporal_kernel"] == 3
     assert record["rows"] >= 3 and [epoch["steps"] for epoch in frames["per_epoch"]] == [-(-record["rows"] // 2)]
     assert record["arguments"]["frame_supervision_epochs"] == 1 and record["global_step"] == 2
     (epoch,) = frames["per_epoch"]

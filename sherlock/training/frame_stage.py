@@ -251,6 +251,7 @@ def frame_supervision(args, model, processor, dataset, video_root, sft_args) -> 
         device=sft_args.device,
         bf16=sft_args.bf16 and sft_args.device.type == "cuda",
         progress=sft_args.process_index == 0,
+        temporal_kernel=args.frame_temporal_kernel,
     )
     optimizers = gsm_after_frames(model, args.gsm_after_frames, args.learning_rate, args.weight_decay)
     record["gsm_after_frames"] = args.gsm_after_frames
