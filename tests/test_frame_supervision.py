@@ -222,6 +222,8 @@ def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypat
     assert record["rows"] >= 3 and [epoch["steps"] for epoch in frames["per_epoch"]] == [-(-record["rows"] // 2)]
     assert record["arguments"]["frame_supervision_epochs"] == 1 and record["global_step"] == 2
     (epoch,) = frames["per_epoch"]
+    assert list(epoch["gate_weights"]) == ["action", "object_relation", "background", "global"]
+    assert sum(epoch["gate_weights"].values()) == pytest.approx(1.0, abs=1e-3)
     assert 0 <= epoch["frame_accuracy"] <= 1 and (
         epoch["event_frame_accuracy"] is None or 0 <= epoch["event_frame_accuracy"] <= 1
     )

@@ -121,7 +121,7 @@ def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, b
 def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_decay, batch_size, seed, device, bf16,
                     progress=False, eval_dataset=None, temporal_kernel=0) -> dict:  # fmt: skip
     """Train the model's trainable GSM parameters and fresh `FrameHeads` on the frame targets (module docstring);
-    returns the stage's record (settings and per-epoch mean losses and frame accuracies). With `eval_dataset` (rows
+    returns the stage's record (settings and per-epoch mean losses, frame accuracies and gate weights). With `eval_dataset` (rows
     like `dataset`'s) every epoch also reports `evaluate_frames` on it (`held_out`). `temporal_kernel` > 0 gives the
     heads a 1-D convolution over that many neighbouring frames (`FrameHeads`)."""
     sherlock = sherlock_model(model)
@@ -143,6 +143,7 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
         order = torch.randperm(len(dataset), generator=generator).tolist()
         totals, steps, epoch_start = dict.fromkeys((*HEAD_NAMES, "gsb", "loss"), 0.0), 0, time.time()
         hits = dict.fromkeys(("correct", "frames", "event_correct", "event_frames"), 0)
+        gate_sums = torch.zeros(len(config.experts))
         for first in range(0, len(order), batch_size):
             batch = collator([dataset[index] for index in order[first : first + batch_size]])
             logits, output = _frame_logits(sherlock, heads, batch, device, bf16, tokens_per_frame)
@@ -157,6 +158,7 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
                 totals[name] += losses[name].item()
             totals["gsb"] += gsb.item()
             totals["loss"] += loss.item()
+            gate_sums += output.gate_weights.detach().float().mean(dim=(0, 1)).cpu()
             for key, value in event_type_hits(logits["event_types"], batch["frame_event_types"].to(device)).items():
                 hits[key] += value
         summary = {name: round(value / max(steps, 1), 4) for name, value in totals.items()}
@@ -169,6 +171,10 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
             if hits["event_frames"]
             else None,
         )
+        # the mean gate weight of each expert over the epoch's tokens (mean of the micro-batches' means)
+        summary["gate_weights"] = {
+            name: round(float(w) / max(steps, 1), 4) for name, w in zip(config.experts, gate_sums)
+        }
         summary["seconds"] = round(time.time() - epoch_start, 3)
         if eval_dataset is not None:
             summary["held_out"] = evaluate_frames(
@@ -181,6 +187,7 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
         inside = summary["event_frame_accuracy"]
         message += f", frame event-type accuracy {summary['frame_accuracy']:.2f}"
         message += f" (inside events {inside:.2f})" if inside is not None else ""
+        message += ", gate " + ", ".join(f"{name} {weight:.2f}" for name, weight in summary["gate_weights"].items())
         message += f", {summary['seconds']:.1f} s"
         if "held_out" in summary:
             message += ", held out: " + ", ".join(f"{k} {v}" for k, v in summary["held_out"].items())
