@@ -16,6 +16,9 @@ All three build and save in well under a second on 2 CPU cores.
 
 `tiny_extractor_models()` builds the three once per process (cached) under a temporary folder and returns their paths;
 `tiny_extractor_settings(paths)` turns them into `build_extractors` settings.
+
+`trained_extractor_models()` / `trained_extractor_settings()`: the same roles, trained on the synthetic renderer's
+ground truth (`sherlock.extractor_training`) and shipped in `sherlock/demo_extractors/`.
 """
 
 import atexit
@@ -106,18 +109,17 @@ def write_sam2_preprocessor_config(folder: str, side: int) -> None:
         json.dump(preprocessor, handle, indent=2)
 
 
-def build_tiny_sam2(folder: str, seed: int = 0, image_size: int = SAM2_TINY_IMAGE_SIZE) -> str:
-    """Save a tiny random SAM2 (Hiera) and its `preprocessor_config.json` (`image_size` square input); returns it."""
+def tiny_sam2_config(image_size: int = SAM2_TINY_IMAGE_SIZE):
+    """The `Sam2Config` of the tiny SAM2: 4-stage Hiera of widths 8-64 at `image_size` square, FPN width 32, 1-layer
+    mask decoder."""
     from transformers import (
         Sam2Config,
         Sam2HieraDetConfig,
         Sam2MaskDecoderConfig,
-        Sam2Model,
         Sam2PromptEncoderConfig,
         Sam2VisionConfig,
     )
 
-    torch.manual_seed(seed)
     side = image_size
     # A global-attention block may not open a query-pooling stage (its window would be 0 // stride), hence [1, 1, 2, 1]
     # blocks with the global one (index 3) second in stage 3.
@@ -143,9 +145,16 @@ def build_tiny_sam2(folder: str, seed: int = 0, image_size: int = SAM2_TINY_IMAG
     decoder = Sam2MaskDecoderConfig(
         hidden_size=32, mlp_dim=32, num_hidden_layers=1, num_attention_heads=2, iou_head_hidden_dim=16
     )
-    config = Sam2Config(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
-    Sam2Model(config).eval().save_pretrained(folder)
-    write_sam2_preprocessor_config(folder, side)
+    return Sam2Config(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
+
+
+def build_tiny_sam2(folder: str, seed: int = 0, image_size: int = SAM2_TINY_IMAGE_SIZE) -> str:
+    """Save a tiny random SAM2 (Hiera) and its `preprocessor_config.json` (`image_size` square input); returns it."""
+    from transformers import Sam2Model
+
+    torch.manual_seed(seed)
+    Sam2Model(tiny_sam2_config(image_size)).eval().save_pretrained(folder)
+    write_sam2_preprocessor_config(folder, image_size)
     return folder
 
 
@@ -182,6 +191,43 @@ def tiny_extractor_settings(paths: dict[str, str] | None = None, threshold: floa
     }
 
 
+# The demo extractors trained on the synthetic renderer's ground truth (`python -m sherlock.extractor_training`), shipped
+# in the package: `detector/` (RT-DETR, COCO-80 ids, 96x128), `pose/` (ViTPose, 64x48 crops), `segmenter/` (SAM 2,
+# 128x128), with their `training_record.json` (settings, steps, held-out metrics).
+TRAINED_EXTRACTORS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_extractors")
+TRAINED_DETECTOR_THRESHOLD = 0.5
+TRAINED_DARK_KERNEL = 3
+
+
+def trained_extractor_models(root: str = TRAINED_EXTRACTORS_DIR) -> dict[str, str]:
+    """The shipped trained extractor folders as `{"rt_detr", "vitpose", "sam2": folder}` (the keys of
+    `tiny_extractor_models`); `FileNotFoundError` naming the first missing one."""
+    paths = {
+        "rt_detr": os.path.join(root, "detector"),
+        "vitpose": os.path.join(root, "pose"),
+        "sam2": os.path.join(root, "segmenter"),
+    }
+    for folder in paths.values():
+        for name in ("config.json", "model.safetensors", "preprocessor_config.json"):
+            if not os.path.isfile(os.path.join(folder, name)):
+                raise FileNotFoundError(
+                    f"{os.path.join(folder, name)} is missing: rebuild with `python -m sherlock.extractor_training "
+                    f"--output-dir {root}`"
+                )
+    return paths
+
+
+def trained_extractor_settings(root: str = TRAINED_EXTRACTORS_DIR, **capacities) -> dict:
+    """`build_extractors` settings for the shipped trained extractors: detector threshold
+    `TRAINED_DETECTOR_THRESHOLD`, ViTPose's DARK kernel `TRAINED_DARK_KERNEL` (its heatmaps are 32x24);
+    `max_persons`, `max_objects`, `max_relations` overridable as in `tiny_extractor_settings`."""
+    settings = tiny_extractor_settings(
+        trained_extractor_models(root), threshold=TRAINED_DETECTOR_THRESHOLD, **capacities
+    )
+    settings["pose"]["dark_kernel"] = TRAINED_DARK_KERNEL
+    return settings
+
+
 __all__ = [
     "SAM2_TINY_IMAGE_SIZE",
     "TINY_DETECTOR_LABELS",
@@ -191,5 +237,8 @@ __all__ = [
     "build_tiny_vitpose",
     "tiny_extractor_models",
     "tiny_extractor_settings",
+    "tiny_sam2_config",
+    "trained_extractor_models",
+    "trained_extractor_settings",
     "write_sam2_preprocessor_config",
 ]
