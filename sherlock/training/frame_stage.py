@@ -22,6 +22,7 @@ import logging
 import time
 
 import torch
+from transformers import get_scheduler
 
 from .collator import SherlockDataCollator
 from .frame_heads import HEAD_NAMES, FrameHeads, frame_loss
@@ -119,11 +120,15 @@ def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, b
 
 
 def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_decay, batch_size, seed, device, bf16,
-                    progress=False, eval_dataset=None, temporal_kernel=0) -> dict:  # fmt: skip
+                    progress=False, eval_dataset=None, temporal_kernel=0, lr_scheduler_type="constant") -> dict:  # fmt: skip
     """Train the model's trainable GSM parameters and fresh `FrameHeads` on the frame targets (module docstring);
-    returns the stage's record (settings and per-epoch mean losses, frame accuracies and gate weights). With `eval_dataset` (rows
-    like `dataset`'s) every epoch also reports `evaluate_frames` on it (`held_out`). `temporal_kernel` > 0 gives the
-    heads a 1-D convolution over that many neighbouring frames (`FrameHeads`)."""
+    returns the stage's record (settings and per-epoch mean losses, frame accuracies and gate weights).
+
+    With `eval_dataset` (rows like `dataset`'s) every epoch also reports `evaluate_frames` on it (`held_out`).
+    `temporal_kernel` > 0 gives the heads a 1-D convolution over that many neighbouring frames (`FrameHeads`).
+    `lr_scheduler_type`: a transformers schedule name (`"constant"`, `"cosine"`, `"linear"`, ...) over the stage's
+    steps, with 5 % warm-up when it is not constant.
+    """
     sherlock = sherlock_model(model)
     config = sherlock.config
     gsm = gsm_parameters(model)
@@ -133,6 +138,9 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
     model.train()
     heads = FrameHeads(config.text_config.hidden_size, temporal_kernel=temporal_kernel).to(device)
     optimizer = torch.optim.AdamW([*gsm.values(), *heads.parameters()], lr=learning_rate, weight_decay=weight_decay)
+    total_steps = epochs * -(-len(dataset) // batch_size)
+    warmup = 0 if lr_scheduler_type == "constant" else int(0.05 * total_steps)
+    scheduler = get_scheduler(lr_scheduler_type, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps)
     alpha = float(config.gsb_loss_coef)
     from modeling_sherlock import gsb_loss
 
@@ -153,6 +161,7 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            scheduler.step()
             steps += 1
             for name in HEAD_NAMES:
                 totals[name] += losses[name].item()
@@ -200,6 +209,7 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
         "learning_rate": learning_rate,
         "gsb_loss_coef": alpha,
         "temporal_kernel": temporal_kernel,
+        "lr_scheduler_type": lr_scheduler_type,
         "trained_parameters": sum(param.numel() for param in gsm.values()),
         "per_epoch": epochs_record,
         "seconds": round(time.time() - started, 3),
