@@ -119,9 +119,9 @@ def test_evaluate_frames_counts_held_out_frames(monkeypatch):
     class Collator:
         processor = type("Processor", (), {"tokens_per_frame": 5})()
 
-        def __call__(self, rows):
-            assert rows == [0, 1]
-            return batch
+        def __call__(self, rows):  # one row at a time (`FrameInputCache`)
+            (row,) = rows
+            return {key: value[row : row + 1] for key, value in batch.items()}
 
     heads, model = FrameHeads(hidden_size=8), torch.nn.Linear(1, 1)
     result = frame_stage.evaluate_frames(model, heads, Collator(), [0, 1], batch_size=2, device=torch.device("cpu"),
@@ -242,3 +242,37 @@ def test_lora_run_with_the_gsm_at_a_lower_learning_rate(tiny_model, synthetic, t
     assert frames["trained_parameters"] > 0 and frames["per_epoch"][0]["loss"] > 0
     keys = set(load_file(output / "adapter" / "adapter_model.safetensors"))
     assert any("expert_gate" in key for key in keys) and not any("frame" in key or "heads" in key for key in keys)
+
+
+def test_the_input_cache_gives_the_collators_batches_and_the_same_training(tiny_model, synthetic):  # noqa: F811
+    from processing import SherlockProcessor
+    from sherlock.evaluation.dataset import load_split_rows
+
+    processor = SherlockProcessor.from_pretrained(tiny_model, feature_cache_dir=str(synthetic / "features"))
+    rows = load_split_rows(str(synthetic), "train")
+    collator = frame_stage.FrameSupervisionCollator(processor, video_root=synthetic / "videos")
+    cache = frame_stage.FrameInputCache(collator, rows)
+    expected = collator(rows[:3])
+    for got in (cache.batch([0, 1, 2]), cache.batch([0, 1, 2])):  # collated, then read from memory
+        assert set(got) == set(expected) - set(frame_stage.LANGUAGE_KEYS)
+        for key, value in got.items():
+            assert torch.equal(value, expected[key]), key
+    assert sorted(cache.rows) == [0, 1, 2]
+    over_budget = frame_stage.FrameInputCache(collator, rows, budget_bytes=1000)
+    assert (
+        torch.equal(over_budget.batch([1])["frame_subject"], expected["frame_subject"][1:2]) and not over_budget.rows
+    )
+
+    runs = []
+    for budget in (0, frame_stage.INPUT_CACHE_BYTES):
+        torch.manual_seed(0)  # the heads' initialisation
+        model = SherlockForConditionalGeneration.from_pretrained(tiny_model)
+        settings = {"epochs": 2, "learning_rate": 1e-2, "weight_decay": 0.0, "batch_size": 2, "seed": 0, "bf16": False}
+        record = frame_stage.run_frame_stage(
+            model, collator, rows, device=torch.device("cpu"), input_cache_bytes=budget, **settings
+        )
+        runs.append((snapshot(model), record))
+    assert changed(snapshot(SherlockForConditionalGeneration.from_pretrained(tiny_model)), runs[0][0])  # it trained
+    assert not changed(runs[0][0], runs[1][0])  # the same weights with and without the cache
+    assert (runs[0][1]["input_cache_rows"], runs[1][1]["input_cache_rows"]) == (0, len(rows))
+    assert [epoch["loss"] for epoch in runs[0][1]["per_epoch"]] == [epoch["loss"] for epoch in runs[1][1]["per_epoch"]]

@@ -69,6 +69,40 @@ class FrameSupervisionCollator(SherlockDataCollator):
         return batch
 
 
+LANGUAGE_KEYS = ("input_ids", "attention_mask", "labels")  # the collator's text side: the frame stage does not use it
+INPUT_CACHE_BYTES = 2 * 1024**3
+
+
+class FrameInputCache:
+    """The frame stage's inputs, collated one row at a time and kept in memory across epochs (decoding, sampling and
+    reading the feature cache of a video once, not once per epoch) up to `budget_bytes` in all; rows past the budget
+    are collated anew each time. Rows of other shapes than the first cached ones (another frame count) make their
+    batch fall back to the collator. A batch is the rows' cached tensors concatenated: the same values as
+    `collator(rows)` (tested), without the text side."""
+
+    def __init__(self, collator, dataset, budget_bytes: int = INPUT_CACHE_BYTES):
+        self.collator, self.dataset, self.budget = collator, dataset, budget_bytes
+        self.rows, self.used = {}, 0
+
+    def _row(self, index: int) -> dict:
+        cached = self.rows.get(index)
+        if cached is not None:
+            return cached
+        row = self.collator([self.dataset[index]])
+        row = {key: value for key, value in row.items() if key not in LANGUAGE_KEYS and torch.is_tensor(value)}
+        size = sum(value.numel() * value.element_size() for value in row.values())
+        if self.used + size <= self.budget:
+            self.rows[index] = row
+            self.used += size
+        return row
+
+    def batch(self, indices) -> dict:
+        rows = [self._row(index) for index in indices]
+        if any(set(row) != set(rows[0]) or any(row[k].shape != rows[0][k].shape for k in row) for row in rows):
+            return self.collator([self.dataset[index] for index in indices])
+        return {key: torch.cat([row[key] for row in rows]) for key in rows[0]}
+
+
 def _video_inputs(sherlock, batch: dict, device) -> dict:
     accepted = set(inspect.signature(sherlock.get_video_features).parameters) - {"vision_feature_layer", "kwargs"}
     return {name: value.to(device) for name, value in batch.items() if name in accepted}
@@ -84,17 +118,19 @@ def _frame_logits(sherlock, heads, batch, device, bf16, tokens_per_frame) -> tup
 
 
 @torch.no_grad()
-def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, bf16) -> dict:
+def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, bf16, cache=None) -> dict:
     """Frame accuracies of the GSM + heads on `dataset` (e.g. held-out rows): `event_frame_accuracy` (all event-type
     bits right, frames inside events), `frame_accuracy` (the same over all frames), `subject_accuracy`,
-    `object_accuracy` (frames inside events) and `scene_accuracy` (frames of a known scene)."""
+    `object_accuracy` (frames inside events) and `scene_accuracy` (frames of a known scene). `cache`: the
+    `FrameInputCache` of `dataset` to read the inputs from (default: collate them)."""
     was_training = sherlock.training, heads.training
     sherlock.eval()
     heads.eval()
     hits = dict.fromkeys(("correct", "frames", "event_correct", "event_frames", "subject", "object"), 0)
     scene_hits = scene_frames = 0
+    inputs = cache if cache is not None else FrameInputCache(collator, dataset, budget_bytes=0)
     for first in range(0, len(dataset), batch_size):
-        batch = collator([dataset[index] for index in range(first, min(first + batch_size, len(dataset)))])
+        batch = inputs.batch(range(first, min(first + batch_size, len(dataset))))
         logits, _ = _frame_logits(sherlock, heads, batch, device, bf16, collator.processor.tokens_per_frame)
         types = batch["frame_event_types"].to(device)
         for key, value in event_type_hits(logits["event_types"], types).items():
@@ -120,14 +156,16 @@ def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, b
 
 
 def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_decay, batch_size, seed, device, bf16,
-                    progress=False, eval_dataset=None, temporal_kernel=0, lr_scheduler_type="constant") -> dict:  # fmt: skip
+                    progress=False, eval_dataset=None, temporal_kernel=0, lr_scheduler_type="constant",
+                    input_cache_bytes=INPUT_CACHE_BYTES) -> dict:  # fmt: skip
     """Train the model's trainable GSM parameters and fresh `FrameHeads` on the frame targets (module docstring);
     returns the stage's record (settings and per-epoch mean losses, frame accuracies and gate weights).
 
     With `eval_dataset` (rows like `dataset`'s) every epoch also reports `evaluate_frames` on it (`held_out`).
     `temporal_kernel` > 0 gives the heads a 1-D convolution over that many neighbouring frames (`FrameHeads`).
     `lr_scheduler_type`: a transformers schedule name (`"constant"`, `"cosine"`, `"linear"`, ...) over the stage's
-    steps, with 5 % warm-up when it is not constant.
+    steps, with 5 % warm-up when it is not constant. The inputs of up to `input_cache_bytes` of rows (train and
+    held-out rows each) are collated once and kept in memory (`FrameInputCache`).
     """
     sherlock = sherlock_model(model)
     config = sherlock.config
@@ -144,6 +182,8 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
     alpha = float(config.gsb_loss_coef)
     from modeling_sherlock import gsb_loss
 
+    train_inputs = FrameInputCache(collator, dataset, budget_bytes=input_cache_bytes)
+    eval_inputs = None if eval_dataset is None else FrameInputCache(collator, eval_dataset, input_cache_bytes)
     generator = torch.Generator().manual_seed(seed)
     tokens_per_frame = collator.processor.tokens_per_frame
     epochs_record, started = [], time.time()
@@ -153,7 +193,7 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
         hits = dict.fromkeys(("correct", "frames", "event_correct", "event_frames"), 0)
         gate_sums = torch.zeros(len(config.experts))
         for first in range(0, len(order), batch_size):
-            batch = collator([dataset[index] for index in order[first : first + batch_size]])
+            batch = train_inputs.batch(order[first : first + batch_size])
             logits, output = _frame_logits(sherlock, heads, batch, device, bf16, tokens_per_frame)
             losses = frame_loss(logits, {key: batch[key] for key in TARGET_KEYS})
             gsb = gsb_loss(output.gate_weights.float(), list(config.experts), config.gsb_variant)
@@ -187,7 +227,14 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
         summary["seconds"] = round(time.time() - epoch_start, 3)
         if eval_dataset is not None:
             summary["held_out"] = evaluate_frames(
-                sherlock, heads, collator, eval_dataset, batch_size=batch_size, device=device, bf16=bf16
+                sherlock,
+                heads,
+                collator,
+                eval_dataset,
+                batch_size=batch_size,
+                device=device,
+                bf16=bf16,
+                cache=eval_inputs,
             )
         epochs_record.append(summary)
         message = f"frame supervision epoch {epoch + 1}/{epochs}: loss {summary['loss']:.3f}, " + ", ".join(
@@ -203,13 +250,15 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
         if progress:
             print(message, flush=True)
         logger.info("%s", message)
-    del heads, optimizer  # never part of the model
+    cached_rows = len(train_inputs.rows)
+    del heads, optimizer, train_inputs, eval_inputs  # the heads are never part of the model
     return {
         "epochs": epochs,
         "learning_rate": learning_rate,
         "gsb_loss_coef": alpha,
         "temporal_kernel": temporal_kernel,
         "lr_scheduler_type": lr_scheduler_type,
+        "input_cache_rows": cached_rows,
         "trained_parameters": sum(param.numel() for param in gsm.values()),
         "per_epoch": epochs_record,
         "seconds": round(time.time() - started, 3),
@@ -279,6 +328,7 @@ def frame_supervision(args, model, processor, dataset, video_root, sft_args) -> 
 
 __all__ = [
     "evaluate_frames",
+    "FrameInputCache",
     "event_type_hits",
     "GSM_AFTER_FRAMES",
     "FrameSupervisionCollator",
