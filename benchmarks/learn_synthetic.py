@@ -106,6 +106,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--frame-learning-rate", type=float, default=None, help="default: --learning-rate")
     parser.add_argument("--gsm-after-frames", choices=("frozen", "lower_lr", "joint"), default="frozen")
     parser.add_argument("--frame-temporal-kernel", type=int, default=0, help="frame heads over N neighbouring frames")
+    parser.add_argument(
+        "--frame-lr-scheduler", default="constant", help="the frame stage's schedule: constant, cosine"
+    )
     parser.add_argument("--output-json", default=None, help="also write every figure to this JSON file")
     parser.add_argument("--save-dir", default=None, help="also save each trained model (+ processor) in DIR/<config>")
     return parser.parse_args(argv)
@@ -231,6 +234,7 @@ def frame_stage(model, processor, rows, args, eval_rows=None) -> tuple[dict, tup
         progress=True,
         eval_dataset=eval_rows,
         temporal_kernel=args.frame_temporal_kernel,
+        lr_scheduler_type=args.frame_lr_scheduler,
     )
     record["gsm_after_frames"] = args.gsm_after_frames
     return record, gsm_after_frames(model, args.gsm_after_frames, args.learning_rate, 0.0)

@@ -80,6 +80,7 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 BOOL_WORDS = {"auto": None, "true": True, "yes": True, "1": True, "on": True, "false": False, "no": False, "0": False}
 SAVE_STRATEGIES = ("no", "steps", "epoch")
 GSM_AFTER_FRAMES = ("frozen", "lower_lr", "joint")  # = training.frame_stage.GSM_AFTER_FRAMES (no torch here)
+FRAME_SCHEDULERS = ("constant", "cosine", "linear")  # the frame stage's schedules (5 % warm-up but for constant)
 EVENT_KEYS = ("start", "end", "subject", "event_type", "object", "scene")
 PRETUNE_COLUMNS = ("source", "id", "media", "media_type", "instruction", "answer")
 
@@ -146,6 +147,10 @@ class TrainArguments:
         "stage 2: first train the GSM on per-frame targets from the event spans for N epochs (0: off, the paper)", 0
     )
     frame_learning_rate: float | None = _option("learning rate of the frame stage (default: --learning-rate)")
+    frame_lr_scheduler_type: str = _option(
+        "frame stage: its learning-rate schedule, a transformers scheduler name (constant, cosine, linear, ...)",
+        "constant",
+    )
     frame_temporal_kernel: int = _option(
         "frame stage: the heads also see this many neighbouring frames (odd; 0: each frame alone)", 0
     )
@@ -329,6 +334,10 @@ def check_arguments(args: TrainArguments) -> list[str]:
         raise UsageError(f"--frame-supervision-epochs is a stage-2 count >= 0, got {args.frame_supervision_epochs}")
     if args.frame_supervision_epochs and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun / accelerate set it
         raise UsageError("--frame-supervision-epochs runs on one process: launch it without torchrun / accelerate")
+    if args.frame_lr_scheduler_type not in FRAME_SCHEDULERS:
+        raise UsageError(
+            f"--frame-lr-scheduler-type: one of {', '.join(FRAME_SCHEDULERS)}, got {args.frame_lr_scheduler_type!r}"
+        )
     if args.frame_temporal_kernel < 0 or (args.frame_temporal_kernel and args.frame_temporal_kernel % 2 == 0):
         raise UsageError(f"--frame-temporal-kernel: 0 or an odd count of frames, got {args.frame_temporal_kernel}")
     if args.gsm_after_frames not in GSM_AFTER_FRAMES or not (args.frame_learning_rate or 1) > 0:

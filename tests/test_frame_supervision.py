@@ -162,6 +162,7 @@ def test_option_checks(tmp_path, monkeypatch):
         ["--gsm-after-frames", "thawed"],
         ["--frame-learning-rate", "-1"],
         ["--frame-temporal-kernel", "2"],
+        ["--frame-lr-scheduler-type", "sawtooth"],
         ["--frame-temporal-kernel", "-3"],
     ]
     for extra in bad:
@@ -189,7 +190,7 @@ def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypat
     output = tmp_path / "out"
     argv = ["train", "--without", "pretune", "--model", str(tiny_model), "--dataset", str(synthetic), "--no-lora"]
     argv += ["--output-dir", str(output), "--frame-supervision-epochs", "1", "--frame-learning-rate", "1e-2", *QUICK]
-    argv += ["--frame-temporal-kernel", "3"]
+    argv += ["--frame-temporal-kernel", "3", "--frame-lr-scheduler-type", "cosine"]
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         assert main(argv) == 0
@@ -218,7 +219,8 @@ def test_train_with_frame_supervision(tiny_model, synthetic, tmp_path, monkeypat
     record = json.loads((output / RECORD_FILE).read_text())
     frames = record["frame_supervision"]
     assert (frames["epochs"], frames["gsm_after_frames"], frames["learning_rate"]) == (1, "frozen", 1e-2)
-    assert frames["temporal_kernel"] == 3
+    assert (frames["temporal_kernel"], frames["lr_scheduler_type"]) == (3, "cosine")
+    assert frames["per_epoch"][-1]["learning_rate"] == 0.0  # the cosine schedule ends at zero after the last epoch
     assert record["rows"] >= 3 and [epoch["steps"] for epoch in frames["per_epoch"]] == [-(-record["rows"] // 2)]
     assert record["arguments"]["frame_supervision_epochs"] == 1 and record["global_step"] == 2
     (epoch,) = frames["per_epoch"]
@@ -276,3 +278,4 @@ def test_the_input_cache_gives_the_collators_batches_and_the_same_training(tiny_
     assert not changed(runs[0][0], runs[1][0])  # the same weights with and without the cache
     assert (runs[0][1]["input_cache_rows"], runs[1][1]["input_cache_rows"]) == (0, len(rows))
     assert [epoch["loss"] for epoch in runs[0][1]["per_epoch"]] == [epoch["loss"] for epoch in runs[1][1]["per_epoch"]]
+    assert [epoch["learning_rate"] for epoch in runs[0][1]["per_epoch"]] == [1e-2, 1e-2]  # constant by default

@@ -224,6 +224,7 @@ def run_frame_stage(model, collator, dataset, *, epochs, learning_rate, weight_d
         summary["gate_weights"] = {
             name: round(float(w) / max(steps, 1), 4) for name, w in zip(config.experts, gate_sums)
         }
+        summary["learning_rate"] = scheduler.get_last_lr()[0]  # at the end of the epoch
         summary["seconds"] = round(time.time() - epoch_start, 3)
         if eval_dataset is not None:
             summary["held_out"] = evaluate_frames(
@@ -318,6 +319,7 @@ def frame_supervision(args, model, processor, dataset, video_root, sft_args) -> 
         bf16=sft_args.bf16 and sft_args.device.type == "cuda",
         progress=sft_args.process_index == 0,
         temporal_kernel=args.frame_temporal_kernel,
+        lr_scheduler_type=args.frame_lr_scheduler_type,
     )
     optimizers = gsm_after_frames(model, args.gsm_after_frames, args.learning_rate, args.weight_decay)
     record["gsm_after_frames"] = args.gsm_after_frames
