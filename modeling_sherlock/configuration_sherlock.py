@@ -85,6 +85,12 @@ class SherlockConfig(VideoLlavaConfig):
         expert_num_layers (`int`, *optional*, defaults to 2):
             Graph layers of the action expert (skeleton graph attention, Eq. 1) and of the object-relation expert
             (GCN, Eq. 2).
+        action_pose_embedding (`bool`, *optional*, defaults to `True`):
+            Whether every keypoint node of the action expert also carries an embedding of its person's whole skeleton
+            (a two-layer MLP of the person's 17 relative keypoints), so that the cross-attention's weighted mean of
+            nodes still sees each pose as a whole (not in the paper, whose node features are unspecified). `False`:
+            keypoint, person-position and joint features only (the form of checkpoints saved before this field
+            existed: load those with `action_pose_embedding=False`).
         expert_num_heads (`int`, *optional*, defaults to 8):
             Heads of the experts' cross-attention from the video tokens; must divide `expert_hidden_size`.
         num_keypoints (`int`, *optional*, defaults to 17):
@@ -145,6 +151,7 @@ class SherlockConfig(VideoLlavaConfig):
     gsb_variant: str = "paper"
     expert_hidden_size: int = 512
     expert_num_layers: int = 2
+    action_pose_embedding: bool = True
     expert_num_heads: int = 8
     num_keypoints: int = 17
     max_persons: int = 8

@@ -426,3 +426,28 @@ def test_the_gate_gets_a_language_model_gradient_on_a_fresh_model_with_gate_norm
         model(**prepare_inputs(labels=True)).lm_loss.backward()
         gradients[gate_norm] = model.model.expert_gate.proj.weight.grad.abs().max().item()
     assert gradients["experts"] > 100 * gradients["mixture"], gradients
+
+
+@pytest.mark.parametrize("pose_embedding", [True, False])
+def test_every_keypoint_node_sees_its_whole_skeleton_with_the_pose_embedding(pose_embedding):
+    """With one graph layer a node knows its one-hop neighbours only: swapping the two wrists (the person's centre
+    and extent stay the same) changes the left ankle's node (far along the skeleton) only through the person's
+    skeleton embedding (`action_pose_embedding`)."""
+    model = build(action_pose_embedding=pose_embedding, expert_num_layers=1)
+    expert = model.model.spatial_experts["action"]
+    assert (expert.pose_embedding is not None) == pose_embedding
+    assert any("pose_embedding" in name for name, _ in model.named_parameters()) == pose_embedding
+    nodes = []
+    expert.cross_attention.register_forward_pre_hook(lambda module, args: nodes.append(args[1].detach()))
+    inputs = prepare_inputs()
+    moved = dict(inputs, pose_keypoints=inputs["pose_keypoints"].clone())
+    moved["pose_keypoints"][0, 0, 0, [9, 10]] = inputs["pose_keypoints"][
+        0, 0, 0, [10, 9]
+    ]  # video 0, frame 0, person 0
+    with torch.no_grad():
+        model(**inputs)
+        model(**moved)
+    left_ankle = 1 + 15  # after the null node: person 0's keypoint 15
+    changed = not torch.allclose(nodes[0][0, left_ankle], nodes[1][0, left_ankle])
+    assert changed == pose_embedding
+    assert not torch.allclose(nodes[0][0, 1 + 9], nodes[1][0, 1 + 9])  # the wrist's own node moves either way
