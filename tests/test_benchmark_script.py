@@ -187,3 +187,49 @@ def test_synthetic_build_benchmark_times_one_and_all_workers_and_finds_the_same_
     assert [result["workers"] for result in summary["results"]] == [1, 2]
     assert all(result["videos_per_s"] > 0 for result in summary["results"])
     assert "same bytes with 1 and 2 workers" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_expert_alone_trains_every_learner_and_reports_its_modality_event_types(tmp_path, capsys):
+    """A smoke run of `expert_alone.py` (every learner, 1 epoch) on a small synthetic set: each learner's weights
+    (an expert learner's expert too) change, and it reports exactly the event types of its modality."""
+    import expert_alone
+
+    from dataset_scripts.build_synthetic import SyntheticArguments
+    from dataset_scripts.synthetic_build import build_synthetic
+    from dataset_scripts.synthetic_world import EVENT_SPECS
+
+    folder = tmp_path / "synthetic"
+    build_synthetic(
+        SyntheticArguments(output_dir=str(folder), num_videos=8, size="96x64", duration=4.0, num_workers=1, seed=4)
+    )
+    output = tmp_path / "figures.json"
+    learners = ["action", "action_no_pose_embedding", "action_mlp", "object_relation", "object_relation_mlp"]
+    arguments = ["--dataset", str(folder), "--epochs", "1", "--batch-size", "2", "--threads", "1"]
+    summary = expert_alone.main([*arguments, "--learners", ",".join(learners), "--output-json", str(output)])
+    assert json.loads(output.read_text()) == summary
+    assert list(summary["learners"]) == learners
+    modalities = {"action": {"pose"}, "object_relation": {"relation", "object"}}
+    for name, result in summary["learners"].items():
+        group = "action" if name.startswith("action") else "object_relation"
+        types = result["event_types"]
+        assert {EVENT_SPECS[t].modality for t in types} == modalities[group]
+        assert set(types) == {t for t, spec in EVENT_SPECS.items() if spec.modality in modalities[group]}
+        (figures,) = result["per_epoch"]
+        assert figures["epoch"] == 1 and set(figures["recall"]) == set(figures["false_positives"]) == set(types)
+        for t in types:
+            positives = summary["held_out_positives"][t]
+            assert figures["recall"][t] is None if positives == 0 else 0.0 <= figures["recall"][t] <= 1.0
+            assert 0 <= figures["false_positives"][t] <= summary["frames"]["test"] - positives
+        assert result["weight_change"]["encoder"] > 0 and result["weight_change"]["head"] > 0
+        assert ("expert" in result["weight_change"]) == (not name.endswith("mlp"))
+        assert result["weight_change"].get("expert", 1.0) > 0
+    # the skeleton embedding is the only difference between the two action experts
+    assert summary["learners"]["action"]["parameters"] > summary["learners"]["action_no_pose_embedding"]["parameters"]
+    printed = capsys.readouterr().out
+    assert "| action_no_pose_embedding |" in printed and "| object_relation_mlp |" in printed
+    assert "| learner | Fighting (n=" in printed and "action epoch 1/1" in printed
+
+    temporal = expert_alone.main([*arguments, "--learners", "object_relation", "--temporal-kernel", "3"])
+    assert temporal["learners"]["object_relation"]["weight_change"]["temporal"] > 0
+    assert "| object_relation + temporal conv k=3 |" in capsys.readouterr().out
