@@ -132,6 +132,8 @@ def test_evaluate_frames_counts_held_out_frames(monkeypatch):
         "subject_accuracy": round(2 / 3, 4),
         "object_accuracy": 1.0,
         "scene_accuracy": round(2 / 3, 4),
+        # type A (EVENT_TYPES[0]): 2 frames, found in 1; type B: 1 frame, found; types never under way: absent
+        "event_type_recall": {EVENT_TYPES[0]: 0.5, EVENT_TYPES[1]: 1.0},
     }
     assert model.training and heads.training  # the evaluation leaves both in training mode
 
@@ -279,3 +281,38 @@ def test_the_input_cache_gives_the_collators_batches_and_the_same_training(tiny_
     assert (runs[0][1]["input_cache_rows"], runs[1][1]["input_cache_rows"]) == (0, len(rows))
     assert [epoch["loss"] for epoch in runs[0][1]["per_epoch"]] == [epoch["loss"] for epoch in runs[1][1]["per_epoch"]]
     assert [epoch["learning_rate"] for epoch in runs[0][1]["per_epoch"]] == [1e-2, 1e-2]  # constant by default
+
+
+def test_learn_synthetic_frame_only_prints_the_held_out_frame_accuracies(tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    from dataset_scripts.build_synthetic import SyntheticArguments
+    from dataset_scripts.synthetic_build import build_synthetic
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import learn_synthetic
+
+    folder = tmp_path / "synthetic"  # the benchmark's processor samples 8 frames: a set of its own
+    small = {"num_videos": 8, "size": "96x64", "duration": 4.0, "num_workers": 1, "seed": 4}
+    build_synthetic(SyntheticArguments(output_dir=str(folder), **small))
+
+    output = tmp_path / "frames.json"
+    arguments = ["--dataset", str(folder), "--configs", "full,wo_sir", "--frame-only", "--frame-epochs", "2"]
+    arguments += ["--frame-temporal-kernel", "3", "--width", "32", "--layers", "1", "--output-json", str(output)]
+    results = learn_synthetic.main(arguments)
+    assert list(results) == ["full", "wo_sir"]  # no majority / untrained rows: nothing answers
+    for result in results.values():
+        record = result["frame_stage"]
+        assert len(record["per_epoch"]) == 2 and record["temporal_kernel"] == 3
+        assert result["event_frame_accuracy"] == record["per_epoch"][-1]["held_out"]["event_frame_accuracy"]
+        assert all(0 <= value <= 1 for value in result["event_type_recall"].values())
+    assert (
+        results["full"]["frame_stage"]["gsb_loss_coef"] == 0.4
+        and results["wo_sir"]["frame_stage"]["gsb_loss_coef"] == 0
+    )
+    printed = capsys.readouterr().out
+    assert "held-out frame accuracies after the frame stage" in printed and "| w/o SIR (alpha 0) |" in printed
+    assert json.loads(output.read_text())["results"]["full"]["frame_stage"]["epochs"] == 2
+    with pytest.raises(SystemExit, match="frame-epochs"):
+        learn_synthetic.main(["--dataset", str(folder), "--configs", "full", "--frame-only"])

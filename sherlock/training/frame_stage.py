@@ -24,6 +24,8 @@ import time
 import torch
 from transformers import get_scheduler
 
+from processing.vocabulary_sherlock import EVENT_TYPES
+
 from .collator import SherlockDataCollator
 from .frame_heads import HEAD_NAMES, FrameHeads, frame_loss
 from .frame_targets import IGNORE_INDEX, as_tensors, row_frame_targets
@@ -121,13 +123,15 @@ def _frame_logits(sherlock, heads, batch, device, bf16, tokens_per_frame) -> tup
 def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, bf16, cache=None) -> dict:
     """Frame accuracies of the GSM + heads on `dataset` (e.g. held-out rows): `event_frame_accuracy` (all event-type
     bits right, frames inside events), `frame_accuracy` (the same over all frames), `subject_accuracy`,
-    `object_accuracy` (frames inside events) and `scene_accuracy` (frames of a known scene). `cache`: the
+    `object_accuracy` (frames inside events), `scene_accuracy` (frames of a known scene) and `event_type_recall`
+    (per event type under way in some frame: the share of its frames where its bit is predicted). `cache`: the
     `FrameInputCache` of `dataset` to read the inputs from (default: collate them)."""
     was_training = sherlock.training, heads.training
     sherlock.eval()
     heads.eval()
     hits = dict.fromkeys(("correct", "frames", "event_correct", "event_frames", "subject", "object"), 0)
     scene_hits = scene_frames = 0
+    type_frames = type_found = 0
     inputs = cache if cache is not None else FrameInputCache(collator, dataset, budget_bytes=0)
     for first in range(0, len(dataset), batch_size):
         batch = inputs.batch(range(first, min(first + batch_size, len(dataset))))
@@ -136,6 +140,9 @@ def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, b
         for key, value in event_type_hits(logits["event_types"], types).items():
             hits[key] += value
         in_event = (types > 0.5).any(dim=-1)
+        under_way = (types > 0.5).flatten(0, 1)
+        type_frames = type_frames + under_way.sum(0)
+        type_found = type_found + ((logits["event_types"].detach() > 0).flatten(0, 1) & under_way).sum(0)
         for name in ("subject", "object"):
             right = logits[name].argmax(-1) == batch[f"frame_{name}"].to(device)
             hits[name] += int((right & in_event).sum())
@@ -152,6 +159,11 @@ def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, b
         "subject_accuracy": round(hits["subject"] / inside, 4) if inside else None,
         "object_accuracy": round(hits["object"] / inside, 4) if inside else None,
         "scene_accuracy": round(scene_hits / scene_frames, 4) if scene_frames else None,
+        "event_type_recall": {
+            name: round(int(found) / int(frames), 4)
+            for name, found, frames in zip(EVENT_TYPES, torch.as_tensor(type_found), torch.as_tensor(type_frames))
+            if frames
+        },
     }
 
 
