@@ -5,16 +5,17 @@ a frame-level auxiliary stage derived from the event spans). Stage 2 only, befor
    learn each sampled frame's targets (`frame_targets`: event types under way, subject, object, scene) from
    `model.model.get_video_features(...)` alone, with `α · GSB` of its gate weights (α = the model's `gsb_loss_coef`;
    0 with `--without sir`). The language model never runs and is not in the optimizer: its weights do not change.
-   AdamW at `--frame-learning-rate` (default `--learning-rate`), constant, `--weight-decay`, micro-batches of
-   `--per-device-train-batch-size` (one optimizer step each; no accumulation), rows shuffled with `--seed`.
+   AdamW at `--frame-learning-rate` (default `--learning-rate`) on `--frame-lr-scheduler-type` (default constant),
+   `--weight-decay`, micro-batches of `--per-device-train-batch-size` (one optimizer step each; no accumulation),
+   rows shuffled with `--seed`; the heads see `--frame-temporal-kernel` neighbouring frames (0: each frame alone).
 2. `--gsm-after-frames` says what the GSM does in the language-model training that follows: `frozen` (default: its
    parameters stop training, so the exported GSM is the frame stage's), `lower_lr` (it trains at 0.1 x the learning
    rate: a two-group AdamW given to the trainer) or `joint` (it trains as without the frame stage).
 
 The heads are dropped after the stage: they are never a submodule of the model, so the export, its config and the
 checkpoints do not hold them. The inputs are `SherlockDataCollator`'s (the processor's frame sampling, extractors and
-feature cache); the frame times are the ones the collator's prompt shows (`processor.load_video(path, decode=False)`).
-One process only (a distributed launch is refused before anything loads).
+feature cache), collated once per row and kept in memory (`FrameInputCache`); the frame times are the ones the
+collator's prompt shows (`processor.load_video(path, decode=False)`). One process only (a distributed launch is refused before anything loads).
 """
 
 import inspect
