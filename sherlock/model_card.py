@@ -365,6 +365,8 @@ def _model_config(folder: Path) -> dict:
         "gsb_variant": config.gsb_variant,
         "gsb_loss_coef": _number(config.gsb_loss_coef),
         "expert_output": config.expert_output,
+        "gate_norm": getattr(config, "gate_norm", "mixture"),
+        "action_pose_embedding": getattr(config, "action_pose_embedding", False),
         "expert_hidden_size": config.expert_hidden_size,
         "expert_num_layers": config.expert_num_layers,
         "expert_num_heads": config.expert_num_heads,

@@ -306,11 +306,24 @@ def test_the_configuration_names_the_ablations(tiny, tmp_path):
     folder = copy_model(tiny, tmp_path, "ablation")
     config = json.loads((folder / "config.json").read_text())
     config.update(experts=["action", "background", "global"], gate="uniform", gsb_variant="uniform")
-    config.update(expert_output="residual")
+    config.update(expert_output="residual", action_pose_embedding=False)
     (folder / "config.json").write_text(json.dumps(config))
     configuration = section(render_model_card(folder).text, "Model configuration")
+    assert "- **Action expert's skeleton embedding:** off" in configuration
+    assert "Gate LayerNorm" not in configuration  # no soft gate
     assert "- **Experts:** action, background, global (ablation: w/o ORE, w/o EG)" in configuration
     assert "- **GSB loss:** variant `uniform`" in configuration and "`residual` (video features plus" in configuration
+
+
+def test_the_configuration_names_the_gate_norm_and_the_skeleton_embedding(tiny, tmp_path):
+    folder = copy_model(tiny, tmp_path, "switches")
+    configuration = section(render_model_card(folder).text, "Model configuration")
+    assert "- **Gate LayerNorm:** `mixture` (after the mixture, as in the paper)" in configuration
+    assert "- **Action expert's skeleton embedding:** on" in configuration
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "gate_norm": "experts"}))
+    configuration = section(render_model_card(folder).text, "Model configuration")
+    assert "- **Gate LayerNorm:** `experts` (one per expert, before the gate; not in the paper)" in configuration
 
 
 def test_a_folder_without_a_sherlock_config_is_refused(tiny, tmp_path):
