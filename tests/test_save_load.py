@@ -44,6 +44,22 @@ def test_save_then_from_pretrained_gives_identical_logits(saved):
     assert type(auto) is SherlockForConditionalGeneration
 
 
+def test_a_checkpoint_from_before_the_skeleton_embedding_loads_with_it_off(tmp_path):
+    """A folder saved before `action_pose_embedding` existed (no such key in its config, no such weights) loads to the
+    same logits with `action_pose_embedding=False`."""
+    model = build_model(action_pose_embedding=False)
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["action_pose_embedding"]  # as written before the field existed
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert not [key for key in load_file(tmp_path / "model.safetensors") if "pose_embedding" in key]
+    inputs = prepare_inputs()
+    loaded = SherlockForConditionalGeneration.from_pretrained(tmp_path, action_pose_embedding=False).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, model(**inputs).logits, atol=0, rtol=0)
+    assert SherlockForConditionalGeneration.from_pretrained(tmp_path).config.action_pose_embedding  # the default
+
+
 def test_saved_folder_has_auto_map_and_remote_code_files(saved):
     folder = saved[0]
     config = json.loads((folder / "config.json").read_text())
