@@ -24,9 +24,9 @@ from sherlock.tiny_extractors import (
 
 UNSEEN_SEED = 2026  # trained on seed 0, measured on seed 1
 # The bars the shipped extractors must clear on the unseen frames (their held-out figures are in
-# `sherlock/demo_extractors/training_record.json`; on these frames they score 0.80, 0.65, 0.61); the random tiny
-# extractors score 0.0, 0.0, 0.02.
-PERSON_RECALL_MIN, PCK_MIN, MASK_IOU_MIN = 0.7, 0.5, 0.5
+# `sherlock/demo_extractors/training_record.json`; on these frames they score 0.80, 0.64, 0.67, where the previous ones,
+# with a 256x256 segmenter, scored 0.80, 0.65, 0.61); the random tiny extractors score 0.0, 0.0, 0.02.
+PERSON_RECALL_MIN, PCK_MIN, MASK_IOU_MIN = 0.7, 0.5, 0.64
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,8 @@ def pipeline_scores(settings, samples) -> dict:
     for f, sample in enumerate(samples):
         height, width = sample.frame.shape[:2]
         kept = output["object_mask"][f] & (output["object_labels"][f] == person)
-        detected = output["object_boxes"][f][kept]  # in score order = the pose slots' order
+        # in score order = the pose slots' order; persons beyond the slots have no keypoints (counted as misses)
+        detected = output["object_boxes"][f][kept][: output["pose_keypoints"].shape[1]]
         for index in sample.persons:
             persons += 1
             truth = sample.keypoints[index]
@@ -186,3 +187,37 @@ def test_training_lowers_the_loss_on_its_batch(part, steps, lr):
     with torch.no_grad():
         after = float(loss_fn())
     assert after < 0.9 * before, (before, after)
+
+
+def test_segmenter_mask_logits_are_finer_than_the_frames():
+    # SAM 2's logits are a quarter of its input side; at 256 they were 64x64 for 128x96 frames, which bounds the mask
+    # IoU of 1-2 pixel limbs (the true masks through a 64x64 grid reach 0.80)
+    from sherlock.extractor_training.segmenter import SEGMENTER_SIDE, build_segmenter
+
+    sample = render_samples(5, 1)[0]
+    model = build_segmenter(0).eval()
+    boxes = torch.from_numpy(sample.boxes[:1])[None] * SEGMENTER_SIDE
+    with torch.no_grad():
+        masks = model(pixel_values=torch.zeros(1, 3, SEGMENTER_SIDE, SEGMENTER_SIDE), input_boxes=boxes,
+                      multimask_output=False).pred_masks  # fmt: skip
+    height, width = sample.frame.shape[:2]
+    assert masks.shape[-2] >= height and masks.shape[-1] >= width, masks.shape
+    with open(
+        os.path.join(trained_extractor_models()["sam2"], "preprocessor_config.json"), encoding="utf-8"
+    ) as handle:
+        assert json.load(handle)["size"]["height"] == SEGMENTER_SIDE  # the shipped one is trained at that side
+
+
+def test_shipped_extractors_finished_the_default_schedules():
+    # the shipped record is what `python -m sherlock.extractor_training --output-dir DIR` reproduces: every model ran
+    # its whole default schedule (the first detector had stopped by the time limit at 2,137 of 3,000 steps)
+    from sherlock.extractor_training.__main__ import build_parser
+
+    defaults = build_parser().parse_args(["--output-dir", "unused"])
+    with open(os.path.join(TRAINED_EXTRACTORS_DIR, "training_record.json"), encoding="utf-8") as handle:
+        record = json.load(handle)
+    for part in ("detector", "pose", "segmenter"):
+        entry = record["parts"][part]
+        assert not entry["stopped_early"] and entry["steps"] == getattr(defaults, f"{part}_steps"), (part, entry)
+    settings = {key: getattr(defaults, key) for key in ("seed", "eval_seed", "train_frames", "eval_frames")}
+    assert record["settings"] == settings

@@ -1,9 +1,9 @@
 """`python -m sherlock.extractor_training`: render, train, measure and save the demo's three extractors.
 
-Defaults: 2,000 training frames of seed 0, 200 held-out frames of seed 1, 3,000 / 2,500 / 4,000 steps. Measured on one
-CPU thread of a shared 2-core machine: RT-DETR ~2.5 steps/s (its 3,000 steps ~20 min; the shipped one stopped at
-2,137 steps by `--time-limit 14`), ViTPose 2,500 steps in 4.5 min, SAM 2 4,000 steps in 9.5 min; `--time-limit M`
-bounds each model to M minutes. Every stage is resumable: a finished model is kept, and one stopped by the time
+Defaults: 2,000 training frames of seed 0, 200 held-out frames of seed 1, 3,000 / 2,500 / 3,500 steps. Measured on one
+CPU thread of a shared 2-core machine: RT-DETR 3,000 steps in 15 min (up to 23 min when the machine is busier),
+ViTPose 2,500 steps in 4.5 min, SAM 2 (512x512) 3,500 steps in 21 min; about 45 min in all with `--time-limit 30`
+(which bounds each model to M minutes). Every stage is resumable: a finished model is kept, and one stopped by the time
 limit or interrupted resumes from its checkpoint under `DIR/.checkpoints/` (written every 100 steps).
 """
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-frames", type=int, default=200, help="held-out frames (default 200)")
     parser.add_argument("--detector-steps", type=int, default=3000, help="RT-DETR steps of 16 frames (default 3000)")
     parser.add_argument("--pose-steps", type=int, default=2500, help="ViTPose steps of 32 crops (default 2500)")
-    parser.add_argument("--segmenter-steps", type=int, default=4000, help="SAM 2 steps of 4 frames (default 4000)")
+    parser.add_argument("--segmenter-steps", type=int, default=3500, help="SAM 2 steps of 4 frames (default 3500)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="which models (default all)")
     parser.add_argument("--time-limit", type=float, default=None, help="minutes per model, then it stops early")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -158,6 +158,9 @@ def format_record(record: dict) -> str:
             f"{part:9s} {names[part]:17s} {entry['metrics'][keys[part]]:.3f}  "
             f"({entry['steps']} steps, {entry['train_seconds']:.0f} s, loss {entry['loss_first']} -> {entry['loss_last']})"
         )
+        if "mask_iou_shipped" in entry["metrics"]:
+            lines[-1] += f"; {entry['metrics']['mask_iou_shipped']:.3f} at logit threshold "
+            lines[-1] += f"{entry['metrics']['shipped_mask_threshold']:g}"
     return "\n".join(lines)
 
 

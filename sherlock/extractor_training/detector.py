@@ -10,11 +10,14 @@ from .data import COCO_CLASSES, Sample
 
 
 DETECTOR_SIZE = {"height": 96, "width": 128}
+# The backbone's stages of strides 8, 16 and 32 feed the encoder. Strides 4, 8 and 16 (`stage1`-`stage3`, for the
+# ~3x4-pixel phones and ~7x9 handbags of a 128x96 frame) were measured too, 3,000 steps: mAP@0.5 0.499 (phone 0.0002,
+# handbag 0.004, truck 0.65 instead of 0.95): the small items stay unlearned and the large ones lose the coarse map.
 STAGES = ["stage2", "stage3", "stage4"]
 
 
 def build_detector(seed: int = 0, num_queries: int = 20, num_denoising: int = 50):
-    """A fresh small RT-DETR (ResNet basic-block backbone of widths 16-64 whose stages of strides 4, 8 and 16 feed the
+    """A fresh small RT-DETR (ResNet basic-block backbone of widths 16-64 whose stages of strides 8, 16 and 32 feed the
     encoder, d_model 48, 2 decoder layers, COCO-80 ids, 96x128 input) and its PIL image processor."""
     from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessorPil, RTDetrResNetConfig
 
