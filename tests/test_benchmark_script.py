@@ -107,7 +107,7 @@ def test_learn_synthetic_frame_supervision_prints_the_row_without_it(tmp_path, c
     )
     held_out = record["per_epoch"][0]["held_out"]  # the frame accuracies of the test rows
     assert set(held_out) == {"event_frame_accuracy", "frame_accuracy", "subject_accuracy", "object_accuracy",
-                             "scene_accuracy"}  # fmt: skip
+                             "scene_accuracy", "event_type_recall"}  # fmt: skip
     assert 0 <= held_out["frame_accuracy"] <= 1
     assert "frame_stage" not in results["wo_frames"] and "frame_accuracy" not in results["wo_frames"]
     printed = capsys.readouterr().out
