@@ -393,12 +393,21 @@ def frame_only(args, names, tokenizer, processor, train_rows, test_rows) -> dict
         ]
         lines.append(f"| {result['label']} | " + " | ".join(cells) + " |")
     print("\nheld-out recall of each event type's frames (%):\n" + "\n".join(lines))
-    if args.output_json:
-        settings = {k: v for k, v in vars(args).items() if k != "video_root"}
-        Path(args.output_json).write_text(
-            json.dumps({"settings": settings, "results": results}, indent=2, default=str)
-        )
+    write_figures(args, results)
     return results
+
+
+def settings_of(args) -> dict:
+    """The run's settings as given (without the derived `video_root`)."""
+    return {k: v for k, v in vars(args).items() if k != "video_root"}
+
+
+def write_figures(args, results: dict) -> None:
+    """`--output-json`: the settings and every figure."""
+    if args.output_json:
+        Path(args.output_json).write_text(
+            json.dumps({"settings": settings_of(args), "results": results}, indent=2, default=str)
+        )
 
 
 def main(argv=None) -> dict:
@@ -459,13 +468,9 @@ def main(argv=None) -> dict:
             result = {"label": LABELS[name], **summarise(test_rows, predictions), "gate_weights": gates}
             results[name] = {**result, **frames, "train_seconds": seconds}
             print(f"{LABELS[name]}: quadruple F1 {result['quadruple_f1']:.3f}, mAP@0.3 {result['map@0.3']:.3f}")
-    settings = {k: v for k, v in vars(args).items() if k != "video_root"}
     print("\n" + format_table(results))
-    print(f"\nsettings: {json.dumps(settings, default=str)}; torch threads {torch.get_num_threads()}")
-    if args.output_json:
-        Path(args.output_json).write_text(
-            json.dumps({"settings": settings, "results": results}, indent=2, default=str)
-        )
+    print(f"\nsettings: {json.dumps(settings_of(args), default=str)}; torch threads {torch.get_num_threads()}")
+    write_figures(args, results)
     return results
 
 

@@ -15,7 +15,8 @@ a frame-level auxiliary stage derived from the event spans). Stage 2 only, befor
 The heads are dropped after the stage: they are never a submodule of the model, so the export, its config and the
 checkpoints do not hold them. The inputs are `SherlockDataCollator`'s (the processor's frame sampling, extractors and
 feature cache), collated once per row and kept in memory (`FrameInputCache`); the frame times are the ones the
-collator's prompt shows (`processor.load_video(path, decode=False)`). One process only (a distributed launch is refused before anything loads).
+collator's prompt shows (`processor.load_video(path, decode=False)`). One process only (a distributed launch is refused
+before anything loads).
 """
 
 import inspect
@@ -132,7 +133,8 @@ def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, b
     heads.eval()
     hits = dict.fromkeys(("correct", "frames", "event_correct", "event_frames", "subject", "object"), 0)
     scene_hits = scene_frames = 0
-    type_frames = type_found = 0
+    type_frames = torch.zeros(len(EVENT_TYPES), dtype=torch.long)  # frames where each type is under way
+    type_found = torch.zeros(len(EVENT_TYPES), dtype=torch.long)  # ... and its bit is predicted
     inputs = cache if cache is not None else FrameInputCache(collator, dataset, budget_bytes=0)
     for first in range(0, len(dataset), batch_size):
         batch = inputs.batch(range(first, min(first + batch_size, len(dataset))))
@@ -142,8 +144,8 @@ def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, b
             hits[key] += value
         in_event = (types > 0.5).any(dim=-1)
         under_way = (types > 0.5).flatten(0, 1)
-        type_frames = type_frames + under_way.sum(0)
-        type_found = type_found + ((logits["event_types"].detach() > 0).flatten(0, 1) & under_way).sum(0)
+        type_frames += under_way.sum(0).cpu()
+        type_found += ((logits["event_types"] > 0).flatten(0, 1) & under_way).sum(0).cpu()
         for name in ("subject", "object"):
             right = logits[name].argmax(-1) == batch[f"frame_{name}"].to(device)
             hits[name] += int((right & in_event).sum())
@@ -162,7 +164,7 @@ def evaluate_frames(sherlock, heads, collator, dataset, *, batch_size, device, b
         "scene_accuracy": round(scene_hits / scene_frames, 4) if scene_frames else None,
         "event_type_recall": {
             name: round(int(found) / int(frames), 4)
-            for name, found, frames in zip(EVENT_TYPES, torch.as_tensor(type_found), torch.as_tensor(type_frames))
+            for name, found, frames in zip(EVENT_TYPES, type_found, type_frames)
             if frames
         },
     }
