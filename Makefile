@@ -12,7 +12,7 @@ TRANSFORMERS_LOWEST := $(shell sed -n 's/^ *"transformers>=\([0-9.]*\),.*/\1/p' 
 
 INSTALL_VENV ?= .venv-install
 
-.PHONY: setup setup-lowest demo space test test-newest test-lowest test-install lint bench clean paper-backends-env test-paper-backends
+.PHONY: setup setup-lowest demo demo-model space test test-newest test-lowest test-install lint bench clean paper-backends-env test-paper-backends
 
 setup: $(STAMP)
 setup-lowest: $(LOWEST_STAMP)
@@ -37,7 +37,7 @@ $(LOWEST_STAMP): pyproject.toml
 	@test -n "$(TRANSFORMERS_LOWEST)" || (echo "cannot read the lowest transformers from pyproject.toml" && exit 1)
 	$(call make_venv,$(LOWEST_VENV),"transformers==$(TRANSFORMERS_LOWEST)")
 
-# The main job on its built-in default: analyze the shipped example video with the tiny random demo model.
+# The main job on its built-in default: analyze the shipped example video with the trained demo model.
 demo: setup
 	$(VENV)/bin/sherlock analyze examples/demo.mp4
 
@@ -69,8 +69,15 @@ test-install:
 	rm -rf build
 	$(INSTALL_VENV)/bin/python -m pip install --quiet dist-install/*.whl
 	cd /tmp && SHERLOCK_HOME="$$(mktemp -d)" $(CURDIR)/$(INSTALL_VENV)/bin/sherlock analyze --json $(CURDIR)/examples/demo.mp4 > $(CURDIR)/$(INSTALL_VENV)/demo.json
-	$(INSTALL_VENV)/bin/python -c "import json, sys; out = json.load(open('$(INSTALL_VENV)/demo.json')); sys.exit(0 if out['duration'] == 5.0 and len(out['frame_times']) == 8 else 'unexpected output: %s' % out)"
-	@echo "test-install: pip install of the wheel alone runs sherlock analyze"
+	$(INSTALL_VENV)/bin/python -c "import json, sys; out = json.load(open('$(INSTALL_VENV)/demo.json')); gold = json.load(open('examples/demo.json'))['events'][0]; sys.exit(0 if len(out['frame_times']) == 8 and any(e['event_type'] == gold['event_type'] and abs(e['start'] - gold['start']) <= 1 and abs(e['end'] - gold['end']) <= 1 for e in out['events']) else 'the demo model missed the example event %s: %s' % (gold, out))"
+	@echo "test-install: pip install of the wheel alone runs sherlock analyze with the trained demo model, which finds the example's event"
+
+# The trained demo model from nothing (`sherlock.demo_training`): trains the extractors on the synthetic renderer's
+# ground truth, builds 4,000 synthetic videos, runs the extractors over them, trains the model with `sherlock train`,
+# evaluates it on unseen videos, and installs model and extractors into the package (sherlock/demo_model,
+# sherlock/demo_extractors). Resumable: run it again after an interruption. About 2 h on 2 CPU cores (README).
+demo-model: setup
+	$(PY) -m sherlock.demo_training --work-dir demo-build
 
 bench: setup
 	$(PY) benchmarks/benchmark_gsm_overhead.py

@@ -39,7 +39,8 @@ epoch: `evaluate_frames`) and its last epoch's event-type accuracy on the test r
 counts when all its event-type bits are right). `--frame-temporal-kernel K` gives the stage's heads a convolution over
 K neighbouring frames (`FrameHeads`), `--frame-lr-scheduler` the stage's schedule. `--frame-only` runs the frame stage
 of each configuration alone and prints its held-out frame accuracies (and each event type's recall): a quick measure
-of the GSM, without the language model.
+of the GSM, without the language model. `--merge A.json B.json` prints one table from runs that differ only in
+`--configs` (configurations split over processes).
 Every figure comes from this run; nothing is cached between configurations but the dataset.
 """
 
@@ -116,7 +117,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="only the frame stage: print its held-out frame accuracies per configuration (no LM training, no answers)",
     )
-    parser.add_argument("--output-json", default=None, help="also write every figure to this JSON file")
+    parser.add_argument(
+        "--output-json", default=None, help="also write every figure to this JSON file (after each configuration)"
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="train nothing: print one table from the --output-json files of runs that differ only in --configs "
+        "(e.g. the configurations split over two processes)",
+    )
     parser.add_argument("--save-dir", default=None, help="also save each trained model (+ processor) in DIR/<config>")
     return parser.parse_args(argv)
 
@@ -156,9 +167,7 @@ def tiny_model(tokenizer, width: int, layers: int, seed: int, **overrides):
     from sherlock.tiny_models import tiny_sherlock_config
 
     text = {"hidden_size": width, "intermediate_size": 2 * width, "num_hidden_layers": layers, "head_dim": width // 4}
-    config = tiny_sherlock_config(tokenizer, **overrides)
-    for key, value in text.items():
-        setattr(config.text_config, key, value)
+    config = tiny_sherlock_config(tokenizer, text_overrides=text, **overrides)
     torch.manual_seed(seed)
     model = SherlockForConditionalGeneration(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -410,9 +419,33 @@ def write_figures(args, results: dict) -> None:
         )
 
 
+# settings that may differ between runs merged by --merge
+PER_RUN_SETTINGS = ("configs", "output_json", "save_dir", "merge", "threads")
+
+
+def merge_runs(paths: list[str]) -> dict:
+    """`--merge`: the results of several `--output-json` files as one table; `SystemExit` when their settings differ
+    in anything but `PER_RUN_SETTINGS` (the figures would not be comparable)."""
+    runs = [json.loads(Path(path).read_text()) for path in paths]
+    shared = [{k: v for k, v in run["settings"].items() if k not in PER_RUN_SETTINGS} for run in runs]
+    for path, settings in zip(paths[1:], shared[1:]):
+        differing = sorted(k for k in set(settings) | set(shared[0]) if settings.get(k) != shared[0].get(k))
+        if differing:
+            raise SystemExit(f"--merge: {path} differs from {paths[0]} in {differing}")
+    results = {}
+    for run in runs:
+        for name, figures in run["results"].items():
+            results.setdefault(name, figures)  # majority / untrained: the first run's (the same model and data)
+    print(format_table(results))
+    print(f"\nmerged from {', '.join(paths)}; settings: {json.dumps(shared[0], default=str)}")
+    return results
+
+
 def main(argv=None) -> dict:
     """Run the benchmark; returns `{configuration: figures}` (also printed as a table)."""
     args = parse_args(argv)
+    if args.merge:
+        return merge_runs(args.merge)
     if args.configs == "all":
         names = [name for name in CONFIGS if name != "gold_evidence" and (name != "wo_frames" or args.frame_epochs)]
     else:
@@ -468,6 +501,7 @@ def main(argv=None) -> dict:
             result = {"label": LABELS[name], **summarise(test_rows, predictions), "gate_weights": gates}
             results[name] = {**result, **frames, "train_seconds": seconds}
             print(f"{LABELS[name]}: quadruple F1 {result['quadruple_f1']:.3f}, mAP@0.3 {result['map@0.3']:.3f}")
+            write_figures(args, results)  # after every configuration: an interrupted run keeps what it finished
     print("\n" + format_table(results))
     print(f"\nsettings: {json.dumps(settings_of(args), default=str)}; torch threads {torch.get_num_threads()}")
     write_figures(args, results)

@@ -2,7 +2,7 @@
 """Can the GSM learn the evidence when it is told the event type directly? A diagnosis for issue 9.
 
     python benchmarks/train_experts_directly.py --dataset DIR [--epochs 20] [--experts action,global --read action]
-    python benchmarks/train_experts_directly.py --dataset DIR --extractors demo [--image-size 128 --patch-size 16]
+    python benchmarks/train_experts_directly.py --dataset DIR --extractors random [--image-size 128 --patch-size 16]
 
 The video path of a tiny Sherlock (`learn_synthetic.tiny_model`: video tower, projector, the local experts and the
 gate; no language model) plus a small classification head (each frame's tokens averaged, frames concatenated, a
@@ -10,8 +10,9 @@ two-layer MLP) is trained with cross-entropy on the event type of the synthetic 
 one event (plus `α · L_gate`, as in training), and evaluated on a held-out fifth of them after every epoch: accuracy
 overall and per evidence modality. `--read NAME` reads one local expert's output instead of the gate's mixture;
 `--experts` chooses the configured experts. `--extractors oracle` (default) reads the builder's oracle expert features
-at 32 px; `--extractors demo` runs the built-in demo's tiny random extractors instead (what a model sees on a user's
-video: here the evidence is in the pixels alone) and shows the video tower whole frames squeezed into
+at 32 px; `--extractors random` runs tiny random extractors instead (`build_tiny_extractor_models`, what the demo
+model ran before issue 21: here the evidence is in the pixels alone), `--extractors trained` the shipped extractors
+trained on the renderer's ground truth (`trained_extractor_settings`), and both show the video tower whole frames squeezed into
 `--image-size` squares (no crop). Compare with `learn_synthetic.py`, where the same GSM learns only
 through the language model's loss, and with its `gold_evidence` control.
 """
@@ -37,7 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--extractors", choices=("oracle", "demo"), default="oracle")
+    parser.add_argument("--extractors", choices=("oracle", "random", "trained"), default="oracle")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--patch-size", type=int, default=8)
     return parser.parse_args(argv)
@@ -54,21 +55,29 @@ def load_inputs(processor, rows, video_root: Path, batch_size: int = 50) -> dict
     return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
 
 
-def demo_extractors_processor(tokenizer, dataset: Path, image_size: int, patch_size: int):
-    """A processor with the built-in demo's tiny random extractors (built in a temporary folder; their output is
-    cached in `dataset/features-demo-extractors`) and whole frames squeezed into `image_size` squares."""
+def extractors_processor(tokenizer, dataset: Path, image_size: int, patch_size: int, kind: str):
+    """A processor with tiny extractors (`kind`: "random", built in a temporary folder, or "trained", the shipped
+    ones; their output is cached in `dataset/features-<kind>-extractors`) and whole frames squeezed into
+    `image_size` squares."""
     import atexit
     import shutil
     import tempfile
 
     from processing import SherlockProcessor
-    from sherlock.demo import demo_extractor_settings
-    from sherlock.tiny_extractors import build_tiny_extractor_models
+    from sherlock.demo import DEMO_CAPACITIES
+    from sherlock.tiny_extractors import (
+        build_tiny_extractor_models,
+        tiny_extractor_settings,
+        trained_extractor_settings,
+    )
     from sherlock.tiny_models import tiny_image_processor
 
-    scratch = tempfile.mkdtemp(prefix="sherlock-demo-extractors-")
-    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-    settings = demo_extractor_settings(build_tiny_extractor_models(scratch))
+    if kind == "trained":
+        settings = trained_extractor_settings(**DEMO_CAPACITIES)
+    else:
+        scratch = tempfile.mkdtemp(prefix="sherlock-random-extractors-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        settings = tiny_extractor_settings(build_tiny_extractor_models(scratch), threshold=0.15, **DEMO_CAPACITIES)
     squeeze = tiny_image_processor(image_size)
     squeeze.size, squeeze.do_center_crop = {"height": image_size, "width": image_size}, False
     return SherlockProcessor(
@@ -77,7 +86,7 @@ def demo_extractors_processor(tokenizer, dataset: Path, image_size: int, patch_s
         num_frames=8,
         patch_size=patch_size,
         extractors=settings,
-        feature_cache_dir=str(dataset / "features-demo-extractors"),
+        feature_cache_dir=str(dataset / f"features-{kind}-extractors"),
     )
 
 
@@ -100,16 +109,16 @@ def main(argv=None) -> list[dict]:
     if args.extractors == "oracle":
         processor = synthetic_processor(tokenizer, dataset)
     else:
-        processor = demo_extractors_processor(tokenizer, dataset, args.image_size, args.patch_size)
+        processor = extractors_processor(tokenizer, dataset, args.image_size, args.patch_size, args.extractors)
     inputs = load_inputs(processor, rows, dataset / "videos")
     labels = torch.tensor([types.index(row["events"][0]["event_type"]) for row in rows])
     modalities = [EVENT_SPECS[row["events"][0]["event_type"]].modality for row in rows]
     experts = args.experts.split(",")
     view = {"image_size": args.image_size, "patch_size": args.patch_size}
-    if args.extractors == "demo":
+    if args.extractors != "oracle":
         from sherlock.demo import DEMO_CAPACITIES
 
-        view["max_relations"] = DEMO_CAPACITIES["max_relations"]  # the demo extractors' relation capacity
+        view["max_relations"] = DEMO_CAPACITIES["max_relations"]  # the extractors' relation capacity
     model = tiny_model(tokenizer, 128, 4, args.seed, experts=experts, **view)
     hidden, frames = model.config.text_config.hidden_size, inputs["pixel_values_videos"].shape[1]
     if "background" in experts:

@@ -1,8 +1,13 @@
-"""The built-in demo model of `sherlock analyze` (`--model demo`): a tiny RANDOMLY initialised Sherlock with tiny random
-extractors, built locally on first use (nothing is downloaded). It exercises the whole pipeline — decoding, the
-extractors, the feature cache, generation and parsing — but its answers are not meaningful: no trained Sherlock
-checkpoint exists yet."""
+"""The built-in demo model of `sherlock analyze` (`--model demo`, the default): a tiny Sherlock TRAINED on synthetic
+videos (`make demo-model`, `sherlock.demo_training`), shipped in the package as `demo_model/` with the extractors it was
+trained with (RT-DETR, ViTPose and SAM 2 trained on the synthetic renderer's ground truth). Its record,
+`demo_model/demo_training.json`, holds the commands that made it and its metrics on held-out synthetic videos.
 
+It knows synthetic scenes only: on real footage its answers mean nothing. `ensure_demo_model` copies it into
+`$SHERLOCK_HOME/demo` on first use (a writable folder: its feature cache goes next to it); nothing is downloaded."""
+
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -10,36 +15,56 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .tiny_extractors import build_tiny_extractor_models, tiny_extractor_settings
-from .tiny_models import build_tiny_sherlock
-
 
 logger = logging.getLogger(__name__)
 
 # 2: extractor models inside the folder, referenced relative to it; 3: expert initialisation and the action
 # expert's per-person keypoints (`person_proj`): a folder built before would miss weights; 4: the stamp lists the files
 # of the build with their sizes, so a folder missing one (or holding a truncated one) is rebuilt; relation capacity
-# 120 (`DEMO_CAPACITIES`)
-DEMO_VERSION = 4
+# 120 (`DEMO_CAPACITIES`); 5: the trained demo model, copied from the package (issue 21)
+DEMO_VERSION = 5
 DEMO_STAMP = "sherlock_demo.json"
-# The demo's capacities (extractors and model config alike). Its random detector finds many overlapping boxes, so
-# its relation capacity holds a relation for every pair of its objects (16 * 15 / 2; `box_relations` gives at most
-# one per pair): the demo drops none, and the first command of a newcomer is not a capacity warning.
+# The demo's capacities (extractors and model config alike): a relation for every pair of its objects (16 * 15 / 2;
+# `box_relations` gives at most one per pair), so the demo drops none and says nothing about capacities.
 DEMO_CAPACITIES = {"max_persons": 8, "max_objects": 16, "max_relations": 16 * 15 // 2}
 # Written next to the model by its use, not by the build: not part of what a complete demo folder must hold.
 NOT_BUILT = ("feature_cache",)
 EXAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "examples" / "demo.mp4"
+SHIPPED_DEMO_DIR = Path(__file__).resolve().parent / "demo_model"
+SHIPPED_FILES = ("config.json", "model.safetensors", "processor_config.json", "demo_training.json")
 
 
 def default_demo_dir() -> Path:
-    """`$SHERLOCK_HOME/demo-tiny-random` (default `~/.cache/sherlock/demo-tiny-random`)."""
+    """`$SHERLOCK_HOME/demo` (default `~/.cache/sherlock/demo`)."""
     home = Path(os.environ.get("SHERLOCK_HOME", Path.home() / ".cache" / "sherlock"))
-    return home / "demo-tiny-random"
+    return home / "demo"
 
 
-def demo_extractor_settings(paths: dict[str, str]) -> dict:
-    """The demo model's extractor settings for the tiny extractor models at `paths` (`build_tiny_extractor_models`)."""
-    return tiny_extractor_settings(paths, **DEMO_CAPACITIES, threshold=0.15)
+def shipped_demo_dir() -> Path:
+    """The trained demo model in the package; `FileNotFoundError` (with the command that rebuilds it) when it is not
+    complete there."""
+    for name in SHIPPED_FILES:
+        if not (SHIPPED_DEMO_DIR / name).is_file():
+            raise FileNotFoundError(
+                f"The trained demo model is not in this installation ({SHIPPED_DEMO_DIR / name} is missing): rebuild "
+                "it with `make demo-model` in a checkout, or give a model with --model."
+            )
+    return SHIPPED_DEMO_DIR
+
+
+def _weights_digest(folder: Path) -> str:
+    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _shipped_digest(shipped: Path) -> str | None:
+    """The digest of the shipped weights (`None` when the package has none), computed once per process."""
+    return _weights_digest(shipped) if (shipped / "model.safetensors").is_file() else None
+
+
+def copy_shipped_demo(destination: Path) -> None:
+    """Copy the shipped demo model (`shipped_demo_dir`) into the empty or missing folder `destination`."""
+    shutil.copytree(shipped_demo_dir(), destination, ignore=shutil.ignore_patterns(*NOT_BUILT), dirs_exist_ok=True)
 
 
 def _built_files(folder: Path) -> dict[str, int]:
@@ -64,6 +89,9 @@ def demo_problem(folder: Path) -> str | None:
     if not isinstance(record, dict) or record.get("version") != DEMO_VERSION:
         version = record.get("version") if isinstance(record, dict) else None
         return f"demo version {version}, this is {DEMO_VERSION}"
+    shipped = _shipped_digest(SHIPPED_DEMO_DIR)
+    if shipped is not None and record.get("weights_sha256") != shipped:
+        return "the installed package ships other demo weights"
     files = record.get("files")
     if not isinstance(files, dict) or not files:
         return f"{DEMO_STAMP} lists no files"
@@ -77,29 +105,25 @@ def demo_problem(folder: Path) -> str | None:
 
 
 def ensure_demo_model(folder: str | Path | None = None) -> Path:
-    """Return the demo model folder, building it first if it is missing, from another demo version, or lacks any
-    file of its build (or holds one of another size: an interrupted write).
+    """Return the demo model folder, first copying the shipped trained demo model there if the folder is missing,
+    from another demo version or other shipped weights, or lacks any file of its copy (or holds one of another
+    size: an interrupted write).
 
-    The build goes into a temporary sibling folder, stamped there, then renamed into place: a reader (another
-    process running the demo at the same time) never sees a half-built folder, and when two processes build at
-    once, the first complete folder in place wins and the other build is discarded."""
+    The copy goes into a temporary sibling folder, stamped there, then renamed into place: a reader (another process
+    running the demo at the same time) never sees a half-copied folder, and when two processes copy at once, the
+    first complete folder in place wins and the other copy is discarded."""
     folder = Path(folder) if folder is not None else default_demo_dir()
     problem = demo_problem(folder)
     if problem is None:
         return folder
-    if problem == "not built yet":
-        logger.warning("Building the tiny random demo model in %s (first use only) ...", folder)
-    else:
-        logger.warning("Rebuilding the tiny random demo model in %s (%s) ...", folder, problem)
+    shipped = shipped_demo_dir()
+    if problem != "not built yet":
+        logger.warning("Replacing the demo model in %s (%s) ...", folder, problem)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-", dir=folder.parent))
     try:
-        with tempfile.TemporaryDirectory(prefix="sherlock-demo-extractors-") as scratch:
-            settings = demo_extractor_settings(build_tiny_extractor_models(scratch))
-            # the processor copies the extractor models into the folder (`extractor-<part>/`) and references them
-            # relative to it, so the demo folder can be moved like any saved model
-            build_tiny_sherlock(staging, extractors=settings, **DEMO_CAPACITIES)
-        record = {"version": DEMO_VERSION, "random_weights": True, "files": _built_files(staging)}
+        copy_shipped_demo(staging)
+        record = {"version": DEMO_VERSION, "weights_sha256": _shipped_digest(shipped), "files": _built_files(staging)}
         (staging / DEMO_STAMP).write_text(json.dumps(record, indent=1))
         _install(staging, folder)
     finally:
@@ -131,4 +155,13 @@ def _install(staging: Path, folder: Path, attempts: int = 5) -> None:
     raise RuntimeError(f"could not install the demo model in {folder}: other processes keep replacing it")
 
 
-__all__ = ["EXAMPLE_VIDEO", "default_demo_dir", "demo_extractor_settings", "demo_problem", "ensure_demo_model"]
+__all__ = [
+    "DEMO_CAPACITIES",
+    "EXAMPLE_VIDEO",
+    "SHIPPED_DEMO_DIR",
+    "copy_shipped_demo",
+    "default_demo_dir",
+    "demo_problem",
+    "ensure_demo_model",
+    "shipped_demo_dir",
+]

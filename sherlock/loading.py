@@ -387,7 +387,7 @@ def default_cache_dir(processor, model_path: str) -> str | None:
 
 
 def demo_model_path(model_path: str, warn: bool = True) -> str:
-    """The demo model's folder for "demo" (built on first use; `warn`: say that its weights are random), else
+    """The demo model's folder for "demo" (copied from the package on first use; `warn`: say what it is), else
     `model_path` as it is."""
     if model_path != DEMO_MODEL:
         return model_path
@@ -395,8 +395,8 @@ def demo_model_path(model_path: str, warn: bool = True) -> str:
 
     if warn:
         logger.warning(
-            "Using the built-in demo model: tiny and RANDOMLY initialised, so its events are not meaningful "
-            "(no trained Sherlock checkpoint exists yet: pass --model for real answers)."
+            "Using the built-in demo model: a tiny Sherlock trained on synthetic videos only (on real footage its "
+            "answers mean nothing): pass --model for a real model."
         )
     return str(ensure_demo_model())
 
@@ -542,7 +542,7 @@ def load_sherlock(
     dtype: str = "auto",
 ):
     """A Sherlock model (eval mode, on `device`, in `dtype`) and its processor from a resolved `--model` value
-    ("demo": the built-in tiny random model; a LoRA adapter: its base with the adapter merged). The feature cache is
+    ("demo": the built-in tiny demo model; a LoRA adapter: its base with the adapter merged). The feature cache is
     `cache_dir`, else `default_cache_dir`; `num_frames` replaces the processor's sampling (also an `fps` one)."""
     from processing import SherlockProcessor
 

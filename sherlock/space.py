@@ -339,7 +339,8 @@ def build_demo(settings: SpaceSettings | None = None, gpu=None):
             "# Sherlock\nEvery abnormal event of a video as (subject, event type, object, scene) with its start and "
             f"end in seconds. Model: `{settings.model}`"
             + (
-                " (the built-in tiny demo model: its weights are random, its answers mean nothing)."
+                " (the built-in tiny demo model, trained on synthetic videos only: try the example; on real footage"
+                " its answers mean nothing)."
                 if settings.model == "demo"
                 else "."
             )

@@ -93,10 +93,13 @@ def tiny_text_config(tokenizer, **overrides) -> dict:
     return config
 
 
-def tiny_sherlock_config(tokenizer, image_size: int = 32, patch_size: int = 8, **overrides) -> SherlockConfig:
-    """A Sherlock config of a few hundred thousand parameters whose token ids match `tokenizer`."""
+def tiny_sherlock_config(
+    tokenizer, image_size: int = 32, patch_size: int = 8, text_overrides: dict | None = None, **overrides
+) -> SherlockConfig:
+    """A Sherlock config of a few hundred thousand parameters whose token ids match `tokenizer`; `text_overrides`
+    change the language model's config (`tiny_text_config`), `overrides` the Sherlock config."""
     vision = tiny_vision_config("clip_vision_model", image_size, patch_size, projection_dim=32)
-    text = tiny_text_config(tokenizer, model_type="llama")
+    text = tiny_text_config(tokenizer, model_type="llama", **(text_overrides or {}))
     kwargs = {
         "vision_config": vision,
         "text_config": text,
@@ -125,6 +128,7 @@ def build_tiny_sherlock(
     image_size: int = 32,
     patch_size: int = 8,
     num_frames: int = 8,
+    text_overrides: dict | None = None,
     **config_overrides,
 ) -> Path:
     """Write a tiny random Sherlock model and its processor to `folder` and return it.
@@ -132,10 +136,13 @@ def build_tiny_sherlock(
     Args:
         extractors: the processor's extractor settings (e.g. pointing at tiny random extractor folders); `None` keeps
             the defaults (real Hub ids, loaded lazily on first use).
+        text_overrides: language-model config changes (`tiny_text_config`), e.g. `{"hidden_size": 128}`.
     """
     folder = Path(folder)
     tokenizer = train_tokenizer()
-    config = tiny_sherlock_config(tokenizer, image_size=image_size, patch_size=patch_size, **config_overrides)
+    config = tiny_sherlock_config(
+        tokenizer, image_size=image_size, patch_size=patch_size, text_overrides=text_overrides, **config_overrides
+    )
     torch.manual_seed(seed)
     model = SherlockForConditionalGeneration(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id

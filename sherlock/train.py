@@ -484,7 +484,7 @@ def train_command(args: TrainArguments, verbose: bool = False) -> int:
     pretuned = check_stage2_start(args, without, record := model_training_record(model_path))
     resolve_dataset(args.dataset)  # a Hub dataset that cannot be used: one line now, not after the model loads
     if model_path == DEMO_MODEL:
-        logger.warning("Training from the built-in demo model (tiny, RANDOMLY initialised): a smoke test, not a model")
+        logger.warning("Training from the built-in demo model (tiny, trained on synthetic videos): a smoke test")
     if args.push_to_hub:
         if args.stage == 2 and args.lora and not args.merge:
             check_pushable_base(args.model)

@@ -116,6 +116,33 @@ def test_learn_synthetic_frame_supervision_prints_the_row_without_it(tmp_path, c
     assert json.loads(output.read_text())["results"]["full"]["frame_stage"]["epochs"] == 1
 
 
+def test_learn_synthetic_merges_runs_that_differ_only_in_their_configurations(tmp_path, capsys):
+    """`--merge`: configurations split over processes print as one table; runs with other settings are refused."""
+    import learn_synthetic
+
+    def figures(f1):
+        return {
+            "quadruple_f1": f1,
+            "map@0.3": 0.5,
+            "per_modality": dict.fromkeys(("pose", "relation", "object", "scene"), 0.1),
+        }
+
+    settings = vars(learn_synthetic.parse_args(["--frame-epochs", "8"]))
+    runs = {
+        "a.json": ({**settings, "configs": "full"}, {"majority": {"label": "majority", **figures(0.01)}, "full": {"label": "Sherlock (full)", **figures(0.4)}}),
+        "b.json": ({**settings, "configs": "wo_ae", "threads": 1}, {"majority": {"label": "majority", **figures(0.99)}, "wo_ae": {"label": "w/o AE", **figures(0.3)}}),
+        "c.json": ({**settings, "configs": "wo_ore", "epochs": 1.0}, {"wo_ore": {"label": "w/o ORE", **figures(0.2)}}),
+    }  # fmt: skip
+    for name, (run_settings, results) in runs.items():
+        (tmp_path / name).write_text(json.dumps({"settings": run_settings, "results": results}))
+    merged = learn_synthetic.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    assert list(merged) == ["majority", "full", "wo_ae"] and merged["majority"]["quadruple_f1"] == 0.01
+    printed = capsys.readouterr().out
+    assert "| Sherlock (full) | 40.0 |" in printed and "| w/o AE | 30.0 |" in printed
+    with pytest.raises(SystemExit, match="differs from .* in \\['epochs'\\]"):
+        learn_synthetic.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "c.json")])
+
+
 @pytest.mark.slow
 def test_gold_evidence_control_gives_each_frame_the_embedding_of_its_own_gold_labels(tmp_path):
     import learn_synthetic
@@ -156,7 +183,11 @@ def test_gold_evidence_control_gives_each_frame_the_embedding_of_its_own_gold_la
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extractors", [[], ["--extractors", "demo", "--image-size", "64", "--patch-size", "16"]])
+@pytest.mark.parametrize(
+    "extractors",
+    [[], *(["--extractors", kind, "--image-size", "64", "--patch-size", "16"] for kind in ("random", "trained"))],
+    ids=["oracle", "random", "trained"],
+)
 def test_train_experts_directly_reports_held_out_accuracy_per_modality(tmp_path, capsys, extractors):
     import train_experts_directly
 
@@ -171,8 +202,9 @@ def test_train_experts_directly_reports_held_out_accuracy_per_modality(tmp_path,
         ["--dataset", str(folder), "--epochs", "2", "--batch-size", "2", *extractors]
     )
     assert [figures["epoch"] for figures in history] == [1, 2]
-    # the demo's own extractors ran (their output cached apart from the oracle features), or none did
-    assert (folder / "features-demo-extractors").is_dir() == bool(extractors)
+    # the chosen extractors ran (their output cached apart from the oracle features), or none did
+    kinds = [kind for kind in ("random", "trained") if (folder / f"features-{kind}-extractors").is_dir()]
+    assert kinds == extractors[1:2]
     for figures in history:
         assert 0.0 <= figures["accuracy"] <= 1.0
         assert set(figures["per_modality"]) <= {"pose", "relation", "object", "scene"}

@@ -221,9 +221,10 @@ def test_an_uncached_hub_id_without_the_hub_fails_fast_with_one_line(tmp_path, e
 
 
 def test_console_script_runs_the_demo_on_the_shipped_example(tmp_path):
-    """The README's first command: the built-in demo model is built on first use, then reused."""
+    """The README's first command: the trained demo model is copied on first use, then reused, and names the example
+    video's real event (`examples/demo.json`, the renderer's annotation): its type, with start and end within 1 s."""
     env_home = tmp_path / "home"
-    command = [sys.executable, "-m", "sherlock.cli", "analyze", str(EXAMPLE_VIDEO)]
+    command = [sys.executable, "-m", "sherlock.cli", "analyze", "--json", str(EXAMPLE_VIDEO)]
     result = subprocess.run(
         command,
         env={**__import__("os").environ, "SHERLOCK_HOME": str(env_home)},
@@ -232,9 +233,28 @@ def test_console_script_runs_the_demo_on_the_shipped_example(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.splitlines()[0].startswith(f"{EXAMPLE_VIDEO}: 5.0 s, frames at ")
-    assert "RANDOMLY initialised" in result.stderr
-    folder = ensure_demo_model(env_home / "demo-tiny-random")
+    assert "trained on synthetic videos only" in result.stderr
+    gold = json.loads(EXAMPLE_VIDEO.with_suffix(".json").read_text())
+    (event,) = gold["events"]
+    answer = json.loads(result.stdout)
+    assert any(
+        found["event_type"] == event["event_type"]
+        and abs(found["start"] - event["start"]) <= 1.0
+        and abs(found["end"] - event["end"]) <= 1.0
+        for found in answer["events"]
+    ), (answer["answer"], event)
+    # the plain table of the README's first command names it too (the copied model is reused: no copy again)
+    table = subprocess.run(
+        command[:4] + command[5:],
+        env={**__import__("os").environ, "SHERLOCK_HOME": str(env_home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert table.returncode == 0 and "Replacing" not in table.stderr, table.stderr[-2000:]
+    assert table.stdout.splitlines()[0].startswith(f"{EXAMPLE_VIDEO}: {answer['duration']:.1f} s, frames at ")
+    assert event["event_type"] in table.stdout and event["subject"] in table.stdout
+    folder = ensure_demo_model(env_home / "demo")
     assert (folder / "model.safetensors").is_file() and (folder / "processor_config.json").is_file()
     extractors = json.loads((folder / "processor_config.json").read_text())["extractors"]
     assert extractors["detector"]["model"] == "./extractor-detector"  # the demo folder travels too

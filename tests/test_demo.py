@@ -1,6 +1,8 @@
-"""The built-in demo model (`sherlock.demo.ensure_demo_model`): built once, reused while complete, rebuilt when a file
-of its build is missing or truncated (issue 20, item 15)."""
+"""The built-in demo model (`sherlock.demo.ensure_demo_model`): the trained model shipped in the package, copied once
+into a writable folder, reused while complete, copied again when a file of its copy is missing or truncated (issue 20,
+item 15) or the package ships other weights (issue 21)."""
 
+import hashlib
 import json
 import logging
 import shutil
@@ -14,31 +16,34 @@ from sherlock import demo
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    return demo.ensure_demo_model(tmp_path_factory.mktemp("demo") / "demo-tiny-random")
+    return demo.ensure_demo_model(tmp_path_factory.mktemp("demo") / "demo")
 
 
 @pytest.fixture
 def folder(built, tmp_path):
-    return shutil.copytree(built, tmp_path / "demo-tiny-random")
+    return shutil.copytree(built, tmp_path / "demo")
 
 
 @pytest.fixture
 def builds(monkeypatch):
-    """Counts the builds of the tiny Sherlock that `ensure_demo_model` starts."""
+    """Counts the copies of the shipped model that `ensure_demo_model` starts."""
     calls = []
-    original = demo.build_tiny_sherlock
+    original = demo.copy_shipped_demo
 
     def counted(*args, **kwargs):
         calls.append(args)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(demo, "build_tiny_sherlock", counted)
+    monkeypatch.setattr(demo, "copy_shipped_demo", counted)
     return calls
 
 
-def test_the_stamp_lists_the_files_of_the_build(built):
+def test_the_stamp_lists_the_files_of_the_copy(built):
     record = json.loads((built / demo.DEMO_STAMP).read_text())
-    assert record["version"] == demo.DEMO_VERSION and record["random_weights"] is True
+    assert record["version"] == demo.DEMO_VERSION and "random_weights" not in record
+    shipped = (demo.SHIPPED_DEMO_DIR / "model.safetensors").read_bytes()
+    assert record["weights_sha256"] == hashlib.sha256(shipped).hexdigest()
+    assert (built / "model.safetensors").read_bytes() == shipped
     for name in ("config.json", "model.safetensors", "processor_config.json", "extractor-detector/model.safetensors"):
         assert record["files"][name] == (built / name).stat().st_size > 0, name
     assert demo.demo_problem(built) is None
@@ -73,7 +78,7 @@ def test_a_damaged_folder_is_rebuilt(folder, builds, damage, reason, caplog):
     with caplog.at_level(logging.WARNING, logger="sherlock.demo"):
         assert demo.ensure_demo_model(folder) == folder
     assert len(builds) == 1
-    assert "Rebuilding the tiny random demo model" in caplog.text and reason in caplog.text
+    assert "Replacing the demo model" in caplog.text and reason in caplog.text
     assert demo.demo_problem(folder) is None
     for name, size in expected.items():
         assert (folder / name).stat().st_size == size, name
@@ -90,8 +95,8 @@ def test_a_feature_cache_in_the_folder_is_not_part_of_the_build(folder, builds):
 
 def test_the_demo_video_on_the_demo_model_drops_no_relation(built, caplog):
     """Issue 20: the first command of a newcomer (`sherlock analyze examples/demo.mp4`) printed a `max_relations`
-    warning: the demo's relation capacity was smaller than what its random detector finds. It now holds a relation for
-    every pair of its objects, so nothing is dropped and nothing is said."""
+    warning: the demo's relation capacity was smaller than what its (then random) detector found. It holds a relation
+    for every pair of its objects, so nothing is dropped and nothing is said."""
     config = json.loads((built / "config.json").read_text())
     objects = config["max_objects"]
     assert config["max_relations"] == demo.DEMO_CAPACITIES["max_relations"] >= objects * (objects - 1) // 2
@@ -102,8 +107,7 @@ def test_the_demo_video_on_the_demo_model_drops_no_relation(built, caplog):
         clip = load_video(str(demo.EXAMPLE_VIDEO), num_frames=processor.num_frames)
         features = processor.extractor_set.extract(clip.frames)
     assert "exceeded" not in caplog.text
-    # a frame of the demo video holds more relations than the former capacity (32), all kept
-    assert features["relation_mask"].sum(axis=1).max() > 32
+    assert features["relation_mask"].sum(axis=1).max() > 0  # the trained detector finds related objects there
 
 
 def test_two_concurrent_first_uses_both_get_a_complete_folder(tmp_path, monkeypatch):
@@ -117,18 +121,18 @@ def test_two_concurrent_first_uses_both_get_a_complete_folder(tmp_path, monkeypa
 
     monkeypatch.setenv("SHERLOCK_HOME", str(tmp_path / "home"))
     target = demo.default_demo_dir()
-    original = demo.build_tiny_sherlock
+    original = demo.copy_shipped_demo
     entered, returned = threading.Barrier(2, timeout=120), threading.Event()
     seen_during_second_build, results, errors = [], [], []
 
-    def build(destination, **kwargs):
+    def build(destination):
         if entered.wait() != 0:  # the second build: after the first call returned
             assert returned.wait(timeout=120)
             (Path(destination) / "model.safetensors").write_bytes(b"\x00" * 10)  # half-way through its writes
             seen_during_second_build.append(demo.demo_problem(target))
-        return original(destination, **kwargs)
+        return original(destination)
 
-    monkeypatch.setattr(demo, "build_tiny_sherlock", build)
+    monkeypatch.setattr(demo, "copy_shipped_demo", build)
 
     def use():
         try:
@@ -147,3 +151,24 @@ def test_two_concurrent_first_uses_both_get_a_complete_folder(tmp_path, monkeypa
     assert demo.demo_problem(target) is None
     assert sorted(path.name for path in target.parent.iterdir()) == [target.name]
     SherlockForConditionalGeneration.from_pretrained(target)
+
+
+def test_other_shipped_weights_replace_the_copy(folder, builds, tmp_path, monkeypatch, caplog):
+    """A newer package (other trained weights under the same demo version) replaces the copy made by the older one."""
+    shipped = shutil.copytree(demo.SHIPPED_DEMO_DIR, tmp_path / "shipped")
+    weights = bytearray((shipped / "model.safetensors").read_bytes())
+    weights[-1] ^= 1  # one bit of the last tensor's data
+    (shipped / "model.safetensors").write_bytes(bytes(weights))
+    monkeypatch.setattr(demo, "SHIPPED_DEMO_DIR", shipped)
+    assert demo.demo_problem(folder) == "the installed package ships other demo weights"
+    with caplog.at_level(logging.WARNING, logger="sherlock.demo"):
+        assert demo.ensure_demo_model(folder) == folder
+    assert len(builds) == 1 and demo.demo_problem(folder) is None
+    assert (folder / "model.safetensors").read_bytes() == bytes(weights)
+
+
+def test_an_installation_without_the_shipped_model_says_how_to_rebuild_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "SHIPPED_DEMO_DIR", tmp_path / "no-demo-model")
+    with pytest.raises(FileNotFoundError, match="make demo-model"):
+        demo.ensure_demo_model(tmp_path / "demo")
+    assert not (tmp_path / "demo").exists()

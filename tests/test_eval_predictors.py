@@ -39,11 +39,13 @@ def untimed_prediction(tmp_path_factory):
     """What `SherlockPredictor` makes of a tiny Sherlock forced to answer a quadruple without times."""
     from modeling_sherlock import SherlockForConditionalGeneration
     from processing import SherlockProcessor
-    from sherlock.demo import ensure_demo_model
     from sherlock.evaluation.sherlock_predictor import SherlockPredictor
+    from sherlock.tiny_extractors import tiny_extractor_models, tiny_extractor_settings
+    from sherlock.tiny_models import build_tiny_sherlock
 
     root = tmp_path_factory.mktemp("untimed")
-    folder = ensure_demo_model(root / "model")
+    # a random model: the forcing bonus decides its every token (a trained one has logits of its own)
+    folder = build_tiny_sherlock(root / "model", extractors=tiny_extractor_settings(tiny_extractor_models()))
     video = write_video(root / "v.mp4", num_frames=24, fps=8.0, size=(96, 64))
     processor = SherlockProcessor.from_pretrained(folder)
     processor.feature_cache_dir = str(root / "cache")

@@ -61,11 +61,24 @@ def space(tmp_path_factory):
     paths = build_tiny_extractor_models(str(root / "extractor_models"))
     model = build_tiny_sherlock(root / "model", extractors=tiny_extractor_settings(paths, threshold=0.15))
     save_forced_answer(model, SherlockProcessor.from_pretrained(model).tokenizer)
+    yield from _serve(root, {"SHERLOCK_MODEL": str(model)})
+
+
+@pytest.fixture(scope="module")
+def demo_space(tmp_path_factory):
+    """The Space with its default model, the trained demo model (no SHERLOCK_MODEL); yields its URL."""
+    _require_browser()
+    yield from _serve(tmp_path_factory.mktemp("demo-space"), {})
+
+
+def _serve(root: Path, settings: dict):
+    """Serve `python -m sherlock.space` on a free port with the environment `settings`; yields its URL, process and
+    log, and stops it at the end."""
     port = _free_port()
     env = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key != "SHERLOCK_MODEL"},
+        **settings,
         "PYTHONPATH": str(REPO),
-        "SHERLOCK_MODEL": str(model),
         "SHERLOCK_HOME": str(root / "home"),
         "SHERLOCK_SPACE_CONCURRENCY": "2",
         "SHERLOCK_SPACE_MAX_DURATION_S": "30",
@@ -181,3 +194,17 @@ def test_the_spaces_bundled_example_is_the_repositorys_demo_video():
     assert (REPO / "spaces_demo" / "examples" / "demo.mp4").read_bytes() == (
         REPO / "examples" / "demo.mp4"
     ).read_bytes()
+
+
+def test_the_demo_model_names_the_example_videos_real_event(demo_space, browser):
+    """With no model configured the Space runs the trained demo model: the example video's real event
+    (`examples/demo.json`, the renderer's annotation) appears in the events table, named."""
+    (event,) = json.loads((REPO / "examples" / "demo.json").read_text())["events"]
+    page = browser.new_page()
+    _analyze(page, demo_space["url"], REPO / "examples" / "demo.mp4")
+    page.wait_for_function(
+        f"document.querySelector('#events').innerText.includes({event['event_type']!r})", timeout=120_000
+    )
+    table = page.locator("#events").inner_text()
+    assert event["subject"] in table
+    assert "trained on synthetic videos only" in page.locator("body").inner_text()
