@@ -63,11 +63,12 @@ TRAIN_OPTIONS = [
     "--logging-steps", "50",
     "--use-cpu",
 ]  # fmt: skip
-MODEL_FILES = ("config.json", "model.safetensors", "processor_config.json")
 
 
 @dataclass
 class DemoTrainingArguments:
+    """The options of `python -m sherlock.demo_training` (`make demo-model`): the defaults build the shipped model."""
+
     work_dir: str = field(
         default="demo-build", metadata={"help": "where the data, features, checkpoints and logs go (resumable)"}
     )
@@ -215,8 +216,10 @@ def build_demo_model(args: DemoTrainingArguments) -> dict:
         arguments += ["--cache-dir", str(features)]
         command = _cli(*arguments)
         if args.processes > 1:
+            # accelerate's multi-process launcher; on a machine without GPUs its processes use gloo on the CPU
             launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes"]
-            command = [*launch, str(args.processes), "--num_machines", "1", "-m", "sherlock.cli", *arguments]
+            launch += [str(args.processes), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+            command = [*launch, "-m", "sherlock.cli", *arguments]
         _run(command, log, 1)  # one torch thread per worker
         return [" ".join(command)]
 

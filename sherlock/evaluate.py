@@ -41,7 +41,7 @@ class EvaluateArguments:
     output_dir: str = field(metadata={"help": "run folder: predictions, metrics, per-video scores, report"})
     model: str | None = _help(
         "run this model: a Sherlock folder / Hub id / 'demo', or a transformers video LLM (model_type video_llava, "
-        "llava_onevision, qwen2_vl or qwen2_5_vl); give --model or --predictions"
+        "llava_onevision, qwen2_vl or qwen2_5_vl) (default without --predictions: the built-in demo model)"
     )
     predictions: str | None = _help("score this JSONL prediction file (one line per video) instead of running a model")
     split: str = _help("dataset split", "test")
@@ -68,8 +68,12 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 def _check_arguments(args: EvaluateArguments) -> None:
     """Everything that can be checked before a model runs (a typo must not cost a whole run)."""
-    if (args.model is None) == (args.predictions is None):
+    if args.model is not None and args.predictions is not None:
         raise UsageError("give exactly one of --model PATH_OR_ID (run a model) and --predictions FILE (score a file)")
+    if args.predictions is None and args.model is None:
+        from .loading import DEMO_MODEL
+
+        args.model = DEMO_MODEL  # as `sherlock analyze`: the built-in demo model
     if args.predictions is not None and not Path(args.predictions).is_file():
         raise FileNotFoundError(f"no such predictions file: {args.predictions}")
     check_rate("--fps", args.fps)

@@ -126,8 +126,8 @@ def test_training_command_smoke_trains_saves_measures_and_resumes(tmp_path, caps
     from sherlock.extractor_training.pose import build_pose
     from sherlock.extractor_training.segmenter import build_segmenter
 
-    arguments = ["--output-dir", str(tmp_path), "--train-frames", "6", "--eval-frames", "3", "--detector-steps", "2",
-                 "--pose-steps", "2", "--segmenter-steps", "2", "--threads", "1"]  # fmt: skip
+    arguments = ["--output-dir", str(tmp_path), "--train-frames", "6", "--pose-train-frames", "8", "--eval-frames", "3",
+                 "--detector-steps", "2", "--pose-steps", "2", "--segmenter-steps", "2", "--threads", "1"]  # fmt: skip
     assert main(arguments) == 0
     printed = capsys.readouterr().out
     assert "box mAP@0.5" in printed and "PCK@0.1" in printed and "mask IoU" in printed
@@ -144,6 +144,8 @@ def test_training_command_smoke_trains_saves_measures_and_resumes(tmp_path, caps
         initial = model.state_dict()
         changed = [key for key, value in saved.items() if key in initial and not torch.equal(value, initial[key])]
         assert changed, f"{part}: training changed no weight"
+    per_keypoint = record["parts"]["pose"]["metrics"]["pck@0.1_per_keypoint"]
+    assert len(per_keypoint) == 17 and "left_wrist" in per_keypoint
     # a second run keeps the finished models
     assert main(arguments) == 0
     assert capsys.readouterr().err.count("already trained") == 3
@@ -219,5 +221,5 @@ def test_shipped_extractors_finished_the_default_schedules():
     for part in ("detector", "pose", "segmenter"):
         entry = record["parts"][part]
         assert not entry["stopped_early"] and entry["steps"] == getattr(defaults, f"{part}_steps"), (part, entry)
-    settings = {key: getattr(defaults, key) for key in ("seed", "eval_seed", "train_frames", "eval_frames")}
-    assert record["settings"] == settings
+    keys = ("seed", "eval_seed", "train_frames", "pose_train_frames", "eval_frames")
+    assert record["settings"] == {key: getattr(defaults, key) for key in keys}

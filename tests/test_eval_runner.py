@@ -289,6 +289,19 @@ def _accelerate(arguments, timeout=300):
     return result
 
 
+def test_without_model_or_predictions_the_demo_model_is_evaluated(synthetic, tmp_path, monkeypatch):
+    """`sherlock evaluate --dataset D` runs the built-in demo model, as `sherlock analyze` does without --model."""
+    from sherlock.cli import main
+
+    monkeypatch.setenv("SHERLOCK_HOME", str(tmp_path / "home"))
+    output = tmp_path / "run"
+    assert main(["evaluate", "--dataset", str(synthetic), "--split", "train", "--output-dir", str(output)]) == 0
+    assert "demo" in (output / "report.md").read_text().split("\n\n")[1]  # the report's run line names it
+    assert (tmp_path / "home" / "demo" / "model.safetensors").is_file()  # the demo was copied there and run
+    predictions = [json.loads(line) for line in (output / "predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == 8 and all("answer" in line for line in predictions)
+
+
 def test_two_processes_under_accelerate_give_the_one_process_predictions(
     synthetic, model_dir, uninterrupted, tmp_path
 ):

@@ -269,7 +269,6 @@ def test_cli_errors_are_one_line_with_an_exit_code(dataset_dir, tmp_path, capsys
     base = ["evaluate", "--dataset", str(dataset_dir), "--output-dir", str(tmp_path / "o")]
     cases = [
         ([*base, "--predictions", str(predictions), "--model", "demo"], 2, "give exactly one of --model"),
-        (base, 2, "give exactly one of --model"),
         ([*base, "--model", "demo", "--batch-size", "0"], 2, "--batch-size must be >= 1"),
         ([*base, "--predictions", str(tmp_path / "missing.jsonl")], 1, "no such predictions file"),
         ([*base, "--predictions", str(predictions), "--fps", "0"], 2, "--fps must be a positive number"),

@@ -1,9 +1,9 @@
 """`python -m sherlock.extractor_training`: render, train, measure and save the demo's three extractors.
 
-Defaults: 2,000 training frames of seed 0, 200 held-out frames of seed 1, 3,000 / 2,500 / 3,500 steps. Measured on one
-CPU thread of a shared 2-core machine: RT-DETR 3,000 steps in 15 min (up to 23 min when the machine is busier),
-ViTPose 2,500 steps in 4.5 min, SAM 2 (512x512) 3,500 steps in 21 min; about 45 min in all with `--time-limit 30`
-(which bounds each model to M minutes). Every stage is resumable: a finished model is kept, and one stopped by the time
+Defaults: 2,000 training frames of seed 0 (4,000 for the pose model: the first 2,000 are the others'), 200 held-out
+frames of seed 1, 3,000 / 8,000 / 3,500 steps. Measured on one CPU thread of a shared 2-core machine: RT-DETR 3,000
+steps in 15 min (up to 23 min when the machine is busier), ViTPose 8,000 steps in 15 min, SAM 2 (512x512) 3,500 steps
+in 21 min; about 55 min in all with `--time-limit 30` (which bounds each model to M minutes). Every stage is resumable: a finished model is kept, and one stopped by the time
 limit or interrupted resumes from its checkpoint under `DIR/.checkpoints/` (written every 100 steps).
 """
 
@@ -28,9 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="synthetic seed of the training frames (default 0)")
     parser.add_argument("--eval-seed", type=int, default=1, help="synthetic seed of the held-out frames (default 1)")
     parser.add_argument("--train-frames", type=int, default=2000, help="training frames (default 2000)")
+    parser.add_argument(
+        "--pose-train-frames",
+        type=int,
+        default=4000,
+        help="training frames of the pose model (default 4000: its arms need more poses; the first 2000 are the "
+        "others')",
+    )
     parser.add_argument("--eval-frames", type=int, default=200, help="held-out frames (default 200)")
     parser.add_argument("--detector-steps", type=int, default=3000, help="RT-DETR steps of 16 frames (default 3000)")
-    parser.add_argument("--pose-steps", type=int, default=2500, help="ViTPose steps of 32 crops (default 2500)")
+    parser.add_argument("--pose-steps", type=int, default=8000, help="ViTPose steps of 32 crops (default 8000)")
     parser.add_argument("--segmenter-steps", type=int, default=3500, help="SAM 2 steps of 4 frames (default 3500)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="which models (default all)")
     parser.add_argument("--time-limit", type=float, default=None, help="minutes per model, then it stops early")
@@ -41,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_arguments(args: argparse.Namespace) -> None:
     """One-line `ValueError` for bad sizes or equal seeds."""
-    for name in ("train_frames", "eval_frames", "detector_steps", "pose_steps", "segmenter_steps", "threads"):
+    names = ("train_frames", "pose_train_frames", "eval_frames", "detector_steps", "pose_steps", "segmenter_steps")
+    for name in (*names, "threads"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.seed == args.eval_seed:
@@ -61,13 +69,13 @@ def train_part(part: str, args, train, held_out, folder: str, progress_cls) -> d
         loop = {"checkpoint": checkpoint, "time_limit": limit, "progress": bar}
         if part == "detector":
             model, processor = detector.build_detector(args.seed)
-            result = detector.train_detector(model, processor, train, steps, **loop)
+            result = detector.train_detector(model, processor, train[: args.train_frames], steps, **loop)
         elif part == "pose":
             model, processor = pose.build_pose(args.seed)
-            result = pose.train_pose(model, processor, train, steps, **loop)
+            result = pose.train_pose(model, processor, train[: args.pose_train_frames], steps, **loop)
         else:
             model, processor = segmenter.build_segmenter(args.seed), None
-            result = segmenter.train_segmenter(model, train, steps, **loop)
+            result = segmenter.train_segmenter(model, train[: args.train_frames], steps, **loop)
     os.makedirs(folder, exist_ok=True)
     model.save_pretrained(folder)
     if processor is not None:
@@ -117,12 +125,15 @@ def main(argv=None) -> int:
     if os.path.isfile(record_path) and not args.fresh:
         with open(record_path, encoding="utf-8") as handle:
             record = json.load(handle)
-    settings = {key: getattr(args, key) for key in ("seed", "eval_seed", "train_frames", "eval_frames")}
+    settings = {
+        key: getattr(args, key) for key in ("seed", "eval_seed", "train_frames", "pose_train_frames", "eval_frames")
+    }
     if record.get("settings") != settings:
         record = {"settings": settings, "parts": {}}
     began = time.monotonic()
-    with tqdm(total=args.train_frames + args.eval_frames, desc="render frames", mininterval=2) as bar:
-        train = render_samples(args.seed, args.train_frames, progress=bar.update)
+    rendered = max(args.train_frames, args.pose_train_frames)
+    with tqdm(total=rendered + args.eval_frames, desc="render frames", mininterval=2) as bar:
+        train = render_samples(args.seed, rendered, progress=bar.update)
         held_out = render_samples(args.eval_seed, args.eval_frames, progress=bar.update)
     for part in args.parts:
         folder = os.path.join(args.output_dir, part)
@@ -151,8 +162,9 @@ def format_record(record: dict) -> str:
     names = {"detector": "box mAP@0.5", "pose": "keypoint PCK@0.1", "segmenter": "mask IoU"}
     keys = {"detector": "map50", "pose": "pck@0.1", "segmenter": "mask_iou"}
     settings = record["settings"]
+    pose_frames = settings.get("pose_train_frames", settings["train_frames"])
     lines = [f"held-out frames: {settings['eval_frames']} of seed {settings['eval_seed']} (trained on "
-             f"{settings['train_frames']} of seed {settings['seed']})"]  # fmt: skip
+             f"{settings['train_frames']} of seed {settings['seed']}, the pose model on {pose_frames})"]  # fmt: skip
     for part, entry in record["parts"].items():
         lines.append(
             f"{part:9s} {names[part]:17s} {entry['metrics'][keys[part]]:.3f}  "

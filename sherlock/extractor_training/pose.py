@@ -140,10 +140,30 @@ def ground_truth_detections(sample: Sample):
     )
 
 
+# COCO-17 order (`ViTPoseExtractor`'s output)
+KEYPOINT_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+    "right_ankle",
+)  # fmt: skip
+
+
 def pck(samples: list[Sample], keypoints: np.ndarray, alpha: float = 0.1) -> float:
     """PCK@alpha: the share of visible true keypoints predicted within `alpha` x the larger side of the person's true
     box (frame pixels). `keypoints`: `(F, max_persons, 17, 3)` normalised, persons in the samples' box order."""
-    hits, total = 0, 0
+    hits, total = keypoint_hits(samples, keypoints, alpha)
+    return int(hits.sum()) / max(int(total.sum()), 1)
+
+
+def pck_per_keypoint(samples: list[Sample], keypoints: np.ndarray, alpha: float = 0.1) -> dict[str, float]:
+    """PCK@alpha of each of the 17 keypoints (`KEYPOINT_NAMES`; `None` for one never visible)."""
+    hits, total = keypoint_hits(samples, keypoints, alpha)
+    return {name: (float(h / t) if t else None) for name, h, t in zip(KEYPOINT_NAMES, hits, total)}
+
+
+def keypoint_hits(samples: list[Sample], keypoints: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """`(hits, visible)` per keypoint, `(17,)` each, as `pck` counts them."""
+    hits, total = np.zeros(len(KEYPOINT_NAMES), np.int64), np.zeros(len(KEYPOINT_NAMES), np.int64)
     for sample, predicted in zip(samples, keypoints):
         height, width = sample.frame.shape[:2]
         for slot, person in enumerate(sample.persons[: predicted.shape[0]]):
@@ -152,9 +172,9 @@ def pck(samples: list[Sample], keypoints: np.ndarray, alpha: float = 0.1) -> flo
             truth = sample.keypoints[person]
             visible = truth[:, 2] > 0
             distance = np.hypot(*((predicted[slot, :, :2] - truth[:, :2]) * [width, height]).T)
-            hits += int((distance[visible] <= limit).sum())
-            total += int(visible.sum())
-    return hits / max(total, 1)
+            hits += visible & (distance <= limit)
+            total += visible
+    return hits, total
 
 
 def evaluate_pose(folder: str, samples: list[Sample], dark_kernel: int = 11) -> dict:
@@ -164,18 +184,26 @@ def evaluate_pose(folder: str, samples: list[Sample], dark_kernel: int = 11) -> 
     extractor = ViTPoseExtractor(folder, max_persons=8, batch_size=64, dark_kernel=dark_kernel)
     frames = np.stack([sample.frame for sample in samples])
     output = extractor(frames, [ground_truth_detections(sample) for sample in samples])
-    return {"pck@0.1": pck(samples, output["pose_keypoints"]), "dark_kernel": dark_kernel}
+    keypoints = output["pose_keypoints"]
+    return {
+        "pck@0.1": pck(samples, keypoints),
+        "pck@0.1_per_keypoint": pck_per_keypoint(samples, keypoints),
+        "dark_kernel": dark_kernel,
+    }
 
 
 __all__ = [
     "HEATMAP_SIGMA",
+    "KEYPOINT_NAMES",
     "POSE_SIZE",
     "build_pose",
     "evaluate_pose",
     "ground_truth_detections",
     "heatmap_loss",
     "heatmap_targets",
+    "keypoint_hits",
     "pck",
+    "pck_per_keypoint",
     "person_boxes",
     "pose_crops",
     "train_pose",
