@@ -75,7 +75,7 @@ test-install:
 # The trained demo model from nothing (`sherlock.demo_training`): trains the extractors on the synthetic renderer's
 # ground truth, builds 4,000 synthetic videos, runs the extractors over them, trains the model with `sherlock train`,
 # evaluates it on unseen videos, and installs model and extractors into the package (sherlock/demo_model,
-# sherlock/demo_extractors). Resumable: run it again after an interruption. About 2 h on 2 CPU cores (README).
+# sherlock/demo_extractors). Resumable: run it again after an interruption. About 1.5 h on 2 CPU cores (README).
 demo-model: setup
 	$(PY) -m sherlock.demo_training --work-dir demo-build
 

@@ -4,7 +4,8 @@ trained with (RT-DETR, ViTPose and SAM 2 trained on the synthetic renderer's gro
 `demo_model/demo_training.json`, holds the commands that made it and its metrics on held-out synthetic videos.
 
 It knows synthetic scenes only: on real footage its answers mean nothing. `ensure_demo_model` copies it into
-`$SHERLOCK_HOME/demo` on first use (a writable folder: its feature cache goes next to it); nothing is downloaded."""
+`$SHERLOCK_HOME/demo-<digest>` on first use (a writable folder: its feature cache goes next to it); nothing is
+downloaded."""
 
 import functools
 import hashlib
@@ -35,9 +36,11 @@ SHIPPED_FILES = ("config.json", "model.safetensors", "processor_config.json", "d
 
 
 def default_demo_dir() -> Path:
-    """`$SHERLOCK_HOME/demo` (default `~/.cache/sherlock/demo`)."""
+    """`$SHERLOCK_HOME/demo-<digest>` (default home `~/.cache/sherlock`): one folder per shipped weights (the first 12
+    hex digits of their sha256), so installations that ship other weights never replace each other's copy."""
     home = Path(os.environ.get("SHERLOCK_HOME", Path.home() / ".cache" / "sherlock"))
-    return home / "demo"
+    digest = _shipped_digest(SHIPPED_DEMO_DIR)
+    return home / (f"demo-{digest[:12]}" if digest else "demo")
 
 
 def shipped_demo_dir() -> Path:
@@ -117,7 +120,9 @@ def ensure_demo_model(folder: str | Path | None = None) -> Path:
     if problem is None:
         return folder
     shipped = shipped_demo_dir()
-    if problem != "not built yet":
+    if problem == "not built yet":
+        logger.info("Copying the demo model to %s (first use only)", folder)
+    else:
         logger.warning("Replacing the demo model in %s (%s) ...", folder, problem)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-", dir=folder.parent))

@@ -24,6 +24,7 @@ interrupted build resumes where it stopped:
 Nothing here reads the synthetic set's oracle features: the model trains and is evaluated on what its extractors see.
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -34,8 +35,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-logger = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEMO_MODEL_DIR = PACKAGE_DIR / "demo_model"
@@ -136,24 +135,48 @@ def build_base(folder: Path, extractors_dir: Path, seed: int) -> None:
     build_tiny_sherlock(folder, extractors=settings, seed=seed, text_overrides=DEMO_TEXT_CONFIG, **DEMO_CAPACITIES)
 
 
+def extractors_digest(folder: Path) -> str | None:
+    """The sha256 of the three extractors' weights (`None` before they exist)."""
+    if not extractors_complete(folder):
+        return None
+    digest = hashlib.sha256()
+    for part in ("detector", "pose", "segmenter"):
+        digest.update((folder / part / "model.safetensors").read_bytes())
+    return digest.hexdigest()
+
+
+def remove(path: Path) -> None:
+    """Remove a folder, or the link that stands for one."""
+    if path.is_symlink():
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def build_set(folder: Path, num_videos: int, seed: int) -> None:
     from dataset_scripts.build_synthetic import SyntheticArguments
     from dataset_scripts.synthetic_build import build_synthetic
 
     if (folder / "README.md").is_file():
         return
-    shutil.rmtree(folder, ignore_errors=True)  # an interrupted build
+    remove(folder)  # an interrupted build
     build_synthetic(SyntheticArguments(output_dir=str(folder), num_videos=num_videos, seed=seed))
 
 
-def install_tree(source: Path, destination: Path, ignore=()) -> None:
-    """Replace `destination` with a copy of `source` (without the `ignore` patterns); the copy is made beside it and
-    renamed into place."""
+def install_tree(source: Path, destination: Path, ignore=(), finish=None) -> None:
+    """Replace `destination` with a copy of `source` (without the `ignore` patterns), completed by `finish(copy)`;
+    the copy is made beside it and renamed into place, so `destination` is never half-written."""
     staging = destination.with_name(f".{destination.name}.installing")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(source, staging, ignore=shutil.ignore_patterns(*ignore))
-    shutil.rmtree(destination, ignore_errors=True)
-    os.rename(staging, destination)
+    if finish is not None:
+        finish(staging)
+    old = destination.with_name(f".{destination.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if destination.exists():
+        os.rename(destination, old)
+    os.rename(staging, destination)  # the previous content stays whole until here
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def install(trained: Path, output: Path, record: dict, evaluation: Path) -> None:
@@ -161,11 +184,15 @@ def install(trained: Path, output: Path, record: dict, evaluation: Path) -> None
     and its model card (`README.md`, with the held-out metrics of the run folder `evaluation`)."""
     from .model_card import render_model_card
 
-    # the package loads it with its own classes: no remote-code copies, no training plots
-    install_tree(trained, output, ignore=("checkpoint-*", "feature_cache", "runs", "*.log", "*.py", "gate_weights.*"))
-    (output / DEMO_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    card = render_model_card(output, metrics=evaluation, datasets=[record["held_out"]["dataset"]])
-    card.save(output / "README.md")
+    def finish(folder: Path) -> None:
+        (folder / DEMO_RECORD).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        card = render_model_card(folder, metrics=evaluation, datasets=[record["held_out"]["dataset"]])
+        card.save(folder / "README.md")
+
+    # a complete checkpoint (remote code included: it loads with trust_remote_code too), without the training plots
+    install_tree(
+        trained, output, ignore=("checkpoint-*", "feature_cache", "runs", "*.log", "gate_weights.*"), finish=finish
+    )
 
 
 def build_demo_model(args: DemoTrainingArguments) -> dict:
@@ -180,14 +207,36 @@ def build_demo_model(args: DemoTrainingArguments) -> dict:
     base, features, trained, evaluation = work / "base", work / "features", work / "trained", work / "evaluation"
     threads = str(args.threads)
 
-    def step(name: str, run) -> None:
-        if name in state:
-            print(f"[{name}] done before ({state[name]['seconds']:.0f} s)")
+    outputs = {
+        "data": [train_set, eval_set],
+        "base": [base],
+        "features": [features],
+        "train": [trained],
+        "evaluate": [evaluation, work / "eval-features"],
+    }
+    previous = ""
+
+    def step(name: str, run, *depends) -> None:
+        """Run step `name` unless it finished with the same key: its settings `depends` chained with the previous
+        step's key. A step whose key changed runs again from nothing (its outputs removed), and so does every step
+        after it; an unfinished step with the same key runs again on what it left (the training resumes)."""
+        nonlocal previous
+        key = hashlib.sha256(json.dumps([previous, name, *depends], default=str).encode()).hexdigest()
+        previous = key
+        done = state.get(name, {})
+        if done.get("key") == key and done.get("finished"):
+            print(f"[{name}] done before ({done['seconds']:.0f} s)")
             return
+        if done.get("key") != key:
+            for folder in outputs.get(name, []):
+                remove(folder)
+        state[name] = {"key": key, "finished": False}
+        state_path.write_text(json.dumps(state, indent=1))
         print(f"[{name}] ...", flush=True)
         start = time.perf_counter()
         commands = run() or []
-        state[name] = {"seconds": round(time.perf_counter() - start, 1), "commands": commands}
+        state[name] = {"key": key, "finished": True, "seconds": round(time.perf_counter() - start, 1)}
+        state[name]["commands"] = commands
         state_path.write_text(json.dumps(state, indent=1))
 
     def extractor_step():
@@ -243,11 +292,11 @@ def build_demo_model(args: DemoTrainingArguments) -> dict:
         return [" ".join(command)]
 
     os.environ.setdefault("OMP_NUM_THREADS", threads)
-    step("extractors", extractor_step)
-    step("data", data_step)
-    step("base", base_step)
+    step("extractors", extractor_step, args.extractors_dir)
+    step("data", data_step, args.num_videos, args.data_seed, args.eval_videos, args.eval_seed)
+    step("base", base_step, args.seed, DEMO_TEXT_CONFIG, extractors_digest(extractors))
     step("features", feature_step)
-    step("train", train_step)
+    step("train", train_step, args.seed, args.frame_epochs, args.epochs, TRAIN_OPTIONS)
     step("evaluate", evaluate_step)
     metrics = json.loads((evaluation / "metrics.json").read_text())
     settings = {

@@ -5,7 +5,7 @@ way. Shared by every command, so it lives below them (the dispatcher `sherlock.c
 other way round).
 
 A model argument is one of:
-- `demo`: the built-in tiny random model (`sherlock.demo`, built on first use);
+- `demo`: the built-in tiny model trained on synthetic videos (`sherlock.demo`, copied from the package on first use);
 - a model folder (`config.json`) or a Hub id (`org/name`);
 - a LoRA adapter: a PEFT folder (`adapter_config.json`), or the export folder of a `sherlock train` LoRA run without
   `--merge` (`adapter/` beside the processor and `sherlock_training.json`). Its base is loaded first (with the

@@ -7,7 +7,8 @@ package reaches it as `sherlock/templates/model_card.md`, a link to it in a chec
 - the folder's `config.json` (a `SherlockConfig`: experts, gate, GSB variant and coefficient, expert output form,
   the language model and the towers), its weights' headers (parameter counts) and `processor_config.json` (frames,
   extractors);
-- `sherlock_demo.json` (the demo model's stamp, `{"version": N, "random_weights": true}`, `sherlock.demo`) and the
+- `sherlock_demo.json` (the stamp of a demo model copy, `sherlock.demo`; the random demo models of versions up to 4
+  stamped `"random_weights": true`) and the
   training record `sherlock_training.json` of `sherlock train` (`sherlock.training.export.write_record`), or the
   `training` records given: whether the weights are trained, and how;
 - an evaluation run's `metrics.json` (`sherlock evaluate`, `sherlock.evaluation.scoring.score`): the paper's Table 2

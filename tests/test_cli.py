@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sherlock.cli import main
-from sherlock.demo import EXAMPLE_VIDEO, ensure_demo_model
+from sherlock.demo import EXAMPLE_VIDEO, default_demo_dir, demo_problem
 from sherlock.tiny_extractors import tiny_extractor_models, tiny_extractor_settings
 from sherlock.tiny_models import build_tiny_sherlock
 
@@ -254,7 +254,8 @@ def test_console_script_runs_the_demo_on_the_shipped_example(tmp_path):
     assert table.returncode == 0 and "Replacing" not in table.stderr, table.stderr[-2000:]
     assert table.stdout.splitlines()[0].startswith(f"{EXAMPLE_VIDEO}: {answer['duration']:.1f} s, frames at ")
     assert event["event_type"] in table.stdout and event["subject"] in table.stdout
-    folder = ensure_demo_model(env_home / "demo")
+    folder = env_home / default_demo_dir().name  # the folder the command copied the demo model to
+    assert demo_problem(folder) is None
     assert (folder / "model.safetensors").is_file() and (folder / "processor_config.json").is_file()
     extractors = json.loads((folder / "processor_config.json").read_text())["extractors"]
     assert extractors["detector"]["model"] == "./extractor-detector"  # the demo folder travels too

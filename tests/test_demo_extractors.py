@@ -149,6 +149,12 @@ def test_training_command_smoke_trains_saves_measures_and_resumes(tmp_path, caps
     # a second run keeps the finished models
     assert main(arguments) == 0
     assert capsys.readouterr().err.count("already trained") == 3
+    # other pose frames retrain the pose model alone
+    pose_frames = arguments.index("--pose-train-frames") + 1
+    assert main([*arguments[:pose_frames], "7", *arguments[pose_frames + 1 :]]) == 0
+    err = capsys.readouterr().err
+    assert err.count("already trained") == 2 and "pose: already trained" not in err
+    assert json.loads((tmp_path / "training_record.json").read_text())["parts"]["pose"]["train_frames"] == 7
 
 
 @pytest.mark.parametrize("part, steps, lr", [("pose", 15, 2e-3), ("segmenter", 30, 5e-3)])
@@ -213,7 +219,7 @@ def test_segmenter_mask_logits_are_finer_than_the_frames():
 def test_shipped_extractors_finished_the_default_schedules():
     # the shipped record is what `python -m sherlock.extractor_training --output-dir DIR` reproduces: every model ran
     # its whole default schedule (the first detector had stopped by the time limit at 2,137 of 3,000 steps)
-    from sherlock.extractor_training.__main__ import build_parser
+    from sherlock.extractor_training.__main__ import build_parser, part_frames
 
     defaults = build_parser().parse_args(["--output-dir", "unused"])
     with open(os.path.join(TRAINED_EXTRACTORS_DIR, "training_record.json"), encoding="utf-8") as handle:
@@ -221,5 +227,5 @@ def test_shipped_extractors_finished_the_default_schedules():
     for part in ("detector", "pose", "segmenter"):
         entry = record["parts"][part]
         assert not entry["stopped_early"] and entry["steps"] == getattr(defaults, f"{part}_steps"), (part, entry)
-    keys = ("seed", "eval_seed", "train_frames", "pose_train_frames", "eval_frames")
-    assert record["settings"] == {key: getattr(defaults, key) for key in keys}
+        assert entry["train_frames"] == part_frames(defaults, part), (part, entry)
+    assert record["settings"] == {key: getattr(defaults, key) for key in ("seed", "eval_seed", "eval_frames")}

@@ -2,6 +2,7 @@
 see, the result installs as a loadable model with its record and card, and a second run resumes instead of redoing."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -38,8 +39,8 @@ def test_the_build_trains_on_extracted_features_and_installs_a_loadable_model(bu
     train = record["steps"]["train"]["commands"][0]
     # the model trained on the cache the extractors filled from pixels, never on the synthetic set's oracle features
     assert "--extractors precomputed --cache-dir <work-dir>/features" in train
-    assert "synthetic-0/features" not in json.dumps(record)
-    assert any((root / "work" / "features").rglob("*.safetensors"))
+    cached_videos = {path.parent for path in (root / "work" / "features").rglob("*.safetensors")}  # one folder each
+    assert len(cached_videos) == record_rows(output)
     assert "--frame-supervision-epochs 1" in train and "--no-lora" in train
     metrics = record["held_out"]["metrics"]
     assert record["held_out"]["dataset"] == "synthetic-seed5" and 0.0 <= metrics["extraction"]["quadruple"] <= 1.0
@@ -55,6 +56,11 @@ def test_the_build_trains_on_extracted_features_and_installs_a_loadable_model(bu
     card = (output / "README.md").read_text()
     assert "not trained" not in card and "synthetic-seed5" in card
     assert not any(output.glob("checkpoint-*"))
+
+
+def record_rows(model_folder) -> int:
+    """The training rows of the `sherlock train` record in `model_folder`."""
+    return json.loads((model_folder / "sherlock_training.json").read_text())["rows"]
 
 
 @pytest.mark.slow
@@ -78,3 +84,37 @@ def test_the_shipped_demo_model_was_made_by_this_module():
         assert option in train.split()
     assert record["held_out"]["dataset"] == f"synthetic-seed{record['settings']['eval_seed']}"
     assert record["settings"]["eval_seed"] != record["settings"]["data_seed"]
+
+
+@pytest.mark.slow
+def test_changed_settings_run_their_step_and_the_later_ones_again(built, capsys):
+    """Another --epochs: the data, base and features are kept, the training and the evaluation run again (from
+    nothing: the old checkpoints and run are removed) and the record says the new setting."""
+    import dataclasses
+
+    args, record, root = built
+    features = sorted(path.name for path in (root / "work" / "features").rglob("*.safetensors"))
+    changed = dataclasses.replace(args, epochs=2.0)
+    again = demo_training.build_demo_model(changed)
+    out = capsys.readouterr().out
+    for name in ("extractors", "data", "base", "features"):
+        assert f"[{name}] done before" in out and again["steps"][name] == record["steps"][name]
+    for name in ("train", "evaluate"):
+        assert f"[{name}] ..." in out and again["steps"][name]["key"] != record["steps"][name]["key"]
+    assert "--num-train-epochs 2.0" in again["steps"]["train"]["commands"][0]
+    assert again["settings"]["epochs"] == 2.0
+    assert sorted(path.name for path in (root / "work" / "features").rglob("*.safetensors")) == features
+    trained = json.loads((root / "model" / "sherlock_training.json").read_text())
+    assert trained["arguments"]["num_train_epochs"] == 2.0
+
+
+def test_the_shipped_demo_model_runs_the_shipped_extractors():
+    """The demo model's own extractor copies are the package's trained extractors, byte for byte: the model was
+    trained on what the shipped extractors see."""
+    import hashlib
+
+    parts = {"detector": "detector", "pose": "pose", "background": "segmenter"}
+    for copy, shipped in parts.items():
+        mine = (SHIPPED_DEMO_DIR / f"extractor-{copy}" / "model.safetensors").read_bytes()
+        theirs = (Path(TRAINED_EXTRACTORS_DIR) / shipped / "model.safetensors").read_bytes()
+        assert hashlib.sha256(mine).digest() == hashlib.sha256(theirs).digest(), copy

@@ -297,7 +297,9 @@ def test_without_model_or_predictions_the_demo_model_is_evaluated(synthetic, tmp
     output = tmp_path / "run"
     assert main(["evaluate", "--dataset", str(synthetic), "--split", "train", "--output-dir", str(output)]) == 0
     assert "demo" in (output / "report.md").read_text().split("\n\n")[1]  # the report's run line names it
-    assert (tmp_path / "home" / "demo" / "model.safetensors").is_file()  # the demo was copied there and run
+    from sherlock.demo import default_demo_dir
+
+    assert (default_demo_dir() / "model.safetensors").is_file()  # the demo was copied there and run
     predictions = [json.loads(line) for line in (output / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == 8 and all("answer" in line for line in predictions)
 

@@ -58,6 +58,11 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ValueError(f"--time-limit must be positive minutes, got {args.time_limit}")
 
 
+def part_frames(args, part: str) -> int:
+    """The training frames of `part` (the first ones of the rendered frames)."""
+    return args.pose_train_frames if part == "pose" else args.train_frames
+
+
 def train_part(part: str, args, train, held_out, folder: str, progress_cls) -> dict:
     """Train, save and measure one model; returns its record entry."""
     from . import detector, pose, segmenter
@@ -69,13 +74,13 @@ def train_part(part: str, args, train, held_out, folder: str, progress_cls) -> d
         loop = {"checkpoint": checkpoint, "time_limit": limit, "progress": bar}
         if part == "detector":
             model, processor = detector.build_detector(args.seed)
-            result = detector.train_detector(model, processor, train[: args.train_frames], steps, **loop)
+            result = detector.train_detector(model, processor, train[: part_frames(args, part)], steps, **loop)
         elif part == "pose":
             model, processor = pose.build_pose(args.seed)
-            result = pose.train_pose(model, processor, train[: args.pose_train_frames], steps, **loop)
+            result = pose.train_pose(model, processor, train[: part_frames(args, part)], steps, **loop)
         else:
             model, processor = segmenter.build_segmenter(args.seed), None
-            result = segmenter.train_segmenter(model, train[: args.train_frames], steps, **loop)
+            result = segmenter.train_segmenter(model, train[: part_frames(args, part)], steps, **loop)
     os.makedirs(folder, exist_ok=True)
     model.save_pretrained(folder)
     if processor is not None:
@@ -94,6 +99,7 @@ def train_part(part: str, args, train, held_out, folder: str, progress_cls) -> d
         metrics = segmenter.evaluate_segmenter(folder, held_out)
     losses = result["losses"]
     return {
+        "train_frames": part_frames(args, part),
         "steps": result["steps"],
         "stopped_early": result["stopped_early"],
         "train_seconds": round(result["seconds"], 1),
@@ -125,9 +131,7 @@ def main(argv=None) -> int:
     if os.path.isfile(record_path) and not args.fresh:
         with open(record_path, encoding="utf-8") as handle:
             record = json.load(handle)
-    settings = {
-        key: getattr(args, key) for key in ("seed", "eval_seed", "train_frames", "pose_train_frames", "eval_frames")
-    }
+    settings = {key: getattr(args, key) for key in ("seed", "eval_seed", "eval_frames")}  # each part: its frames
     if record.get("settings") != settings:
         record = {"settings": settings, "parts": {}}
     began = time.monotonic()
@@ -139,7 +143,8 @@ def main(argv=None) -> int:
         folder = os.path.join(args.output_dir, part)
         steps = getattr(args, f"{part}_steps")
         done = record["parts"].get(part)
-        if done and done.get("steps") == steps and os.path.isfile(os.path.join(folder, "model.safetensors")):
+        same = done and done.get("steps") == steps and done.get("train_frames") == part_frames(args, part)
+        if same and os.path.isfile(os.path.join(folder, "model.safetensors")):
             print(f"{part}: already trained ({steps} steps), kept", file=sys.stderr)
             continue
         if args.fresh:
@@ -162,13 +167,12 @@ def format_record(record: dict) -> str:
     names = {"detector": "box mAP@0.5", "pose": "keypoint PCK@0.1", "segmenter": "mask IoU"}
     keys = {"detector": "map50", "pose": "pck@0.1", "segmenter": "mask_iou"}
     settings = record["settings"]
-    pose_frames = settings.get("pose_train_frames", settings["train_frames"])
-    lines = [f"held-out frames: {settings['eval_frames']} of seed {settings['eval_seed']} (trained on "
-             f"{settings['train_frames']} of seed {settings['seed']}, the pose model on {pose_frames})"]  # fmt: skip
+    lines = [f"held-out frames: {settings['eval_frames']} of seed {settings['eval_seed']} (trained on frames of seed "
+             f"{settings['seed']})"]  # fmt: skip
     for part, entry in record["parts"].items():
         lines.append(
-            f"{part:9s} {names[part]:17s} {entry['metrics'][keys[part]]:.3f}  "
-            f"({entry['steps']} steps, {entry['train_seconds']:.0f} s, loss {entry['loss_first']} -> {entry['loss_last']})"
+            f"{part:9s} {names[part]:17s} {entry['metrics'][keys[part]]:.3f}  ({entry['train_frames']} frames, "
+            f"{entry['steps']} steps, {entry['train_seconds']:.0f} s, loss {entry['loss_first']} -> {entry['loss_last']})"
         )
         if "mask_iou_shipped" in entry["metrics"]:
             lines[-1] += f"; {entry['metrics']['mask_iou_shipped']:.3f} at logit threshold "
