@@ -66,8 +66,17 @@ def _shipped_digest(shipped: Path) -> str | None:
 
 
 def copy_shipped_demo(destination: Path) -> None:
-    """Copy the shipped demo model (`shipped_demo_dir`) into the empty or missing folder `destination`."""
+    """Copy the shipped demo model (`shipped_demo_dir`) into the empty or missing folder `destination`, with the
+    remote code of the installed package (the modules its `auto_map`s name, as `save_pretrained` writes them): the
+    copy loads with `trust_remote_code` and pushes to the Hub like any saved Sherlock."""
+    from transformers.dynamic_module_utils import custom_object_save
+
+    from modeling_sherlock import SherlockConfig, SherlockForConditionalGeneration
+    from processing import SherlockProcessor
+
     shutil.copytree(shipped_demo_dir(), destination, ignore=shutil.ignore_patterns(*NOT_BUILT), dirs_exist_ok=True)
+    for cls in (SherlockConfig, SherlockForConditionalGeneration, SherlockProcessor):
+        custom_object_save(cls, destination)  # the class's module and, recursively, its relative imports
 
 
 def _built_files(folder: Path) -> dict[str, int]:

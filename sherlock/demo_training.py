@@ -189,10 +189,10 @@ def install(trained: Path, output: Path, record: dict, evaluation: Path) -> None
         card = render_model_card(folder, metrics=evaluation, datasets=[record["held_out"]["dataset"]])
         card.save(folder / "README.md")
 
-    # a complete checkpoint (remote code included: it loads with trust_remote_code too), without the training plots
-    install_tree(
-        trained, output, ignore=("checkpoint-*", "feature_cache", "runs", "*.log", "gate_weights.*"), finish=finish
-    )
+    # without the training plots, and without the remote code: the package writes its own into each copy of the
+    # demo model (`sherlock.demo.copy_shipped_demo`), so the copy's code is always the installed one
+    ignore = ("checkpoint-*", "feature_cache", "runs", "*.log", "gate_weights.*", "*.py")
+    install_tree(trained, output, ignore=ignore, finish=finish)
 
 
 def build_demo_model(args: DemoTrainingArguments) -> dict:

@@ -5,6 +5,7 @@ item 15) or the package ships other weights (issue 21)."""
 import hashlib
 import json
 import logging
+import os
 import shutil
 
 import pytest
@@ -44,6 +45,13 @@ def test_the_stamp_lists_the_files_of_the_copy(built):
     shipped = (demo.SHIPPED_DEMO_DIR / "model.safetensors").read_bytes()
     assert record["weights_sha256"] == hashlib.sha256(shipped).hexdigest()
     assert (built / "model.safetensors").read_bytes() == shipped
+    # the installed package's remote code was written into the copy: every module its auto_maps need is there
+    from sherlock.push import remote_code_modules
+
+    modules = remote_code_modules(built)
+    assert {"configuration_sherlock.py", "modeling_sherlock.py", "processing_sherlock.py"} <= set(modules)
+    assert all(record["files"][name] > 0 for name in modules)
+    assert not any(name.endswith(".py") for name in os.listdir(demo.SHIPPED_DEMO_DIR))  # the package ships none
     for name in ("config.json", "model.safetensors", "processor_config.json", "extractor-detector/model.safetensors"):
         assert record["files"][name] == (built / name).stat().st_size > 0, name
     assert demo.demo_problem(built) is None
