@@ -7,8 +7,6 @@ It knows synthetic scenes only: on real footage its answers mean nothing. `ensur
 `$SHERLOCK_HOME/demo-<digest>` on first use (a writable folder: its feature cache goes next to it); nothing is
 downloaded."""
 
-import functools
-import hashlib
 import json
 import logging
 import os
@@ -55,14 +53,13 @@ def shipped_demo_dir() -> Path:
     return SHIPPED_DEMO_DIR
 
 
-def _weights_digest(folder: Path) -> str:
-    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
-
-
-@functools.lru_cache(maxsize=4)
 def _shipped_digest(shipped: Path) -> str | None:
-    """The digest of the shipped weights (`None` when the package has none), computed once per process."""
-    return _weights_digest(shipped) if (shipped / "model.safetensors").is_file() else None
+    """The SHA-256 of the shipped weights (`None` when the package has none; `file_digest` remembers it for the
+    process while the file stays unchanged)."""
+    from processing.feature_cache_sherlock import file_digest
+
+    weights = shipped / "model.safetensors"
+    return file_digest(weights) if weights.is_file() else None
 
 
 def copy_shipped_demo(destination: Path) -> None:

@@ -96,12 +96,10 @@ class DemoTrainingArguments:
     threads: int = field(default=2, metadata={"help": "torch threads of training and evaluation"})
 
 
-def _run(command: list[str], log: Path, threads: int) -> float:
-    """Run `command`, appending its output to `log`; returns its seconds; `RuntimeError` with the log's tail on
-    failure."""
+def _run(command: list[str], log: Path, threads: int) -> None:
+    """Run `command`, appending its output to `log`; `RuntimeError` with the log's tail on failure."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
     print("$ " + " ".join(command), flush=True)
-    start = time.perf_counter()
     with log.open("a", encoding="utf-8") as out:
         out.write("$ " + " ".join(command) + "\n")
         out.flush()
@@ -109,7 +107,6 @@ def _run(command: list[str], log: Path, threads: int) -> float:
     if code:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"step failed (exit {code}): {' '.join(command)}\n... {log}:\n{tail}")
-    return time.perf_counter() - start
 
 
 def _cli(*arguments: str) -> list[str]:
@@ -117,12 +114,14 @@ def _cli(*arguments: str) -> list[str]:
 
 
 def extractors_complete(folder: Path) -> bool:
-    """Whether `folder` holds the three trained extractors and their training record."""
-    parts = ("detector", "pose", "segmenter")
-    files = ("config.json", "model.safetensors", "preprocessor_config.json")
-    return (folder / "training_record.json").is_file() and all(
-        (folder / p / f).is_file() for p in parts for f in files
-    )
+    """Whether `folder` holds the three trained extractors (`trained_extractor_models`) and their training record."""
+    from .tiny_extractors import trained_extractor_models
+
+    try:
+        trained_extractor_models(str(folder))
+    except FileNotFoundError:
+        return False
+    return (folder / "training_record.json").is_file()
 
 
 def build_base(folder: Path, extractors_dir: Path, seed: int) -> None:
@@ -136,13 +135,15 @@ def build_base(folder: Path, extractors_dir: Path, seed: int) -> None:
 
 
 def extractors_digest(folder: Path) -> str | None:
-    """The sha256 of the three extractors' weights (`None` before they exist)."""
+    """One SHA-256 over the three extractors' weight digests (`None` before they exist)."""
+    from processing.feature_cache_sherlock import file_digest
+
+    from .tiny_extractors import trained_extractor_models
+
     if not extractors_complete(folder):
         return None
-    digest = hashlib.sha256()
-    for part in ("detector", "pose", "segmenter"):
-        digest.update((folder / part / "model.safetensors").read_bytes())
-    return digest.hexdigest()
+    weights = [Path(path) / "model.safetensors" for path in trained_extractor_models(str(folder)).values()]
+    return hashlib.sha256("".join(file_digest(path) for path in weights).encode()).hexdigest()
 
 
 def remove(path: Path) -> None:

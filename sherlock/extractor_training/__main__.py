@@ -3,8 +3,9 @@
 Defaults: 2,000 training frames of seed 0 (4,000 for the pose model: the first 2,000 are the others'), 200 held-out
 frames of seed 1, 3,000 / 8,000 / 3,500 steps. Measured on one CPU thread of a shared 2-core machine: RT-DETR 3,000
 steps in 15 min (up to 23 min when the machine is busier), ViTPose 8,000 steps in 15 min, SAM 2 (512x512) 3,500 steps
-in 21 min; about 55 min in all with `--time-limit 30` (which bounds each model to M minutes). Every stage is resumable: a finished model is kept, and one stopped by the time
-limit or interrupted resumes from its checkpoint under `DIR/.checkpoints/` (written every 100 steps).
+in 21 min; about 55 min in all with `--time-limit 30` (which bounds each model to M minutes). Every stage is
+resumable: a finished model is kept, and one stopped by the time limit or interrupted resumes from its checkpoint under
+`DIR/.checkpoints/` (written every 100 steps).
 """
 
 import argparse
