@@ -124,13 +124,21 @@ def extractors_complete(folder: Path) -> bool:
     return (folder / "training_record.json").is_file()
 
 
+def base_extractor_settings(extractors_dir: Path) -> dict:
+    """The extractor settings of the demo's processor: the trained extractors in `extractors_dir` with their shipped
+    thresholds and NMS (`trained_extractor_settings`) and the demo's capacities."""
+    from .demo import DEMO_CAPACITIES
+    from .tiny_extractors import trained_extractor_settings
+
+    return trained_extractor_settings(str(extractors_dir), **DEMO_CAPACITIES)
+
+
 def build_base(folder: Path, extractors_dir: Path, seed: int) -> None:
     """The untrained demo model: a tiny Sherlock (`DEMO_TEXT_CONFIG`) whose processor runs the trained extractors."""
     from .demo import DEMO_CAPACITIES
-    from .tiny_extractors import trained_extractor_settings
     from .tiny_models import build_tiny_sherlock
 
-    settings = trained_extractor_settings(str(extractors_dir), **DEMO_CAPACITIES)
+    settings = base_extractor_settings(extractors_dir)
     build_tiny_sherlock(folder, extractors=settings, seed=seed, text_overrides=DEMO_TEXT_CONFIG, **DEMO_CAPACITIES)
 
 
@@ -295,7 +303,9 @@ def build_demo_model(args: DemoTrainingArguments) -> dict:
     os.environ.setdefault("OMP_NUM_THREADS", threads)
     step("extractors", extractor_step, args.extractors_dir)
     step("data", data_step, args.num_videos, args.data_seed, args.eval_videos, args.eval_seed)
-    step("base", base_step, args.seed, DEMO_TEXT_CONFIG, extractors_digest(extractors))
+    # the extractors' weights and settings (thresholds, NMS): either changed makes other features, so a new base
+    settings = base_extractor_settings(extractors)
+    step("base", base_step, args.seed, DEMO_TEXT_CONFIG, extractors_digest(extractors), settings)
     step("features", feature_step)
     step("train", train_step, args.seed, args.frame_epochs, args.epochs, TRAIN_OPTIONS)
     step("evaluate", evaluate_step)

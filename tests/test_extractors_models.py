@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from processing.extractor_detector_sherlock import box_iou, class_nms
 from processing.extractors_sherlock import (
     CLIP_MEAN_FILL,
     DEFAULT_EXTRACTOR_SETTINGS,
@@ -106,6 +107,44 @@ def test_rt_detr_detections_and_batching(paths):
     none = RTDetrObjectDetector(paths["rt_detr"], threshold=1.01).detect(frames[:2])
     assert [len(det) for det in none] == [0, 0] and none[0].boxes.shape == (0, 4)
     assert RTDetrObjectDetector(paths["rt_detr"]).detect(frames[:0]) == []
+
+
+def test_class_nms_drops_same_class_overlaps_only():
+    boxes = np.array(
+        [
+            [0.10, 0.10, 0.50, 0.50],  # 0: class 1, score 0.6
+            [0.12, 0.10, 0.52, 0.50],  # 1: class 1, score 0.9, IoU 0.905 with 0: keeps 1, drops 0
+            [0.12, 0.10, 0.52, 0.50],  # 2: class 2, same box as 1: another class, kept
+            [0.60, 0.60, 0.90, 0.90],  # 3: class 1, no overlap: kept
+            [0.10, 0.10, 0.30, 0.50],  # 4: class 1, IoU 0.5 with 0 and 0.43 with 1: kept at 0.5
+        ]
+    )
+    labels, scores = np.array([1, 1, 2, 1, 1]), np.array([0.6, 0.9, 0.8, 0.7, 0.5])
+    assert box_iou(boxes[:1], boxes[1:2])[0, 0] == pytest.approx(0.152 / 0.168)
+    assert box_iou(boxes[4:5], boxes[:2]).round(4).tolist() == [[0.5, round(0.072 / 0.168, 4)]]
+    assert class_nms(boxes, labels, scores, 0.5).tolist() == [1, 2, 3, 4]
+    assert class_nms(boxes, labels, scores, 0.95).tolist() == [1, 2, 3, 0, 4]  # nothing overlaps that much
+    assert class_nms(boxes, labels, scores, 0.35).tolist() == [1, 2, 3]  # 4 overlaps 1 by 0.43
+    assert class_nms(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0), 0.5).tolist() == []
+
+
+def test_rt_detr_nms_option(paths):
+    frames = make_frames(3)
+    plain = RTDetrObjectDetector(paths["rt_detr"], threshold=0.0)
+    suppressed = RTDetrObjectDetector(paths["rt_detr"], threshold=0.0, nms_iou=0.3)
+    assert "nms_iou" not in plain.extractor_id  # the ids of caches written before the option stay valid
+    assert suppressed.extractor_id.endswith("threshold=0, nms_iou=0.3)")
+    for before, after in zip(plain.detect(frames), suppressed.detect(frames)):
+        kept = {(tuple(np.round(b, 6)), int(c)) for b, c in zip(after.boxes, after.labels)}
+        assert kept <= {(tuple(np.round(b, 6)), int(c)) for b, c in zip(before.boxes, before.labels)}
+        overlaps = box_iou(after.boxes, after.boxes)
+        same = after.labels[:, None] == after.labels[None, :]
+        assert not (same & (overlaps > 0.3) & ~np.eye(len(after), dtype=bool)).any()
+        assert (np.diff(after.scores) <= 0).all() and after.boxes.dtype == np.float32
+    # the random tiny model's overlapping boxes are one query under two classes, which per-class NMS keeps; what it
+    # removes from the trained detector's output: tests/test_demo_extractors.py
+    with pytest.raises(ValueError, match="nms_iou"):
+        RTDetrObjectDetector(paths["rt_detr"], nms_iou=1.5)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
