@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from processing.extractor_detector_sherlock import box_iou
 from processing.extractors_sherlock import CLIP_MEAN_FILL, build_extractors
 from sherlock.extractor_training.data import COCO_CLASSES, render_samples
 from sherlock.tiny_extractors import (
@@ -35,16 +36,6 @@ def unseen_samples():
     return [sample for sample in render_samples(UNSEEN_SEED, 12, per_video=2) if len(sample.persons)]
 
 
-def box_iou(box, boxes):
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
-
-
 def pipeline_scores(settings, samples) -> dict:
     """Person recall (box IoU > 0.5), PCK@0.1 (of the person box's larger side; unmatched persons count as misses)
     and foreground IoU of the extractors built from `settings`, on `samples`."""
@@ -64,7 +55,7 @@ def pipeline_scores(settings, samples) -> dict:
             visible += int((truth[:, 2] > 0).sum())
             if not len(detected):
                 continue
-            overlaps = box_iou(sample.boxes[index], detected)
+            overlaps = box_iou(sample.boxes[index][None], detected)[0]
             slot = int(overlaps.argmax())
             if overlaps[slot] <= 0.5:
                 continue
@@ -98,14 +89,12 @@ def test_shipped_extractors_see_persons_keypoints_and_foreground_on_an_unseen_se
 
 def duplicate_persons(settings, samples) -> tuple[int, int]:
     """(person boxes found, of which duplicates: boxes overlapping a higher-scoring person box by IoU > 0.6)."""
-    from processing.extractor_detector_sherlock import box_iou as iou_matrix
-
     detections = build_extractors(settings).detector.detect(np.stack([sample.frame for sample in samples]))
     person = COCO_CLASSES.index("person")
     found = duplicates = 0
     for frame in detections:
         boxes = frame.boxes[frame.labels == person]  # by decreasing score
-        overlaps = np.triu(iou_matrix(boxes, boxes), k=1)
+        overlaps = np.triu(box_iou(boxes, boxes), k=1)
         found += len(boxes)
         duplicates += int((overlaps > 0.6).any(axis=0).sum())
     return found, duplicates
