@@ -41,8 +41,8 @@ DEMO_MODEL_DIR = PACKAGE_DIR / "demo_model"
 DEMO_RECORD = "demo_training.json"
 # The language model of the tiny Sherlock of `benchmarks/learn_synthetic.py` (its default --width 128 --layers 4).
 DEMO_TEXT_CONFIG = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4, "head_dim": 32}
-# The recipe of the README's frame-supervision row (`learn_synthetic.py --frame-epochs 8 --frame-temporal-kernel 3
-# --frame-lr-scheduler cosine --frame-learning-rate 2e-3 --epochs 3`), as `sherlock train` options.
+# The recipe of the README's frame-supervision row (`learn_synthetic.py --frame-epochs 24 --frame-temporal-kernel 3
+# --frame-lr-scheduler cosine --frame-learning-rate 2e-3 --epochs 6`), as `sherlock train` options.
 TRAIN_OPTIONS = [
     "--without", "pretune",  # stage 2 only, as in learn_synthetic.py: no stage-1 pre-tuning (the paper's ablation)
     "--no-lora",
@@ -89,8 +89,8 @@ class DemoTrainingArguments:
     data_seed: int = field(default=0, metadata={"help": "seed of the training set"})
     eval_videos: int = field(default=200, metadata={"help": "videos of the held-out set"})
     eval_seed: int = field(default=5, metadata={"help": "seed of the held-out set (not 0, 1, 3: the extractors')"})
-    frame_epochs: int = field(default=8, metadata={"help": "frame-supervision epochs"})
-    epochs: float = field(default=3.0, metadata={"help": "language-model epochs"})
+    frame_epochs: int = field(default=24, metadata={"help": "frame-supervision epochs"})
+    epochs: float = field(default=6.0, metadata={"help": "language-model epochs"})
     seed: int = field(default=0, metadata={"help": "model initialisation and data order"})
     processes: int = field(default=2, metadata={"help": "extractor workers of `sherlock precompute`"})
     threads: int = field(default=2, metadata={"help": "torch threads of training and evaluation"})

@@ -8,7 +8,7 @@ import pytest
 
 from sherlock import demo_training
 from sherlock.demo import SHIPPED_DEMO_DIR
-from sherlock.tiny_extractors import TRAINED_EXTRACTORS_DIR
+from sherlock.tiny_extractors import TRAINED_DETECTOR_NMS_IOU, TRAINED_EXTRACTORS_DIR, trained_extractor_settings
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,7 @@ def test_the_build_trains_on_extracted_features_and_installs_a_loadable_model(bu
     # the processor runs the trained extractors, copied into the folder (not the precomputed cache it trained on)
     assert not processor.is_precomputed
     assert processor.extractors["detector"]["threshold"] == 0.4
+    assert processor.extractors["detector"]["nms_iou"] == TRAINED_DETECTOR_NMS_IOU
     assert (output / "extractor-detector" / "model.safetensors").is_file()
     assert "sherlock_training.json" in {path.name for path in output.iterdir()}
     card = (output / "README.md").read_text()
@@ -118,3 +119,17 @@ def test_the_shipped_demo_model_runs_the_shipped_extractors():
         mine = (SHIPPED_DEMO_DIR / f"extractor-{copy}" / "model.safetensors").read_bytes()
         theirs = (Path(TRAINED_EXTRACTORS_DIR) / shipped / "model.safetensors").read_bytes()
         assert hashlib.sha256(mine).digest() == hashlib.sha256(theirs).digest(), copy
+
+
+def test_the_shipped_demo_model_uses_the_shipped_extractor_settings():
+    """Its processor runs the extractors with the settings `make demo-model` gives them now (thresholds, NMS,
+    capacities): a change of those settings needs a rebuilt demo model, or it would see other features than it learnt."""
+    from sherlock.demo import DEMO_CAPACITIES
+
+    shipped = json.loads((SHIPPED_DEMO_DIR / "processor_config.json").read_text())["extractors"]
+    expected = trained_extractor_settings(TRAINED_EXTRACTORS_DIR, **DEMO_CAPACITIES)
+
+    def without_paths(settings):
+        return {part: {k: v for k, v in value.items() if k != "model"} for part, value in settings.items()}
+
+    assert without_paths(shipped) == without_paths(expected)
