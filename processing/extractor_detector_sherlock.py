@@ -65,7 +65,7 @@ class RTDetrObjectDetector(ObjectDetector):
 
     RT-DETR is NMS-free by design: the post-processing takes the top `num_queries` (query, class) scores, so one box
     may appear with two classes when both pass the threshold. A well-trained RT-DETR gives one query per object; a
-    small or briefly trained one (the demo's) gives several queries the same object, and each copy then takes a person
+    small or briefly trained one (the demo's) gives several queries to the same object, and each copy then takes a person
     slot of the pose expert and an object of the scene graph: `nms_iou` removes them.
     """
 
@@ -155,7 +155,8 @@ class RTDetrObjectDetector(ObjectDetector):
                 labels = result["labels"].cpu().numpy()
                 scores = result["scores"].float().cpu().numpy()
                 if self.nms_iou is not None:
-                    keep = class_nms(boxes, labels, scores, self.nms_iou)
+                    # on the boxes the other parts get (`FrameDetections` clips them to the frame)
+                    keep = class_nms(np.clip(boxes, 0.0, 1.0), labels, scores, self.nms_iou)
                     boxes, labels, scores = boxes[keep], labels[keep], scores[keep]
                 detections.append(
                     FrameDetections(

@@ -41,7 +41,7 @@ DEMO_MODEL_DIR = PACKAGE_DIR / "demo_model"
 DEMO_RECORD = "demo_training.json"
 # The language model of the tiny Sherlock of `benchmarks/learn_synthetic.py` (its default --width 128 --layers 4).
 DEMO_TEXT_CONFIG = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4, "head_dim": 32}
-# The recipe of the README's frame-supervision row (`learn_synthetic.py --frame-epochs 24 --frame-temporal-kernel 3
+# The recipe of the README's frame supervision (`learn_synthetic.py --frame-epochs 24 --frame-temporal-kernel 3
 # --frame-lr-scheduler cosine --frame-learning-rate 2e-3 --epochs 6`), as `sherlock train` options.
 TRAIN_OPTIONS = [
     "--without", "pretune",  # stage 2 only, as in learn_synthetic.py: no stage-1 pre-tuning (the paper's ablation)
@@ -304,8 +304,13 @@ def build_demo_model(args: DemoTrainingArguments) -> dict:
     step("extractors", extractor_step, args.extractors_dir)
     step("data", data_step, args.num_videos, args.data_seed, args.eval_videos, args.eval_seed)
     # the extractors' weights and settings (thresholds, NMS): either changed makes other features, so a new base
-    settings = base_extractor_settings(extractors)
-    step("base", base_step, args.seed, DEMO_TEXT_CONFIG, extractors_digest(extractors), settings)
+    # (the weights by their digest, the settings without the folders' paths: another path to the same extractors
+    # keeps the key)
+    extractor_settings = {
+        part: {key: value for key, value in part_settings.items() if key != "model"}
+        for part, part_settings in base_extractor_settings(extractors).items()
+    }
+    step("base", base_step, args.seed, DEMO_TEXT_CONFIG, extractors_digest(extractors), extractor_settings)
     step("features", feature_step)
     step("train", train_step, args.seed, args.frame_epochs, args.epochs, TRAIN_OPTIONS)
     step("evaluate", evaluate_step)

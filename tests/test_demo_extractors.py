@@ -88,7 +88,8 @@ def test_shipped_extractors_see_persons_keypoints_and_foreground_on_an_unseen_se
 
 
 def duplicate_persons(settings, samples) -> tuple[int, int]:
-    """(person boxes found, of which duplicates: boxes overlapping a higher-scoring person box by IoU > 0.6)."""
+    """(person boxes found, of which duplicates: boxes overlapping a higher-scoring person box by more than
+    `TRAINED_DETECTOR_NMS_IOU`)."""
     detections = build_extractors(settings).detector.detect(np.stack([sample.frame for sample in samples]))
     person = COCO_CLASSES.index("person")
     found = duplicates = 0
@@ -96,7 +97,7 @@ def duplicate_persons(settings, samples) -> tuple[int, int]:
         boxes = frame.boxes[frame.labels == person]  # by decreasing score
         overlaps = np.triu(box_iou(boxes, boxes), k=1)
         found += len(boxes)
-        duplicates += int((overlaps > 0.6).any(axis=0).sum())
+        duplicates += int((overlaps > TRAINED_DETECTOR_NMS_IOU).any(axis=0).sum())
     return found, duplicates
 
 
@@ -109,7 +110,9 @@ def test_shipped_detector_settings_remove_the_duplicate_persons(unseen_samples):
     found, duplicates = duplicate_persons(raw, unseen_samples)
     assert duplicates >= 3, (found, duplicates)
     found_nms, duplicates_nms = duplicate_persons(settings, unseen_samples)
-    assert duplicates_nms == 0 and found_nms == found - duplicates, (found_nms, duplicates_nms, found, duplicates)
+    # greedy NMS compares with the kept boxes only, so a box overlapping only a dropped one stays: at least
+    # found - duplicates remain
+    assert duplicates_nms == 0 and found - duplicates <= found_nms < found, (found_nms, found, duplicates)
 
 
 def test_random_tiny_extractors_fail_the_same_bars(unseen_samples):

@@ -126,6 +126,14 @@ def test_class_nms_drops_same_class_overlaps_only():
     assert class_nms(boxes, labels, scores, 0.95).tolist() == [1, 2, 3, 0, 4]  # nothing overlaps that much
     assert class_nms(boxes, labels, scores, 0.35).tolist() == [1, 2, 3]  # 4 overlaps 1 by 0.43
     assert class_nms(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0), 0.5).tolist() == []
+    # "above": an IoU equal to the bound is kept (exact in binary: 0.125 / 0.25)
+    pair = np.array([[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 0.5, 0.25]])
+    assert box_iou(pair[:1], pair[1:])[0, 0] == 0.5
+    assert class_nms(pair, [1, 1], [0.9, 0.8], 0.5).tolist() == [0, 1]
+    assert class_nms(pair, [1, 1], [0.9, 0.8], 0.49).tolist() == [0]
+    # compared with the kept boxes only: C overlaps the dropped B (0.6), not the kept A (1/3)
+    chain = np.array([[0.0, 0.0, 0.5, 0.5], [0.125, 0.0, 0.625, 0.5], [0.25, 0.0, 0.75, 0.5]])
+    assert class_nms(chain, [1, 1, 1], [0.9, 0.8, 0.7], 0.5).tolist() == [0, 2]
 
 
 def test_rt_detr_nms_option(paths):
@@ -141,8 +149,22 @@ def test_rt_detr_nms_option(paths):
         same = after.labels[:, None] == after.labels[None, :]
         assert not (same & (overlaps > 0.3) & ~np.eye(len(after), dtype=bool)).any()
         assert (np.diff(after.scores) <= 0).all() and after.boxes.dtype == np.float32
-    # the random tiny model's overlapping boxes are one query under two classes, which per-class NMS keeps; what it
-    # removes from the trained detector's output: tests/test_demo_extractors.py
+    # the random tiny model's overlapping boxes are one query under two classes, which per-class NMS keeps; so
+    # `detect` is checked on planted post-processing output: two copies of a person, one far beyond the frame (IoU
+    # 0.28 as given, 0.89 once clipped: only NMS on the clipped boxes drops it), another class on the same box,
+    # another person apart
+    planted = {
+        "boxes": torch.tensor(
+            [[0.1, 0.1, 0.5, 0.9], [0.1, 0.1, 0.5, 3.0], [0.1, 0.1, 0.5, 0.9], [0.6, 0.1, 0.9, 0.9]]
+        ),
+        "labels": torch.tensor([PERSON, PERSON, PERSON + 1, PERSON]),
+        "scores": torch.tensor([0.9, 0.8, 0.7, 0.6]),
+    }
+    suppressed.processor.post_process_object_detection = lambda outputs, threshold: [planted] * len(outputs.logits)
+    (found,) = suppressed.detect(frames[:1])
+    assert found.labels.tolist() == [PERSON, PERSON + 1, PERSON] and found.scores.tolist() == pytest.approx(
+        [0.9, 0.7, 0.6]
+    )
     with pytest.raises(ValueError, match="nms_iou"):
         RTDetrObjectDetector(paths["rt_detr"], nms_iou=1.5)
 
