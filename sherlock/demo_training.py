@@ -133,6 +133,17 @@ def base_extractor_settings(extractors_dir: Path) -> dict:
     return trained_extractor_settings(str(extractors_dir), **DEMO_CAPACITIES)
 
 
+def without_paths(settings: dict) -> dict:
+    """Extractor settings without their model locations (`EXTRACTOR_PATH_SETTINGS`): what makes the features, wherever
+    the weights lie (the weights themselves are keyed by their digest)."""
+    from processing.extractors_sherlock import EXTRACTOR_PATH_SETTINGS
+
+    return {
+        part: {key: value for key, value in part_settings.items() if key not in EXTRACTOR_PATH_SETTINGS}
+        for part, part_settings in settings.items()
+    }
+
+
 def build_base(folder: Path, extractors_dir: Path, seed: int) -> None:
     """The untrained demo model: a tiny Sherlock (`DEMO_TEXT_CONFIG`) whose processor runs the trained extractors."""
     from .demo import DEMO_CAPACITIES
@@ -304,12 +315,8 @@ def build_demo_model(args: DemoTrainingArguments) -> dict:
     step("extractors", extractor_step, args.extractors_dir)
     step("data", data_step, args.num_videos, args.data_seed, args.eval_videos, args.eval_seed)
     # the extractors' weights and settings (thresholds, NMS): either changed makes other features, so a new base
-    # (the weights by their digest, the settings without the folders' paths: another path to the same extractors
-    # keeps the key)
-    extractor_settings = {
-        part: {key: value for key, value in part_settings.items() if key != "model"}
-        for part, part_settings in base_extractor_settings(extractors).items()
-    }
+    # (another path to the same extractors keeps the key)
+    extractor_settings = without_paths(base_extractor_settings(extractors))
     step("base", base_step, args.seed, DEMO_TEXT_CONFIG, extractors_digest(extractors), extractor_settings)
     step("features", feature_step)
     step("train", train_step, args.seed, args.frame_epochs, args.epochs, TRAIN_OPTIONS)

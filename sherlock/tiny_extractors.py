@@ -226,8 +226,8 @@ def trained_extractor_models(root: str = TRAINED_EXTRACTORS_DIR) -> dict[str, st
 
 def trained_extractor_settings(root: str = TRAINED_EXTRACTORS_DIR, **capacities) -> dict:
     """`build_extractors` settings for the shipped trained extractors: detector threshold
-    `TRAINED_DETECTOR_THRESHOLD` (on held-out frames of seed 1, without NMS: precision 0.61, recall 0.70 at IoU 0.5) with per-class NMS
-    at `TRAINED_DETECTOR_NMS_IOU` (the duplicate persons of the small RT-DETR), ViTPose's DARK
+    `TRAINED_DETECTOR_THRESHOLD` (on held-out frames of seed 1, without NMS: precision 0.61, recall 0.70 at IoU 0.5)
+    with per-class NMS at `TRAINED_DETECTOR_NMS_IOU` (the duplicate persons of the small RT-DETR), ViTPose's DARK
     kernel `TRAINED_DARK_KERNEL` (the extractor default, with which PCK@0.1 was measured), SAM 2's logit threshold
     `TRAINED_MASK_THRESHOLD` (chosen on seed 3); `max_persons`, `max_objects`, `max_relations` overridable as in
     `tiny_extractor_settings`."""

@@ -128,8 +128,4 @@ def test_the_shipped_demo_model_uses_the_shipped_extractor_settings():
 
     shipped = json.loads((SHIPPED_DEMO_DIR / "processor_config.json").read_text())["extractors"]
     expected = trained_extractor_settings(TRAINED_EXTRACTORS_DIR, **DEMO_CAPACITIES)
-
-    def without_paths(settings):
-        return {part: {k: v for k, v in value.items() if k != "model"} for part, value in settings.items()}
-
-    assert without_paths(shipped) == without_paths(expected)
+    assert demo_training.without_paths(shipped) == demo_training.without_paths(expected)
