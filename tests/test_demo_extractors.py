@@ -26,9 +26,9 @@ from sherlock.tiny_extractors import (
 
 UNSEEN_SEED = 2026  # trained on seed 0, measured on seed 1
 # The bars the shipped extractors must clear on the unseen frames (their held-out figures are in
-# `sherlock/demo_extractors/training_record.json`; on these frames they score 0.80, 0.64, 0.67, where the previous ones,
-# with a 256x256 segmenter, scored 0.80, 0.65, 0.61); the random tiny extractors score 0.0, 0.0, 0.02.
-PERSON_RECALL_MIN, PCK_MIN, MASK_IOU_MIN = 0.7, 0.5, 0.64
+# `sherlock/demo_extractors/training_record.json`; on these frames they score 0.96, 0.92, 0.73, where the previous ones,
+# with the detector of 3,000 steps, scored 0.80, 0.76, 0.67); the random tiny extractors score 0.0, 0.0, 0.02.
+PERSON_RECALL_MIN, PCK_MIN, MASK_IOU_MIN = 0.9, 0.85, 0.7
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_shipped_detector_settings_remove_the_duplicate_persons(unseen_samples):
     assert settings["detector"]["nms_iou"] == TRAINED_DETECTOR_NMS_IOU
     raw = {**settings, "detector": {k: v for k, v in settings["detector"].items() if k != "nms_iou"}}
     found, duplicates = duplicate_persons(raw, unseen_samples)
-    assert duplicates >= 3, (found, duplicates)
+    assert duplicates >= 1, (found, duplicates)  # 2 of 26 (the detector of 3,000 steps: 9 of 33)
     found_nms, duplicates_nms = duplicate_persons(settings, unseen_samples)
     # greedy NMS compares with the kept boxes only, so a box overlapping only a dropped one stays: at least
     # found - duplicates remain
@@ -146,12 +146,18 @@ def test_training_command_smoke_trains_saves_measures_and_resumes(tmp_path, caps
     from sherlock.extractor_training.pose import build_pose
     from sherlock.extractor_training.segmenter import build_segmenter
 
-    arguments = ["--output-dir", str(tmp_path), "--train-frames", "6", "--pose-train-frames", "8", "--eval-frames", "3",
-                 "--detector-steps", "2", "--pose-steps", "2", "--segmenter-steps", "2", "--threads", "1"]  # fmt: skip
+    arguments = ["--output-dir", str(tmp_path), "--train-frames", "6", "--detector-train-frames", "5",
+                 "--pose-train-frames", "8", "--eval-frames", "3", "--detector-steps", "2", "--pose-steps", "2",
+                 "--segmenter-steps", "2", "--threads", "1"]  # fmt: skip
     assert main(arguments) == 0
     printed = capsys.readouterr().out
     assert "box mAP@0.5" in printed and "PCK@0.1" in printed and "mask IoU" in printed
     record = json.loads((tmp_path / "training_record.json").read_text())
+    assert {part: entry["train_frames"] for part, entry in record["parts"].items()} == {
+        "detector": 5,
+        "pose": 8,
+        "segmenter": 6,
+    }
     fresh = {"detector": build_detector(0)[0], "pose": build_pose(0)[0], "segmenter": build_segmenter(0)}
     for part, model in fresh.items():
         folder = tmp_path / part
