@@ -65,8 +65,8 @@ class RTDetrObjectDetector(ObjectDetector):
 
     RT-DETR is NMS-free by design: the post-processing takes the top `num_queries` (query, class) scores, so one box
     may appear with two classes when both pass the threshold. A well-trained RT-DETR gives one query per object; a
-    small or briefly trained one (the demo's) gives several queries to the same object, and each copy then takes a person
-    slot of the pose expert and an object of the scene graph: `nms_iou` removes them.
+    small or briefly trained one (the demo's) gives several queries to the same object, and each copy then takes a
+    person slot of the pose expert and an object of the scene graph: `nms_iou` removes them.
     """
 
     backend = "rt_detr"

@@ -8,7 +8,7 @@ import pytest
 
 from sherlock import demo_training
 from sherlock.demo import SHIPPED_DEMO_DIR
-from sherlock.tiny_extractors import TRAINED_DETECTOR_NMS_IOU, TRAINED_EXTRACTORS_DIR, trained_extractor_settings
+from sherlock.tiny_extractors import TRAINED_DETECTOR_NMS_IOU, TRAINED_EXTRACTORS_DIR
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +123,8 @@ def test_the_shipped_demo_model_runs_the_shipped_extractors():
 
 def test_the_shipped_demo_model_uses_the_shipped_extractor_settings():
     """Its processor runs the extractors with the settings `make demo-model` gives them now (thresholds, NMS,
-    capacities): a change of those settings needs a rebuilt demo model, or it would see other features than it learnt."""
-    from sherlock.demo import DEMO_CAPACITIES
-
+    capacities): a change of those settings needs a rebuilt demo model, or it would see other features than it
+    learnt."""
     shipped = json.loads((SHIPPED_DEMO_DIR / "processor_config.json").read_text())["extractors"]
-    expected = trained_extractor_settings(TRAINED_EXTRACTORS_DIR, **DEMO_CAPACITIES)
+    expected = demo_training.base_extractor_settings(Path(TRAINED_EXTRACTORS_DIR))
     assert demo_training.without_paths(shipped) == demo_training.without_paths(expected)

@@ -3,9 +3,9 @@
 Defaults: 2,000 training frames of seed 0 for SAM 2, 4,000 for RT-DETR and ViTPose (the first 2,000 are SAM 2's), 200
 held-out frames of seed 1, 12,000 / 8,000 / 3,500 steps. Measured on one CPU thread of a shared 2-core machine:
 RT-DETR 12,000 steps in 41 min, ViTPose 8,000 steps in 15 min, SAM 2 (512x512) 3,500 steps in 21 min; about 80 min in
-all. `--time-limit M` bounds each model to M minutes (a model stopped by it is recorded as `stopped_early`). Every stage is
-resumable: a finished model is kept, and one stopped by the time limit or interrupted resumes from its checkpoint under
-`DIR/.checkpoints/` (written every 100 steps).
+all. `--time-limit M` bounds each model to M minutes (a model stopped by it is recorded as `stopped_early`). Every
+stage is resumable: a finished model is kept, and one stopped by the time limit or interrupted resumes from its
+checkpoint under `DIR/.checkpoints/` (written every 100 steps).
 """
 
 import argparse
